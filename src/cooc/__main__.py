@@ -1,0 +1,3 @@
+from cooc.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,66 @@
+"""`cooc` entry point: subcommands, logging, and turning errors into one-line messages."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+
+from cooc.errors import CoocError
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    from cooc import __version__
+    from cooc.cli import build, query
+
+    p = argparse.ArgumentParser(
+        prog="cooc",
+        description="Which tokens an LLM sees together in its training data: build and query "
+        "co-occurrence indexes.",
+    )
+    p.add_argument("--version", action="version", version=f"cooc {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    build.register(sub)
+    query.register(sub)
+    return p
+
+
+def _on_sigterm(signum, frame):  # noqa: ARG001
+    # a killed build unwinds like Ctrl-C: temp files removed, no index at the target
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING if getattr(args, "quiet", False) else logging.INFO,
+        format="cooc: %(message)s",
+        stream=sys.stderr,
+    )
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread (e.g. called from a test runner thread)
+        previous = None
+    try:
+        return int(args.func(args) or 0)
+    except CoocError as e:
+        print(f"cooc: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("cooc: interrupted; nothing was written at the target path", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return 0
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

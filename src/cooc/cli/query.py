@@ -1,0 +1,199 @@
+"""Query subcommands: analyze (reference-compatible), stats, neighbours, top, mutual, common,
+export, verify."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from cooc.errors import CoocError
+
+
+def _open(path: str):
+    from cooc.index import open_index
+
+    p = Path(path)
+    # the reference system's analyze took the pickle; its index sits beside it
+    if p.suffix in (".pkl", ".pickle") and p.with_suffix(".cooc").is_dir():
+        p = p.with_suffix(".cooc")
+    elif p.suffix in (".pkl", ".pickle"):
+        raise CoocError(f"{path} is a pickle; cooc analyzes indexes: build one with "
+                        f"`cooc build ... --out-file {path}` (the index goes to {p.with_suffix('.cooc')})")
+    return open_index(p)
+
+
+def _analyzer(path: str):
+    from cooc.query import Analyzer
+
+    return Analyzer(_open(path))
+
+
+def _print_json(obj) -> None:
+    print(json.dumps(obj, indent=2, ensure_ascii=False, default=str))
+
+
+def cmd_stats(args) -> int:
+    an = _analyzer(args.index)
+    s = an.stats()
+    if args.json:
+        _print_json(s)
+        return 0
+    d = s["degree"]
+    print(f"documents        {s['documents']:,}")
+    print(f"tokens           {s['tokens']:,}")
+    print(f"windows          {s['windows']:,}   ({s['window']})")
+    print(f"tokenizer        {s['tokenizer']}  (vocabulary {s['vocab_size']:,}, seen {s['vocab_seen']:,})")
+    print(f"pairs            {s['pairs']:,}   (directed entries {s['directed_entries']:,})")
+    print(f"degree           min {d['min']}, median {d['median']:.0f}, mean {d['mean']:.1f}, "
+          f"p90 {d['p90']:.0f}, p99 {d['p99']:.0f}, max {d['max']:,}")
+    b = s["index_bytes"]
+    parts = ", ".join(f"{k} {v:,}" for k, v in b.items() if k != "total")
+    print(f"index bytes      {b['total']:,}  ({parts})")
+    print(f"bytes per entry  {s['bytes_per_entry']:.3f}")
+    skipped = s["skipped"].get("skipped", {}) if isinstance(s["skipped"], dict) else {}
+    if skipped:
+        print("skipped          " + ", ".join(f"{k} {v}" for k, v in skipped.items()))
+    return 0
+
+
+def cmd_neighbours(args) -> int:
+    an = _analyzer(args.index)
+    tid = an.resolve(args.token)
+    rows = an.neighbours(tid, args.top_k, args.by, args.min_count)
+    if args.json:
+        _print_json([r.__dict__ for r in rows])
+        return 0
+    print(f"top {len(rows)} neighbours of {an.describe(tid)} by {args.by} "
+          f"(degree {int(an.index.degree([tid])[0]):,}):")
+    for r in rows:
+        score = f"  {args.by} {r.score:.3f}" if args.by != "count" else ""
+        print(f"  #{r.token_id:<8} {r.text!r:<24} {r.count:>10,}{score}")
+    return 0
+
+
+def cmd_top(args) -> int:
+    an = _analyzer(args.index)
+    print(f"top {args.n} most connected tokens:")
+    for tid, text, deg in an.top_connected(args.n):
+        print(f"  #{tid:<8} {text!r:<24} {deg:>10,} neighbours")
+    return 0
+
+
+def cmd_mutual(args) -> int:
+    an = _analyzer(args.index)
+    m = an.mutual(args.a, args.b)
+    verdict = f"met in {m['count']:,} windows" if m["met"] else "never met"
+    print(f"#{m['a']} {m['a_text']!r} and #{m['b']} {m['b_text']!r}: {verdict}")
+    return 0
+
+
+def cmd_common(args) -> int:
+    an = _analyzer(args.index)
+    a, b, ids, ca, cb = an.common(args.a, args.b)
+    print(f"{an.describe(a)} and {an.describe(b)} share {len(ids):,} neighbours")
+    order = (ca.astype("int64") + cb).argsort(kind="stable")[::-1][: args.top_k]
+    for i in order:
+        t = int(ids[i])
+        print(f"  #{t:<8} {an.index.token_text(t)!r:<24} {int(ca[i]):>8,} {int(cb[i]):>8,}")
+    return 0
+
+
+def cmd_analyze(args) -> int:
+    """The reference system's analyze: one of several questions per call."""
+    ns = argparse.Namespace(index=args.data, json=False)
+    if args.stats:
+        return cmd_stats(ns)
+    if args.query_token is not None:
+        ns.token, ns.top_k, ns.by, ns.min_count = args.query_token, args.top_k, "count", 1
+        return cmd_neighbours(ns)
+    if args.top_connected is not None:
+        ns.n = args.top_connected
+        return cmd_top(ns)
+    if args.mutual_check:
+        ns.a, ns.b = args.mutual_check
+        return cmd_mutual(ns)
+    if args.common_coocs:
+        ns.a, ns.b = args.common_coocs
+        ns.top_k = args.top_k
+        return cmd_common(ns)
+    raise CoocError("analyze needs one of --stats, --query-token, --top-connected, "
+                    "--mutual-check, --common-coocs")
+
+
+def cmd_export(args) -> int:
+    from cooc import export
+
+    index = _open(args.index)
+    kw = {"directed": True} if args.format == "parquet" and args.directed else {}
+    path = export.export(index, args.format, args.output, **kw)
+    print(f"cooc: wrote {path}")
+    return 0
+
+
+def cmd_verify(args) -> int:
+    from cooc.index.verify import verify_index
+
+    problems = verify_index(args.index)
+    if problems:
+        for p in problems:
+            print(f"cooc: verify: {p}")
+        return 1
+    print(f"cooc: {args.index}: ok")
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("analyze", help="the reference system's analyze command")
+    p.add_argument("--data", required=True, help="index (or the .pkl built beside it)")
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--stats", action="store_true")
+    g.add_argument("--query-token", metavar="T")
+    g.add_argument("--top-connected", type=int, metavar="N")
+    g.add_argument("--mutual-check", nargs=2, metavar=("A", "B"))
+    g.add_argument("--common-coocs", nargs=2, metavar=("A", "B"))
+    p.add_argument("--top-k", type=int, default=20)
+    p.set_defaults(func=cmd_analyze)
+
+    p = sub.add_parser("stats", help="corpus and index statistics")
+    p.add_argument("index")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_stats)
+
+    p = sub.add_parser("neighbours", aliases=["neighbors"], help="a token's top neighbours")
+    p.add_argument("index")
+    p.add_argument("token", help="token text (e.g. ' the') or #id")
+    p.add_argument("--top-k", "-k", type=int, default=20)
+    p.add_argument("--by", choices=("count", "pmi"), default="count")
+    p.add_argument("--min-count", type=int, default=1, help="ignore pairs met fewer times")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_neighbours)
+
+    p = sub.add_parser("top", help="most connected tokens")
+    p.add_argument("index")
+    p.add_argument("-n", type=int, default=20)
+    p.set_defaults(func=cmd_top)
+
+    p = sub.add_parser("mutual", help="did two tokens meet, and how often")
+    p.add_argument("index")
+    p.add_argument("a")
+    p.add_argument("b")
+    p.set_defaults(func=cmd_mutual)
+
+    p = sub.add_parser("common", help="neighbours two tokens share")
+    p.add_argument("index")
+    p.add_argument("a")
+    p.add_argument("b")
+    p.add_argument("--top-k", "-k", type=int, default=20)
+    p.set_defaults(func=cmd_common)
+
+    p = sub.add_parser("export", help="write the index as pickle, TSV, Parquet or scipy")
+    p.add_argument("index")
+    p.add_argument("--format", "-f", required=True, choices=("pickle", "tsv", "parquet", "scipy"))
+    p.add_argument("--output", "-o", required=True)
+    p.add_argument("--directed", action="store_true", help="parquet: both directions of each pair")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("verify", help="recompute checksums and check the index structure")
+    p.add_argument("index")
+    p.set_defaults(func=cmd_verify)

@@ -1,0 +1,378 @@
+"""Memory-mapped reader of a cooc index (layout: `cooc.index.layout`).
+
+`CoocIndex.open` reads the manifest, checks magic, version, array dtypes, shapes and file
+sizes, maps the arrays and checks the offset arrays (O(vocab_size), milliseconds), so no kernel
+is handed an offset outside the data. Full checksums and per-entry checks are `verify_index`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cooc.errors import IndexFormatError
+from cooc.index import layout
+from cooc.kernels import codec
+
+_CHUNK_ENTRIES = 1 << 22
+
+
+def _fail(path: Path, problem: str) -> IndexFormatError:
+    return IndexFormatError(f"{path}: {problem}")
+
+
+def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
+    """The manifest of the index at `path`, with magic and version checked."""
+    path = Path(path)
+    if not path.is_dir():
+        what = "no such directory" if not path.exists() else "not a directory"
+        raise _fail(path, f"not a cooc index ({what})")
+    mpath = path / layout.MANIFEST
+    try:
+        with open(mpath, "rb") as f:
+            manifest = json.loads(f.read().decode("utf-8"))
+    except FileNotFoundError:
+        raise _fail(path, f"not a cooc index: {layout.MANIFEST} is missing "
+                          "(an interrupted write? rebuild the index)") from None
+    except (OSError, ValueError) as e:
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise _fail(path, f"{layout.MANIFEST} is unreadable or not JSON ({msg})") from None
+    if not isinstance(manifest, dict) or manifest.get("magic") != layout.MAGIC:
+        magic = manifest.get("magic") if isinstance(manifest, dict) else None
+        raise _fail(path, f"not a cooc index: magic is {magic!r}, expected {layout.MAGIC!r}")
+    version = manifest.get("format_version")
+    if version != layout.FORMAT_VERSION:
+        raise _fail(path, f"format_version {version!r} is not supported: this cooc reads version "
+                          f"{layout.FORMAT_VERSION} (upgrade cooc or rebuild the index)")
+    return manifest
+
+
+def _int_field(path: Path, manifest: dict, key: str, lo: int = 0) -> int:
+    v = manifest.get(key)
+    if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+        raise _fail(path, f"{layout.MANIFEST}: {key} must be an integer >= {lo}, got {v!r}")
+    return v
+
+
+def _map(path: Path, spec: dict, dtype: np.dtype, shape: tuple[int, ...]) -> np.ndarray:
+    if int(np.prod(shape)) == 0:
+        return np.zeros(shape, dtype=dtype)
+    return np.memmap(path / spec["file"], dtype=dtype, mode="r", shape=shape)
+
+
+class TokenTexts(Sequence):
+    """Lazy, read-only list of display texts (decoded on access)."""
+
+    def __init__(self, offsets: np.ndarray, text: np.ndarray):
+        self._offsets = offsets
+        self._text = text
+
+    def __len__(self) -> int:
+        return self._offsets.shape[0] - 1
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        n = len(self)
+        if isinstance(i, bool) or not isinstance(i, (int, np.integer)):
+            raise TypeError(f"token ids are integers, got {i!r}")
+        j = int(i) + n if i < 0 else int(i)
+        if not 0 <= j < n:
+            raise IndexError(f"token id {i} out of range [0, {n})")
+        s, e = int(self._offsets[j]), int(self._offsets[j + 1])
+        return bytes(self._text[s:e]).decode("utf-8", "surrogatepass")
+
+
+class CoocIndex:
+    """A co-occurrence index opened for reading. Create with `CoocIndex.open(path)`."""
+
+    def __init__(self, path: Path, manifest: dict[str, Any], arrays: dict[str, np.ndarray],
+                 blk_ptr: np.ndarray):
+        self.path = path
+        self._manifest = manifest
+        self._a: dict[str, np.ndarray] | None = arrays
+        self._blk_ptr = blk_ptr
+        self._rows: np.ndarray | None = None
+        self._vocab_size = int(manifest["vocab_size"])
+        self._num_entries = int(manifest["num_entries"])
+        self._num_diagonal = int(manifest["num_diagonal"])
+
+    # -- opening ------------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: str | os.PathLike) -> CoocIndex:
+        """Map the index at `path`; raises IndexFormatError if it is missing or damaged."""
+        path = Path(path)
+        manifest = read_manifest(path)
+        try:
+            return cls._open(path, manifest)
+        except IndexFormatError:
+            raise
+        except (OSError, ValueError, TypeError, KeyError) as e:  # never a numpy traceback
+            msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+            raise _fail(path, f"cannot map the index arrays ({msg})") from None
+
+    @classmethod
+    def _open(cls, path: Path, manifest: dict) -> CoocIndex:
+        V = _int_field(path, manifest, "vocab_size", 1)
+        N = _int_field(path, manifest, "num_entries")
+        D = _int_field(path, manifest, "num_diagonal")
+        nblk = _int_field(path, manifest, "num_blocks")
+        if manifest.get("block_size") != layout.BLOCK_SIZE:
+            raise _fail(path, f"block_size {manifest.get('block_size')!r} is not "
+                              f"{layout.BLOCK_SIZE}")
+        if V > layout.MAX_VOCAB or D > N or (N - D) % 2:
+            raise _fail(path, f"inconsistent sizes in {layout.MANIFEST} (vocab_size={V}, "
+                              f"num_entries={N}, num_diagonal={D})")
+        pb = manifest.get("payload_bits")
+        if not isinstance(pb, dict) or not all(
+            isinstance(pb.get(k), int) and pb[k] >= 0 for k in ("ids", "counts", "padding")
+        ):
+            raise _fail(path, f"{layout.MANIFEST}: payload_bits is missing or malformed")
+        specs = manifest.get("arrays")
+        if not isinstance(specs, list) or not all(isinstance(s, dict) for s in specs):
+            raise _fail(path, f"{layout.MANIFEST}: 'arrays' must be a list of objects")
+        by_name = {s.get("name"): s for s in specs}
+        missing = [n for n in layout.ARRAYS if n not in by_name]
+        if missing:
+            raise _fail(path, f"{layout.MANIFEST} lists no array {missing[0]!r}")
+
+        def spec_shape(name):
+            shape = by_name[name].get("shape")
+            if not isinstance(shape, list) or not all(isinstance(x, int) for x in shape):
+                raise _fail(path, f"{layout.MANIFEST}: bad shape for {name}")
+            return tuple(shape)
+
+        num_words = spec_shape("data")[0] - 1 if spec_shape("data") else -1
+        text_bytes = spec_shape("text")[0] if spec_shape("text") else -1
+        arrays = {}
+        for name, (dtype, _) in layout.ARRAYS.items():
+            spec = by_name[name]
+            want = layout.expected_shape(name, V, nblk, num_words, text_bytes)
+            if spec.get("dtype") != dtype or spec.get("file") != layout.file_name(name):
+                raise _fail(path, f"{layout.MANIFEST}: {name} must be {layout.file_name(name)} "
+                                  f"with dtype {dtype}, got {spec.get('file')!r} "
+                                  f"{spec.get('dtype')!r}")
+            if spec_shape(name) != want or min(want) < 0:
+                raise _fail(path, f"{layout.MANIFEST}: {name} has shape {spec_shape(name)}, "
+                                  f"expected {want}")
+            nbytes = int(np.prod(want)) * np.dtype(dtype).itemsize
+            fpath = path / spec["file"]
+            try:
+                size = fpath.stat().st_size
+            except FileNotFoundError:
+                raise _fail(path, f"{spec['file']} is missing") from None
+            if size != nbytes or spec.get("nbytes") != nbytes:
+                raise _fail(path, f"{spec['file']} has {size} bytes, expected {nbytes} "
+                                  "(truncated or partial write?)")
+            arrays[name] = _map(path, spec, np.dtype(dtype), want)
+
+        row_ptr, row_word = arrays["row_ptr"], arrays["row_word"]
+        deg = np.diff(row_ptr)
+        if row_ptr[0] != 0 or row_ptr[-1] != N or deg.min() < 0 or deg.max() > V:
+            raise _fail(path, "row_ptr.bin is not a valid offset array (corrupt)")
+        if row_word[0] != 0 or row_word[-1] != num_words or np.diff(row_word).min() < 0:
+            raise _fail(path, "row_word.bin is not a valid offset array (corrupt)")
+        blk_ptr = np.zeros(V + 1, dtype=np.int64)
+        np.cumsum((deg + layout.BLOCK_SIZE - 1) // layout.BLOCK_SIZE, out=blk_ptr[1:])
+        if blk_ptr[-1] != nblk:
+            raise _fail(path, f"row_ptr.bin implies {int(blk_ptr[-1])} blocks, manifest says "
+                              f"{nblk} (corrupt)")
+        for name in ("rank", "token_of_rank"):
+            if arrays[name].max() >= V:
+                raise _fail(path, f"{name}.bin holds ids >= vocab_size (corrupt)")
+        to = arrays["text_offsets"]
+        if to[0] != 0 or to[-1] != text_bytes or np.diff(to.astype(np.int64)).min() < 0:
+            raise _fail(path, "text_offsets.bin is not a valid offset array (corrupt)")
+        return cls(path, manifest, arrays, blk_ptr)
+
+    # -- lifetime -----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Drop the mappings (arrays handed out earlier stay valid while referenced)."""
+        self._a = None
+        self._rows = None
+
+    def __enter__(self) -> CoocIndex:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (f"CoocIndex({str(self.path)!r}, vocab_size={self._vocab_size}, "
+                f"num_entries={self._num_entries})")
+
+    @property
+    def _arrays(self) -> dict[str, np.ndarray]:
+        if self._a is None:
+            raise ValueError(f"index {self.path} is closed")
+        return self._a
+
+    # -- sizes and statistics -----------------------------------------------------------------
+
+    @property
+    def vocab_size(self) -> int:
+        return self._vocab_size
+
+    @property
+    def num_entries(self) -> int:
+        """Stored (directed) entries: every off-diagonal pair counts twice."""
+        return self._num_entries
+
+    @property
+    def num_pairs(self) -> int:
+        """Unordered pairs a < b with a count, plus diagonal entries (counted once)."""
+        return (self._num_entries - self._num_diagonal) // 2 + self._num_diagonal
+
+    @property
+    def manifest(self) -> dict[str, Any]:
+        return json.loads(json.dumps(self._manifest))
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        """The caller's dict given to the writer's finish()."""
+        return self.manifest["meta"]
+
+    @property
+    def occurrences(self) -> np.ndarray:
+        return self._arrays["occurrences"]
+
+    @property
+    def windows(self) -> np.ndarray:
+        return self._arrays["windows"]
+
+    @property
+    def token_texts(self) -> TokenTexts:
+        a = self._arrays
+        return TokenTexts(a["text_offsets"], a["text"])
+
+    def token_text(self, token: int) -> str:
+        return self.token_texts[self._check_id(token, "token")]
+
+    def degree(self, ids: Any = None) -> np.ndarray:
+        """Number of neighbours of every token, or of `ids` (array-like of token ids)."""
+        row_ptr = self._arrays["row_ptr"]
+        if ids is None:
+            return np.diff(row_ptr)
+        ids = self._check_ids(ids, "ids")
+        return row_ptr[ids + 1] - row_ptr[ids]
+
+    def nbytes(self) -> dict[str, int]:
+        """Bytes per component: ids, counts, offsets (row index, skip offsets, padding),
+        id_map, stats, text_offsets, texts (UTF-8 blob), total (all array files)."""
+        m = self._manifest
+        size = {s["name"]: s["nbytes"] for s in m["arrays"]}
+        nblk = m["num_blocks"]
+        ids = m["payload_bits"]["ids"] // 8 + 4 * nblk
+        counts = m["payload_bits"]["counts"] // 8
+        structure = size["data"] + size["skip"] + size["row_ptr"] + size["row_word"]
+        return {
+            "ids": ids,
+            "counts": counts,
+            "offsets": structure - ids - counts,
+            "id_map": size["rank"] + size["token_of_rank"],
+            "stats": size["occurrences"] + size["windows"],
+            "text_offsets": size["text_offsets"],
+            "texts": size["text"],
+            "total": sum(size.values()),
+        }
+
+    @property
+    def bytes_per_entry(self) -> float:
+        """Index bytes (all arrays but the text blob) per stored directed entry."""
+        nb = self.nbytes()
+        return (nb["total"] - nb["texts"]) / max(self._num_entries, 1)
+
+    # -- queries ------------------------------------------------------------------------------
+
+    def row(self, token: int) -> tuple[np.ndarray, np.ndarray]:
+        """(neighbour ids uint32, counts uint32) of `token`, sorted by neighbour id."""
+        a = self._check_id(token, "token")
+        _, cols, counts = self._decode(a, a + 1)
+        return cols, counts
+
+    def pair_count(self, a: int, b: int) -> int:
+        """count(a, b), 0 if the pair never co-occurred."""
+        a = self._check_id(a, "a")
+        b = self._check_id(b, "b")
+        return int(self.pair_counts(np.array([a]), np.array([b]))[0])
+
+    def pair_counts(self, a: Any, b: Any) -> np.ndarray:
+        """count(a[i], b[i]) for arrays of token ids of one shape -> uint32 array of it."""
+        a_arr = self._check_ids(a, "a")
+        b_arr = self._check_ids(b, "b")
+        if a_arr.shape != b_arr.shape:
+            raise ValueError(f"a and b must have one shape, got {a_arr.shape} and {b_arr.shape}")
+        x = self._arrays
+        if self._rows is None:  # built on first use, so open() stays O(checks)
+            self._rows = codec.row_table(x["row_ptr"], self._blk_ptr, x["row_word"])
+        out = codec.pair_counts(a_arr.ravel(), b_arr.ravel(), self._rows, x["skip"],
+                                x["data"], x["rank"], layout.BLOCK_SIZE)
+        return out.reshape(a_arr.shape)
+
+    def iter_rows(self, start: int = 0, stop: int | None = None,
+                  chunk_entries: int = _CHUNK_ENTRIES
+                  ) -> Iterator[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
+        """Decode rows [start, stop) in consecutive ranges of about `chunk_entries` entries.
+
+        Yields (row_start, row_ptr int64[n+1] from 0, cols uint32, counts uint32), rows sorted
+        by column: the arguments `IndexWriter.add_rows` takes. A row longer than
+        `chunk_entries` comes alone.
+        """
+        V = self._vocab_size
+        stop = V if stop is None else stop
+        for name, v in (("start", start), ("stop", stop)):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 0 <= v <= V:
+                raise ValueError(f"{name} must be an int in [0, {V}], got {v!r}")
+        if isinstance(chunk_entries, bool) or not isinstance(chunk_entries, int) \
+                or chunk_entries < 1:
+            raise ValueError(f"chunk_entries must be a positive int, got {chunk_entries!r}")
+        row_ptr = self._arrays["row_ptr"]
+        lo = int(start)
+        while lo < stop:
+            hi = int(np.searchsorted(row_ptr, row_ptr[lo] + chunk_entries, side="right")) - 1
+            hi = min(max(hi, lo + 1), int(stop))
+            ptr, cols, counts = self._decode(lo, hi)
+            yield lo, ptr, cols, counts
+            lo = hi
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _decode(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        x = self._arrays
+        V = self._vocab_size
+        ptr, ranks, counts, bad = codec.decode_rows(lo, hi, x["row_ptr"], x["row_word"],
+                                                    self._blk_ptr, x["skip"], x["data"],
+                                                    layout.BLOCK_SIZE, V)
+        if bad >= 0:
+            raise _fail(self.path, f"row {bad} does not decode (corrupt; run verify_index)")
+        cols, counts = codec.permute_rows(ptr, ranks, counts, x["token_of_rank"], V)
+        return ptr, cols, counts
+
+    def _check_id(self, v: Any, name: str) -> int:
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+            raise TypeError(f"{name} must be a token id (int), got {v!r}")
+        if not 0 <= v < self._vocab_size:
+            raise ValueError(f"{name}={v} is not a token id: vocab_size is {self._vocab_size}")
+        return int(v)
+
+    def _check_ids(self, v: Any, name: str) -> np.ndarray:
+        arr = np.asarray(v)
+        if arr.dtype.kind not in "iu" and not (arr.size == 0 and arr.dtype.kind == "f"):
+            raise TypeError(f"{name} must be an array of token ids, got dtype {arr.dtype}")
+        if arr.size and (arr.min() < 0 or arr.max() >= self._vocab_size):
+            bad = arr.min() if arr.min() < 0 else arr.max()
+            raise ValueError(f"{name} holds {bad}, not a token id: vocab_size is "
+                             f"{self._vocab_size}")
+        return np.ascontiguousarray(arr, dtype=np.int64)
+
+
+def open_index(path: str | os.PathLike) -> CoocIndex:
+    """`CoocIndex.open(path)`."""
+    return CoocIndex.open(path)

@@ -1,0 +1,403 @@
+"""Streaming writer of a cooc index (layout: `cooc.index.layout`).
+
+Rows arrive in order through `add_rows`; each slice is checked, hashed for the symmetry check,
+and encoded at once (columns as token ids) into a stage file in the temporary directory
+`<target>.tmp-<pid>`. `finish` knows every degree, so it fixes the column order (degree
+rank), re-encodes the stage chunk by chunk into the final arrays, writes the statistics,
+texts and manifest, and renames the directory into place. Memory stays O(vocab_size + chunk):
+the matrix is never held whole.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cooc.errors import CoocError
+from cooc.index import layout
+from cooc.kernels import codec
+
+_STAGE_DATA = "stage-data.tmp"
+_STAGE_SKIP = "stage-skip.tmp"
+_CHECK_MESSAGES = {
+    codec.COL_OUT_OF_RANGE: "column out of range",
+    codec.COLS_NOT_INCREASING: "columns not strictly increasing",
+    codec.COUNT_ZERO: "count is 0 (store only counts >= 1)",
+}
+
+
+def cooc_version() -> str:
+    """The installed cooc version, for the manifest's `created_by`."""
+    import sys
+
+    v = getattr(sys.modules.get("cooc"), "__version__", None)
+    if v:
+        return str(v)
+    try:
+        from importlib.metadata import PackageNotFoundError, version
+
+        return version("cooc")
+    except (ImportError, PackageNotFoundError):
+        return "unknown"
+
+
+def _is_index_dir(path: Path) -> bool:
+    try:
+        with open(path / layout.MANIFEST, encoding="utf-8") as f:
+            return json.load(f).get("magic") == layout.MAGIC
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _check_replaceable(path: Path) -> None:
+    if not (path.exists() or path.is_symlink()):
+        return
+    if path.is_dir() and not path.is_symlink() and (not any(path.iterdir()) or _is_index_dir(path)):
+        return
+    raise CoocError(
+        f"refusing to replace {path}: it exists and is not a cooc index; "
+        "remove it or choose another output path"
+    )
+
+
+def _as_uint(name: str, a: Any, dtype: type, ndim: int = 1) -> np.ndarray:
+    """`a` as a contiguous array of `dtype`, refusing values the cast would change."""
+    arr = np.asarray(a)
+    if arr.ndim != ndim:
+        raise ValueError(f"{name} must be a {ndim}-d array, got shape {arr.shape}")
+    if arr.dtype == dtype:
+        return np.ascontiguousarray(arr)
+    if arr.dtype.kind not in "iu" and arr.size:
+        raise ValueError(f"{name} must hold integers, got dtype {arr.dtype}")
+    if arr.size:
+        lo, hi = int(arr.min()), int(arr.max())
+        info = np.iinfo(dtype)
+        if lo < info.min or hi > info.max:
+            bad = lo if lo < info.min else hi
+            raise ValueError(
+                f"{name} holds {bad}, outside {np.dtype(dtype).name} [{info.min}, {info.max}]"
+            )
+    return np.ascontiguousarray(arr, dtype=dtype)
+
+
+class _ArrayFile:
+    """One array file being appended to, hashed as it is written."""
+
+    def __init__(self, directory: Path, name: str):
+        self.name = name
+        self.dtype = np.dtype(layout.ARRAYS[name][0])
+        self.file = layout.file_name(name)
+        self._f = open(directory / self.file, "wb")
+        self._h = hashlib.new(layout.CHECKSUM)
+        self.nbytes = 0
+
+    def append(self, arr: np.ndarray) -> None:
+        a = np.ascontiguousarray(arr, dtype=self.dtype)
+        if a.nbytes == 0:
+            return
+        mv = memoryview(a).cast("B")
+        self._f.write(mv)
+        self._h.update(mv)
+        self.nbytes += a.nbytes
+
+    def close(self, shape: tuple[int, ...]) -> dict[str, Any]:
+        self._f.close()
+        if int(np.prod(shape)) * self.dtype.itemsize != self.nbytes:
+            raise RuntimeError(f"internal error: {self.file} has {self.nbytes} bytes for {shape}")
+        return {"name": self.name, "file": self.file, "dtype": self.dtype.str,
+                "shape": list(shape), "nbytes": self.nbytes,
+                layout.CHECKSUM: self._h.hexdigest()}
+
+    def discard(self) -> None:
+        self._f.close()
+
+
+class IndexWriter:
+    """Write an index from consecutive row ranges; see the module docstring.
+
+    Parameters
+    ----------
+    path : the index directory to create (an existing index there is replaced at `finish`).
+    vocab_size : number of rows V (token ids 0..V-1).
+    chunk_entries : entries re-encoded per step in `finish` (memory ~ 40 bytes per entry);
+        the output does not depend on it.
+
+    Use as a context manager: leaving the `with` block by an exception, or without calling
+    `finish`, aborts and leaves nothing at `path`.
+    """
+
+    def __init__(self, path: str | os.PathLike, vocab_size: int, *, chunk_entries: int = 1 << 22):
+        if isinstance(vocab_size, bool) or not isinstance(vocab_size, (int, np.integer)):
+            raise TypeError(f"vocab_size must be an int, got {vocab_size!r}")
+        vocab_size = int(vocab_size)
+        if not 1 <= vocab_size <= layout.MAX_VOCAB:
+            raise ValueError(f"vocab_size must be in [1, {layout.MAX_VOCAB}], got {vocab_size}")
+        if not isinstance(chunk_entries, int) or chunk_entries < 1:
+            raise ValueError(f"chunk_entries must be a positive int, got {chunk_entries!r}")
+        self.path = Path(path)
+        self.vocab_size = vocab_size
+        self.chunk_entries = chunk_entries
+        _check_replaceable(self.path)
+        self._tmp = self.path.with_name(f"{self.path.name}.tmp-{os.getpid()}")
+        if self._tmp.exists():
+            shutil.rmtree(self._tmp)
+        self._tmp.mkdir(parents=True)
+        self._state = "open"
+        self._next_row = 0
+        self._row_ptr = np.zeros(vocab_size + 1, dtype=np.int64)
+        self._stage_word = np.zeros(vocab_size + 1, dtype=np.int64)
+        self._h_row = np.zeros(vocab_size, dtype=np.uint64)
+        self._h_col = np.zeros(vocab_size, dtype=np.uint64)
+        self._diagonal = 0
+        self._stage_data = open(self._tmp / _STAGE_DATA, "wb")
+        self._stage_skip = open(self._tmp / _STAGE_SKIP, "wb")
+        self._files: list[_ArrayFile] = []
+
+    # -- context manager ----------------------------------------------------------------------
+
+    def __enter__(self) -> IndexWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if self._state == "open":
+            self.abort()
+        return False
+
+    # -- rows ---------------------------------------------------------------------------------
+
+    def add_rows(self, row_start: int, row_ptr: np.ndarray, cols: np.ndarray,
+                 counts: np.ndarray) -> None:
+        """Append rows [row_start, row_start + n): row i is cols/counts[row_ptr[i]:row_ptr[i+1]].
+
+        row_ptr is int64[n+1] from 0; cols strictly increasing within a row and < vocab_size;
+        counts >= 1. Ranges must arrive in order and cover 0..vocab_size-1 exactly; any
+        split is allowed (n may be 0) and gives the same index.
+        """
+        self._require_open("add_rows")
+        if int(row_start) != self._next_row:
+            raise ValueError(
+                f"rows must arrive in order: expected row_start={self._next_row}, got {row_start}"
+            )
+        ptr = _as_uint("row_ptr", row_ptr, np.int64)
+        cols = _as_uint("cols", cols, np.uint32)
+        counts = _as_uint("counts", counts, np.uint32)
+        n = ptr.shape[0] - 1
+        if n < 0 or ptr[0] != 0:
+            raise ValueError("row_ptr must have n+1 >= 1 entries and start at 0")
+        if np.any(ptr[1:] < ptr[:-1]):
+            raise ValueError("row_ptr must be non-decreasing")
+        if row_start + n > self.vocab_size:
+            raise ValueError(
+                f"rows {row_start}..{row_start + n - 1} go past vocab_size={self.vocab_size}"
+            )
+        if not int(ptr[-1]) == cols.shape[0] == counts.shape[0]:
+            raise ValueError(
+                f"row_ptr[-1]={int(ptr[-1])}, len(cols)={cols.shape[0]} and "
+                f"len(counts)={counts.shape[0]} must be equal"
+            )
+        problem, r, i = codec.check_rows(ptr, cols, counts, self.vocab_size)
+        if problem:
+            detail = _CHECK_MESSAGES[problem]
+            if problem == codec.COL_OUT_OF_RANGE:
+                detail += f" ({int(cols[ptr[r] + i])} >= vocab_size={self.vocab_size})"
+            raise ValueError(f"add_rows: row {row_start + r}, entry {i}: {detail}")
+        if n == 0:
+            return
+        self._diagonal += codec.sym_hash_rows(row_start, ptr, cols, counts,
+                                              self._h_row, self._h_col)
+        words, row_word, skip, _ = codec.encode_rows(ptr, cols, counts, layout.BLOCK_SIZE)
+        base = self._stage_word[row_start]
+        self._stage_word[row_start + 1 : row_start + n + 1] = base + row_word[1:]
+        self._row_ptr[row_start + 1 : row_start + n + 1] = self._row_ptr[row_start] + ptr[1:]
+        self._stage_data.write(memoryview(words).cast("B"))
+        self._stage_skip.write(memoryview(skip).cast("B"))
+        self._next_row = row_start + n
+
+    # -- finish / abort -----------------------------------------------------------------------
+
+    def finish(self, occurrences: np.ndarray, windows: np.ndarray, token_texts: Sequence[str],
+               meta: dict) -> Path:
+        """Write statistics, texts and manifest, move the index into place; returns its path.
+
+        occurrences, windows: non-negative integers [vocab_size]; token_texts: vocab_size
+        strings (any unicode); meta: a JSON-serialisable dict stored as the manifest's "meta".
+        On any error the writer aborts (nothing is left at the target) and re-raises.
+        """
+        self._require_open("finish")
+        try:
+            return self._finish(occurrences, windows, token_texts, meta)
+        except BaseException:
+            self.abort()
+            raise
+
+    def abort(self) -> None:
+        """Drop everything written so far (the temporary directory); the target is untouched."""
+        if self._state == "finished":
+            return
+        self._state = "aborted"
+        for f in (self._stage_data, self._stage_skip):
+            f.close()
+        for af in self._files:
+            af.discard()
+        shutil.rmtree(self._tmp, ignore_errors=True)
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _require_open(self, what: str) -> None:
+        if self._state != "open":
+            raise RuntimeError(f"IndexWriter.{what}() called after the writer was {self._state}")
+
+    def _finish(self, occurrences, windows, token_texts, meta) -> Path:
+        V = self.vocab_size
+        if self._next_row != V:
+            raise ValueError(
+                f"rows {self._next_row}..{V - 1} were never added; add_rows must cover "
+                f"0..{V - 1} before finish()"
+            )
+        occ = _as_uint("occurrences", occurrences, np.uint64)
+        win = _as_uint("windows", windows, np.uint64)
+        for name, a in (("occurrences", occ), ("windows", win)):
+            if a.shape[0] != V:
+                raise ValueError(f"{name} must have vocab_size={V} entries, got {a.shape[0]}")
+        if isinstance(token_texts, (str, bytes)) or len(token_texts) != V:
+            raise ValueError(f"token_texts must be a sequence of vocab_size={V} strings")
+        blobs = []
+        for i, t in enumerate(token_texts):
+            if not isinstance(t, str):
+                raise TypeError(f"token_texts[{i}] must be a str, got {type(t).__name__}")
+            blobs.append(t.encode("utf-8", "surrogatepass"))
+        if not isinstance(meta, dict):
+            raise TypeError(f"meta must be a dict, got {type(meta).__name__}")
+        try:
+            json.dumps(meta, allow_nan=False)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"meta must be JSON-serialisable: {e}") from None
+        diff = np.flatnonzero(self._h_row != self._h_col)
+        if diff.size:
+            raise ValueError(
+                f"the matrix is not symmetric: row {int(diff[0])} differs from column "
+                f"{int(diff[0])} (count(a, b) must equal count(b, a), both stored)"
+            )
+
+        self._stage_data.write(bytes(8))  # guard word: the stage is never empty
+        self._stage_data.close()
+        self._stage_skip.close()
+        num_words, num_blocks, bits = self._encode_final()
+        for f in (_STAGE_DATA, _STAGE_SKIP):
+            (self._tmp / f).unlink()
+
+        offsets = np.zeros(V + 1, dtype=np.uint64)
+        np.cumsum([len(b) for b in blobs], out=offsets[1:])
+        text = np.frombuffer(b"".join(blobs), dtype=np.uint8)
+        self._write_whole("occurrences", occ)
+        self._write_whole("windows", win)
+        self._write_whole("text_offsets", offsets)
+        self._write_whole("text", text)
+
+        sizes = dict(vocab_size=V, num_blocks=num_blocks, num_words=num_words,
+                     text_bytes=int(text.shape[0]))
+        specs = {af.name: af.close(layout.expected_shape(af.name, **sizes)) for af in self._files}
+        self._files = []
+        manifest = {
+            "magic": layout.MAGIC,
+            "format_version": layout.FORMAT_VERSION,
+            "created_by": f"cooc {cooc_version()}",
+            "vocab_size": V,
+            "num_entries": int(self._row_ptr[-1]),
+            "num_diagonal": int(self._diagonal),
+            "num_blocks": num_blocks,
+            "block_size": layout.BLOCK_SIZE,
+            "id_order": layout.ID_ORDER,
+            "checksum": layout.CHECKSUM,
+            "payload_bits": {"ids": int(bits[0]), "counts": int(bits[1]),
+                             "padding": num_words * 64 - int(bits[0]) - int(bits[1])},
+            "arrays": [specs[name] for name in layout.ARRAYS],
+            "meta": meta,
+        }
+        with open(self._tmp / layout.MANIFEST, "w", encoding="utf-8") as f:
+            json.dump(manifest, f, indent=2, ensure_ascii=False, allow_nan=False)
+            f.write("\n")
+        self._install()
+        self._state = "finished"
+        return self.path
+
+    def _open_array(self, name: str) -> _ArrayFile:
+        af = _ArrayFile(self._tmp, name)
+        self._files.append(af)
+        return af
+
+    def _write_whole(self, name: str, arr: np.ndarray) -> None:
+        self._open_array(name).append(arr)
+
+    def _encode_final(self) -> tuple[int, int, np.ndarray]:
+        """Stage (columns = token ids) -> final arrays (columns = degree ranks)."""
+        V = self.vocab_size
+        B = layout.BLOCK_SIZE
+        row_ptr = self._row_ptr
+        deg = np.diff(row_ptr)
+        token_of_rank = np.argsort(-deg, kind="stable").astype(np.uint32)
+        rank = np.empty(V, dtype=np.uint32)
+        rank[token_of_rank] = np.arange(V, dtype=np.uint32)
+        blk_ptr = np.zeros(V + 1, dtype=np.int64)
+        np.cumsum((deg + B - 1) // B, out=blk_ptr[1:])
+        stage_words = np.memmap(self._tmp / _STAGE_DATA, dtype=np.uint64, mode="r")
+        nblk = int(blk_ptr[-1])
+        stage_skip = np.memmap(self._tmp / _STAGE_SKIP, dtype=np.uint32, mode="r",
+                               shape=(nblk, 2)) if nblk else np.zeros((0, 2), np.uint32)
+
+        data = self._open_array("data")
+        skip_f = self._open_array("skip")
+        row_word = np.zeros(V + 1, dtype=np.int64)
+        bits = np.zeros(2, dtype=np.int64)
+        lo = 0
+        while lo < V:
+            hi = int(np.searchsorted(row_ptr, row_ptr[lo] + self.chunk_entries, side="right")) - 1
+            hi = min(max(hi, lo + 1), V)
+            ptr, ids, cnt, bad = codec.decode_rows(lo, hi, row_ptr, self._stage_word, blk_ptr,
+                                                   stage_skip, stage_words, B, V)
+            if bad >= 0:
+                raise RuntimeError(f"internal error: stage row {bad} does not decode")
+            ranks, cnt = codec.permute_rows(ptr, ids, cnt, rank, V)
+            words, rw, skip, b = codec.encode_rows(ptr, ranks, cnt, B)
+            row_word[lo + 1 : hi + 1] = row_word[lo] + rw[1:]
+            data.append(words)
+            skip_f.append(skip)
+            bits += b
+            lo = hi
+        del stage_words, stage_skip
+        data.append(np.zeros(1, np.uint64))  # guard word
+        self._write_whole("row_ptr", row_ptr)
+        self._write_whole("row_word", row_word)
+        self._write_whole("rank", rank)
+        self._write_whole("token_of_rank", token_of_rank)
+        return int(row_word[-1]), nblk, bits
+
+    def _install(self) -> None:
+        """Rename the temporary directory to the target; an old index is replaced only now."""
+        target = self.path
+        if target.exists() or target.is_symlink():
+            _check_replaceable(target)
+            old = target.with_name(f"{target.name}.old-{os.getpid()}")
+            if old.exists():
+                shutil.rmtree(old)
+            os.rename(target, old)
+            os.rename(self._tmp, target)
+            shutil.rmtree(old)
+        else:
+            os.rename(self._tmp, target)
+
+
+def write_index(path: str | os.PathLike, vocab_size: int, row_ptr: np.ndarray, cols: np.ndarray,
+                counts: np.ndarray, occurrences: np.ndarray, windows: np.ndarray,
+                token_texts: Sequence[str], meta: dict) -> Path:
+    """Write a whole in-memory CSR (tests, small builds) with `IndexWriter`."""
+    with IndexWriter(path, vocab_size) as w:
+        w.add_rows(0, row_ptr, cols, counts)
+        return w.finish(occurrences, windows, token_texts, meta)

@@ -1,0 +1,238 @@
+"""The build job: corpus -> tokens -> windows -> counts -> index.
+
+Stages run batch by batch: a tokenizer batch (documents) is encoded on all cores, cut into
+windows, gathered into a counting batch sized to the memory budget, counted on all cores,
+and summed by the accumulator (which spills to disk when the budget is reached). The index
+writer then streams the final sum row range by row range.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from cooc import __version__
+from cooc.config import BuildConfig, RunOptions
+from cooc.corpus import SkipReport, default_corpus_documents, discover_files, iter_batches
+from cooc.corpus.default import DEFAULT_CORPUS_NAME
+from cooc.errors import CoocError
+from cooc.pipeline.accumulate import CountAccumulator
+from cooc.pipeline.count import BatchStats, count_windows
+from cooc.pipeline.progress import Progress, fmt_bytes, log, peak_rss_bytes, rss_bytes
+from cooc.pipeline.windowing import WindowCutter
+from cooc.tokenizers import Tokenizer, load_tokenizer
+
+# Memory of a counting batch per token (window sets, inverted lists) and per matrix entry
+# (upper triangle, its concatenation, the symmetric result); measured on English Qwen text.
+_BYTES_PER_TOKEN = 48
+_BYTES_PER_ENTRY = 20
+_MIN_DATA_BUDGET = 24 << 20
+
+
+@dataclass
+class BuildResult:
+    path: Path
+    num_documents: int
+    num_tokens: int
+    num_windows: int
+    num_entries: int
+    report: SkipReport
+    timings: dict[str, float] = field(default_factory=dict)
+    spills: int = 0
+    spilled_bytes: int = 0
+    peak_rss: int = 0
+
+
+@dataclass
+class _TokenBatch:
+    tokens: np.ndarray  # uint32, documents concatenated
+    doc_lens: np.ndarray  # int64
+
+
+def _documents(source, config: BuildConfig, options: RunOptions, report: SkipReport):
+    """(batches of documents, corpus description) for a path/glob/list, or the built-in corpus."""
+    if source is None:
+        docs = list(default_corpus_documents())
+
+        def gen():
+            for i in range(0, len(docs), options.batch_size):
+                yield docs[i : i + options.batch_size]
+
+        return gen(), {"source": DEFAULT_CORPUS_NAME, "files": []}
+    files = discover_files(source)
+    batches = iter_batches(files, config.text_field, report, options.batch_size)
+    return batches, {"source": [str(s) for s in _as_list(source)], "files": [str(f) for f in files]}
+
+
+def _as_list(source) -> list:
+    return list(source) if isinstance(source, (list, tuple)) else [source]
+
+
+def _tokenize(batches: Iterable, tokenizer: Tokenizer, report: SkipReport,
+              timings: dict[str, float]) -> Iterator[_TokenBatch]:
+    for docs in batches:
+        t0 = time.perf_counter()
+        arrays = tokenizer.encode_batch([d.text for d in docs])
+        timings["tokenize"] = timings.get("tokenize", 0.0) + time.perf_counter() - t0
+        lens = np.fromiter((len(a) for a in arrays), np.int64, len(arrays))
+        tokens = np.concatenate(arrays).astype(np.uint32, copy=False) if arrays else np.zeros(0, np.uint32)
+        yield _TokenBatch(tokens, lens)
+
+
+def _frozen_batches(batches: Iterator[_TokenBatch], tokenizer: Tokenizer, tmp: Path) -> Iterator[_TokenBatch]:
+    """For vocabularies grown from the corpus: tokenize everything to disk, fix the
+    vocabulary (canonical ids, independent of file order), then replay with final ids."""
+    tok_path, len_path = tmp / "tokens.u32", tmp / "doclens.i64"
+    sizes = []
+    with open(tok_path, "wb") as ft, open(len_path, "wb") as fl:
+        for b in batches:
+            ft.write(b.tokens.astype("<u4").tobytes())
+            fl.write(b.doc_lens.astype("<i8").tobytes())
+            sizes.append((len(b.tokens), len(b.doc_lens)))
+    remap = tokenizer.freeze()
+    tok_mm = np.memmap(tok_path, "<u4", "r") if tok_path.stat().st_size else np.zeros(0, np.uint32)
+    len_mm = np.memmap(len_path, "<i8", "r") if len_path.stat().st_size else np.zeros(0, np.int64)
+    t = d = 0
+    for nt, nd in sizes:
+        tokens = np.asarray(tok_mm[t : t + nt])
+        if remap is not None:
+            tokens = remap[tokens].astype(np.uint32)
+        yield _TokenBatch(tokens, np.array(len_mm[d : d + nd]))
+        t += nt
+        d += nd
+
+
+def build_index(source, out: str | os.PathLike, config: BuildConfig | None = None,
+                options: RunOptions | None = None) -> BuildResult:
+    """Build a co-occurrence index at `out` from a file, folder, glob or list of them
+    (None: the built-in default corpus). Returns counts, timings and the skip report."""
+    config = config or BuildConfig()
+    options = options or RunOptions()
+    out = Path(out)
+    if out.exists() and not (out / "manifest.json").exists():
+        raise CoocError(f"output path {out} exists and is not a cooc index; choose another --out-file")
+    timings: dict[str, float] = {}
+    t_start = time.perf_counter()
+    report = SkipReport()
+    batches, corpus_desc = _documents(source, config, options, report)
+    nthreads = options.resolved_num_proc()
+    tokenizer = load_tokenizer(config.tokenizer, num_threads=nthreads)
+    if config.window.packing == "concat" and tokenizer.eot_id is None:
+        raise CoocError(f"tokenizer {config.tokenizer!r} has no end-of-text token; use --packing document")
+
+    baseline = rss_bytes()
+    data_budget = max(_MIN_DATA_BUDGET, options.resolved_memory() - baseline)
+    tmp_root = Path(options.tmp_dir) if options.tmp_dir else out.parent
+    tmp_root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.build-", dir=tmp_root))
+    progress = Progress("counting", quiet=options.quiet)
+    try:
+        token_batches = _tokenize(batches, tokenizer, report, timings)
+        if type(tokenizer).freeze is not Tokenizer.freeze:  # vocabulary grown from the corpus
+            token_batches = _frozen_batches(token_batches, tokenizer, tmp)
+        result = _count_and_write(token_batches, tokenizer, config, out, tmp, data_budget,
+                                  nthreads, progress, report, corpus_desc, timings)
+    finally:
+        progress.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+    timings["total"] = time.perf_counter() - t_start
+    result.timings = timings
+    result.peak_rss = peak_rss_bytes()
+    if options.strict and report.total_skipped:
+        raise CoocError(f"--strict: {report.total_skipped} bad records skipped (index written to {out})")
+    return result
+
+
+def _count_and_write(token_batches, tokenizer, config, out, tmp, data_budget, nthreads, progress,
+                     report, corpus_desc, timings) -> BuildResult:
+    from cooc.index import IndexWriter
+
+    win = config.window
+    cutter = WindowCutter(win.context_length, win.packing, tokenizer.eot_id)
+    stats = None
+    acc = None
+    bytes_per_token = _BYTES_PER_TOKEN + 16 * _BYTES_PER_ENTRY  # first guess, then measured
+    pending_tokens: list[np.ndarray] = []
+    pending_wins: list[np.ndarray] = []
+    pending_n = 0
+    num_docs = 0
+
+    with ThreadPoolExecutor(nthreads) as pool:
+
+        def count_pending():
+            nonlocal stats, acc, pending_tokens, pending_wins, pending_n, bytes_per_token
+            if not pending_tokens:
+                return
+            tokens, win_ptr = _join(pending_tokens, pending_wins)
+            pending_tokens, pending_wins, pending_n = [], [], 0
+            vocab = tokenizer.vocab_size
+            if acc is None:
+                acc = CountAccumulator(vocab, data_budget // 3, tmp, data_budget // 3)
+                stats = BatchStats.zeros(vocab)
+            t0 = time.perf_counter()
+            csr, bstats = count_windows(tokens, win_ptr, vocab, "windows", win.include_self, pool, nthreads)
+            timings["count"] = timings.get("count", 0.0) + time.perf_counter() - t0
+            if len(tokens):
+                bytes_per_token = _BYTES_PER_TOKEN + _BYTES_PER_ENTRY * csr.num_entries / len(tokens)
+            stats = stats + bstats
+            t0 = time.perf_counter()
+            acc.add(csr)
+            timings["merge"] = timings.get("merge", 0.0) + time.perf_counter() - t0
+            progress.update(len(tokens), spilled=fmt_bytes(acc.spilled_bytes))
+
+        for batch in token_batches:
+            num_docs += len(batch.doc_lens)
+            tokens, win_ptr = cutter.cut(batch.tokens, batch.doc_lens)
+            if len(win_ptr) > 1:
+                pending_tokens.append(tokens)
+                pending_wins.append(win_ptr)
+                pending_n += len(tokens)
+            if pending_n * bytes_per_token >= data_budget // 3:
+                count_pending()
+        tail, tail_ptr = cutter.flush()
+        if len(tail_ptr) > 1:
+            pending_tokens.append(tail)
+            pending_wins.append(tail_ptr)
+        count_pending()
+        vocab = tokenizer.vocab_size
+        if acc is None:
+            acc = CountAccumulator(vocab, data_budget // 3, tmp, data_budget // 3)
+            stats = BatchStats.zeros(vocab)
+
+        t0 = time.perf_counter()
+        meta = {
+            "config": config.to_dict(),
+            "tokenizer": tokenizer.describe(),
+            "corpus": {**corpus_desc, "documents": num_docs, "tokens": stats.num_tokens,
+                       "windows": stats.num_windows},
+            "skip_report": report.to_dict(),
+            "cooc_version": __version__,
+        }
+        entries = 0
+        with IndexWriter(out, vocab) as writer:
+            for part in acc.finish():
+                writer.add_rows(part.row_start, part.row_ptr, part.cols, part.counts)
+                entries += part.num_entries
+            writer.finish(stats.occurrences, stats.windows, tokenizer.token_texts(), meta)
+        timings["write"] = time.perf_counter() - t0
+        log.debug("index written: %s entries", entries)
+    return BuildResult(out, num_docs, stats.num_tokens, stats.num_windows, entries, report,
+                       spills=acc.num_spills, spilled_bytes=acc.spilled_bytes)
+
+
+def _join(token_parts: list[np.ndarray], win_parts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    if len(token_parts) == 1:
+        return token_parts[0], win_parts[0]
+    offsets = np.cumsum([0] + [len(t) for t in token_parts])
+    win_ptr = np.concatenate(
+        [np.zeros(1, np.int64)] + [w[1:] + o for w, o in zip(win_parts, offsets, strict=False)]
+    )
+    return np.concatenate(token_parts), win_ptr

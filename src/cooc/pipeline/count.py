@@ -1,0 +1,108 @@
+"""Counting one batch of windows into a symmetric CSR, on a thread pool of nogil kernels."""
+
+from __future__ import annotations
+
+from concurrent.futures import Executor
+from dataclasses import dataclass
+
+import numpy as np
+
+from cooc.kernels import cooccur, windows
+from cooc.pipeline.csr import Csr, concat_rows
+
+MODES = {"windows": cooccur.MODE_WINDOWS, "occurrences": cooccur.MODE_OCCURRENCES}
+
+
+@dataclass
+class BatchStats:
+    """Per-token statistics of a batch; `+` merges batches."""
+
+    occurrences: np.ndarray  # uint64[V]
+    windows: np.ndarray  # uint64[V], windows containing the token
+    num_tokens: int
+    num_windows: int
+
+    def __add__(self, other: BatchStats) -> BatchStats:
+        return BatchStats(
+            self.occurrences + other.occurrences,
+            self.windows + other.windows,
+            self.num_tokens + other.num_tokens,
+            self.num_windows + other.num_windows,
+        )
+
+    @staticmethod
+    def zeros(vocab_size: int) -> BatchStats:
+        z = np.zeros(vocab_size, np.uint64)
+        return BatchStats(z, z.copy(), 0, 0)
+
+
+def _split_even(n: int, parts: int) -> list[tuple[int, int]]:
+    bounds = np.linspace(0, n, parts + 1).astype(np.int64)
+    return [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
+
+
+def _split_by_work(work: np.ndarray, parts: int) -> list[tuple[int, int]]:
+    """Row ranges of roughly equal kernel work."""
+    cum = np.cumsum(work)
+    total = int(cum[-1]) if len(cum) else 0
+    if total == 0:
+        return [(0, len(work))]
+    cuts = np.searchsorted(cum, np.linspace(0, total, parts + 1)[1:-1], side="right")
+    bounds = np.unique(np.concatenate([[0], cuts, [len(work)]]))
+    return [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
+def count_windows(
+    tokens: np.ndarray,
+    win_ptr: np.ndarray,
+    vocab_size: int,
+    mode: str = "windows",
+    include_self: bool = False,
+    pool: Executor | None = None,
+    num_threads: int = 1,
+) -> tuple[Csr, BatchStats]:
+    """The symmetric co-occurrence matrix of the given windows, with per-token statistics.
+
+    tokens: uint32 ids < vocab_size; win_ptr: int64 window boundaries tiling `tokens`.
+    """
+    kmode = MODES[mode]
+    nwin = len(win_ptr) - 1
+    run = pool.map if pool is not None else map
+    chunks = _split_even(nwin, num_threads * 2) if nwin else []
+    parts = list(run(lambda c: windows.window_sets(tokens, win_ptr, c[0], c[1]), chunks))
+    if parts:
+        offs = np.cumsum([0] + [int(p[0][-1]) for p in parts])
+        set_ptr = np.concatenate(
+            [np.zeros(1, np.int64)] + [p[0][1:] + o for p, o in zip(parts, offs, strict=False)]
+        )
+        set_tok = np.concatenate([p[1] for p in parts])
+        set_mult = np.concatenate([p[2] for p in parts])
+    else:
+        set_ptr = np.zeros(1, np.int64)
+        set_tok = np.zeros(0, np.uint32)
+        set_mult = np.zeros(0, np.uint32)
+
+    inv_ptr, inv_pos, entry_end = windows.invert_sets(set_ptr, set_tok, vocab_size)
+    work = windows.upper_row_work(inv_ptr, inv_pos, entry_end, 0, vocab_size)
+    ranges = _split_by_work(work, num_threads * 4)
+    hint = int(min(work.sum(), 1 << 22) // max(1, len(ranges)))
+
+    def upper(r: tuple[int, int]) -> Csr:
+        ptr, cols, counts = cooccur.upper_rows(
+            inv_ptr, inv_pos, entry_end, set_tok, set_mult, r[0], r[1], vocab_size, kmode, hint
+        )
+        return Csr(ptr, cols, counts, r[0])
+
+    up = concat_rows(list(run(upper, ranges)))
+    if include_self:
+        diag = cooccur.self_counts(set_tok, set_mult, vocab_size, kmode)
+    else:
+        diag = np.zeros(vocab_size, np.uint32)
+    row_ptr, cols, counts = cooccur.symmetrize(up.row_ptr, up.cols, up.counts, diag, vocab_size)
+    stats = BatchStats(
+        occurrences=np.bincount(tokens, minlength=vocab_size).astype(np.uint64),
+        windows=np.bincount(set_tok, minlength=vocab_size).astype(np.uint64),
+        num_tokens=int(tokens.shape[0]),
+        num_windows=nwin,
+    )
+    return Csr(row_ptr, cols, counts, 0), stats

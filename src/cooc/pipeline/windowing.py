@@ -1,0 +1,42 @@
+"""Turning tokenized documents into windows, batch after batch.
+
+`document` packing cuts each document on its own. `concat` packing appends the end-of-text
+token after every document and cuts the running stream, carrying the unfinished window over
+to the next batch, so window boundaries do not depend on how the corpus was batched.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cooc.kernels import windows
+
+
+class WindowCutter:
+    def __init__(self, context_length: int, packing: str, eot_id: int | None):
+        if packing == "concat" and eot_id is None:
+            raise ValueError("concat packing needs a tokenizer with an end-of-text token")
+        self.context_length = context_length
+        self.packing = packing
+        self.eot_id = eot_id
+        self._carry = np.zeros(0, np.uint32)
+
+    def cut(self, tokens: np.ndarray, doc_lens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(tokens, win_ptr) of the complete windows this batch yields."""
+        L = self.context_length
+        doc_ptr = np.zeros(len(doc_lens) + 1, np.int64)
+        np.cumsum(doc_lens, out=doc_ptr[1:])
+        if self.packing == "document":
+            return tokens, windows.document_windows(doc_ptr, L)
+        stream = np.concatenate([self._carry, np.insert(tokens, doc_ptr[1:], self.eot_id)])
+        stream = stream.astype(np.uint32, copy=False)
+        full = (len(stream) // L) * L
+        self._carry = stream[full:].copy()
+        return stream[:full], np.arange(0, full + 1, L, dtype=np.int64)
+
+    def flush(self) -> tuple[np.ndarray, np.ndarray]:
+        """The last, shorter window of concat packing (nothing for document packing)."""
+        tail, self._carry = self._carry, np.zeros(0, np.uint32)
+        if len(tail) == 0:
+            return tail, np.zeros(1, np.int64)
+        return tail, np.array([0, len(tail)], np.int64)

@@ -1,0 +1,62 @@
+"""Slow, obviously-correct references for every fast path. Pure Python, no numpy tricks."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+
+def reference_windows(docs: list[list[int]], context_length: int, packing: str = "document",
+                      eot_id: int | None = None) -> list[list[int]]:
+    """Cut token lists into windows the way cooc documents it."""
+    if packing == "document":
+        out = []
+        for doc in docs:
+            for s in range(0, len(doc), context_length):
+                out.append(doc[s : s + context_length])
+        return out
+    stream: list[int] = []
+    for doc in docs:
+        stream.extend(doc)
+        stream.append(eot_id)
+    return [stream[s : s + context_length] for s in range(0, len(stream), context_length)]
+
+
+def reference_dict_of_sets(windows: list[list[int]], include_self: bool = False) -> dict[int, set[int]]:
+    """The reference system: for each token, the set of tokens it met in some window."""
+    met: dict[int, set[int]] = {}
+    for w in windows:
+        for i, a in enumerate(w):
+            s = met.setdefault(a, set())
+            for j, b in enumerate(w):
+                if i != j and (a != b or include_self):
+                    s.add(b)
+    return met
+
+
+def reference_counts(windows: list[list[int]], mode: str = "windows",
+                     include_self: bool = False) -> Counter:
+    """Directed pair counts {(a, b): count} for a != b (and a == b with include_self)."""
+    c: Counter = Counter()
+    for w in windows:
+        if mode == "windows":
+            seen = set()
+            for i, a in enumerate(w):
+                for j, b in enumerate(w):
+                    if i != j and (a != b or include_self):
+                        seen.add((a, b))
+            for p in seen:
+                c[p] += 1
+        else:  # occurrences: ordered pairs of distinct positions
+            for i, a in enumerate(w):
+                for j, b in enumerate(w):
+                    if i != j and (a != b or include_self):
+                        c[(a, b)] += 1
+    return c
+
+
+def csr_to_counter(row_ptr, cols, counts, row_start: int = 0) -> Counter:
+    out: Counter = Counter()
+    for r in range(len(row_ptr) - 1):
+        for i in range(int(row_ptr[r]), int(row_ptr[r + 1])):
+            out[(r + row_start, int(cols[i]))] = int(counts[i])
+    return out

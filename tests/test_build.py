@@ -1,0 +1,175 @@
+"""End-to-end builds against the references, and invariance of the index bytes across run
+options (workers, batch sizes, memory budgets forcing 0, 1 and many spills, file order)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import cooc
+from cooc.config import BuildConfig, RunOptions, WindowConfig
+from cooc.index import open_index
+from cooc.pipeline import accumulate, build
+from cooc.tokenizers import load_tokenizer
+from reference import reference_counts, reference_dict_of_sets, reference_windows
+
+WORDS = [f"w{i}" for i in range(40)]
+
+
+def write_jsonl(path: Path, docs: list[str]) -> Path:
+    path.write_text("".join(json.dumps({"text": d}) + "\n" for d in docs), encoding="utf-8")
+    return path
+
+
+def index_counter(idx) -> dict:
+    out = {}
+    for a in range(idx.vocab_size):
+        cols, counts = idx.row(a)
+        for b, c in zip(cols.tolist(), counts.tolist(), strict=True):
+            out[(a, int(b))] = int(c)
+    return out
+
+
+def array_bytes(path: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(Path(path).glob("*.bin"))}
+
+
+def expected(docs: list[str], tokenizer_spec: str, length: int, packing="document", include_self=False):
+    """Reference counts with the same tokenizer: token lists -> windows -> pair counts."""
+    tok = load_tokenizer(tokenizer_spec, num_threads=1)
+    ids = [tok.encode(d).tolist() for d in docs]
+    remap = tok.freeze()
+    if remap is not None:
+        ids = [[int(remap[i]) for i in doc] for doc in ids]
+    wins = reference_windows(ids, length, packing, tok.eot_id)
+    return tok, wins, reference_counts(wins, "windows", include_self)
+
+
+@pytest.fixture
+def tiny_budget(monkeypatch):
+    """Budgets small enough that every batch spills and runs merge (4 runs at most)."""
+    monkeypatch.setattr(build, "_MIN_DATA_BUDGET", 4096)
+    monkeypatch.setattr(accumulate, "MIN_MERGE_BYTES", 2048)
+    monkeypatch.setattr(accumulate, "MAX_RUNS", 3)
+
+
+@pytest.mark.parametrize("packing", ["document", "concat"])
+@pytest.mark.parametrize("include_self", [False, True])
+def test_qwen_build_matches_reference(tmp_path, packing, include_self):
+    docs = ["Hello world, hello tokens.", "世界你好，分词器。", "The model reads its corpus in "
+            "windows; every token meets the others.", "", "a a a b b a"] * 3
+    write_jsonl(tmp_path / "c.jsonl", docs)
+    cfg = BuildConfig(window=WindowConfig(context_length=7, packing=packing, include_self=include_self))
+    res = cooc.build(tmp_path / "c.jsonl", tmp_path / "c.cooc", cfg, RunOptions(quiet=True))
+    tok, wins, want = expected([d for d in docs if d.strip()], "qwen", 7, packing, include_self)
+    idx = open_index(res.path)
+    assert index_counter(idx) == dict(want)
+    assert res.num_windows == len(wins)
+    assert idx.token_text(tok.encode(" world")[0]) == " world"
+    if not include_self:
+        sets = reference_dict_of_sets(wins)
+        for t in range(idx.vocab_size):
+            assert set(idx.row(t)[0].tolist()) == sets.get(t, set())
+
+
+def _corpus(tmp_path: Path, docs: list[list[int]], nfiles: int) -> list[Path]:
+    texts = [" ".join(WORDS[i] for i in d) for d in docs]
+    files = []
+    for f in range(nfiles):
+        files.append(write_jsonl(tmp_path / f"part-{f}.jsonl", texts[f::nfiles]))
+    return files
+
+
+docs_st = st.lists(st.lists(st.integers(0, len(WORDS) - 1), min_size=0, max_size=30), min_size=1,
+                   max_size=25)
+
+
+@settings(max_examples=25)
+@given(docs=docs_st, length=st.integers(2, 12), nfiles=st.integers(1, 3))
+def test_index_bytes_independent_of_run_options(tmp_path_factory, docs, length, nfiles):
+    tmp = tmp_path_factory.mktemp("inv")
+    files = _corpus(tmp, docs, nfiles)
+    cfg = BuildConfig(tokenizer="whitespace", window=WindowConfig(context_length=length))
+    base = cooc.build(files, tmp / "base.cooc", cfg, RunOptions(quiet=True, num_proc=1))
+    want = array_bytes(base.path)
+    variants = [
+        (list(reversed(files)), RunOptions(quiet=True, num_proc=2, batch_size=1)),
+        (files, RunOptions(quiet=True, num_proc=3, batch_size=2)),
+    ]
+    for i, (fs, opts) in enumerate(variants):
+        got = cooc.build(fs, tmp / f"v{i}.cooc", cfg, opts)
+        assert array_bytes(got.path) == want
+
+
+def test_spills_and_run_merges_give_identical_index(tmp_path, tiny_budget, monkeypatch):
+    rng = np.random.default_rng(7)
+    docs = [rng.integers(0, len(WORDS), rng.integers(1, 60)).tolist() for _ in range(300)]
+    files = _corpus(tmp_path, docs, 3)
+    cfg = BuildConfig(tokenizer="whitespace", window=WindowConfig(context_length=16))
+    many = cooc.build(files, tmp_path / "many.cooc", cfg,
+                      RunOptions(quiet=True, memory_bytes=1, batch_size=4))
+    assert many.spills > 3  # several spills, so runs were merged (MAX_RUNS = 3)
+    monkeypatch.setattr(accumulate, "MAX_RUNS", 32)
+    monkeypatch.setattr(build, "_MIN_DATA_BUDGET", 1 << 30)
+    none = cooc.build(files, tmp_path / "none.cooc", cfg, RunOptions(quiet=True))
+    assert none.spills == 0
+    assert array_bytes(many.path) == array_bytes(none.path)
+    texts = [" ".join(WORDS[i] for i in d) for d in docs]
+    _, _, want = expected(texts, "whitespace", 16)
+    assert index_counter(open_index(none.path)) == dict(want)
+
+
+def test_one_spill(tmp_path, monkeypatch):
+    docs = [[i % 40, (i * 7) % 40, (i * 3) % 40] for i in range(200)]
+    files = _corpus(tmp_path, docs, 1)
+    cfg = BuildConfig(tokenizer="whitespace", window=WindowConfig(context_length=3))
+    ref = cooc.build(files, tmp_path / "ref.cooc", cfg, RunOptions(quiet=True))
+    # one spill: the pending sum never shrinks below half the budget, and only at the end
+    monkeypatch.setattr(build, "_MIN_DATA_BUDGET", 3 * 40_000)
+    one = cooc.build(files, tmp_path / "one.cooc", cfg, RunOptions(quiet=True, memory_bytes=1,
+                                                                 batch_size=100))
+    assert one.spills >= 1
+    assert array_bytes(one.path) == array_bytes(ref.path)
+
+
+def test_rebuild_replaces_index_and_refuses_foreign_dir(tmp_path):
+    f = write_jsonl(tmp_path / "a.jsonl", ["x y z", "y z"])
+    cfg = BuildConfig(tokenizer="whitespace")
+    cooc.build(f, tmp_path / "a.cooc", cfg, RunOptions(quiet=True))
+    cooc.build(f, tmp_path / "a.cooc", cfg, RunOptions(quiet=True))
+    (tmp_path / "other").mkdir()
+    with pytest.raises(cooc.CoocError, match="not a cooc index"):
+        cooc.build(f, tmp_path / "other", cfg, RunOptions(quiet=True))
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
+    assert leftovers == []
+
+
+def test_interrupted_build_leaves_nothing(tmp_path, monkeypatch):
+    f = write_jsonl(tmp_path / "a.jsonl", ["x y z"] * 50)
+
+    def boom(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(build, "count_windows", boom)
+    with pytest.raises(KeyboardInterrupt):
+        cooc.build(f, tmp_path / "a.cooc", BuildConfig(tokenizer="whitespace"), RunOptions(quiet=True))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.jsonl"]
+
+
+def test_bad_corpus_builds_from_the_rest(tmp_path):
+    from corpus_fixtures import make_bad_corpus
+
+    want = make_bad_corpus(tmp_path / "bad")
+    res = cooc.build(tmp_path / "bad", tmp_path / "bad.cooc", BuildConfig(tokenizer="whitespace"),
+                     RunOptions(quiet=True))
+    assert res.num_documents == want["documents"]
+    for reason, n in want.items():
+        if reason not in ("documents", "files"):
+            assert res.report.skipped.get(reason, 0) == n, reason
+    m = open_index(res.path).manifest
+    assert m["skip_report"]["skipped"] == {k: v for k, v in res.report.skipped.items() if v}
