@@ -124,17 +124,38 @@ def test_spills_and_run_merges_give_identical_index(tmp_path, tiny_budget, monke
     assert index_counter(open_index(none.path)) == dict(want)
 
 
-def test_one_spill(tmp_path, monkeypatch):
-    docs = [[i % 40, (i * 7) % 40, (i * 3) % 40] for i in range(200)]
-    files = _corpus(tmp_path, docs, 1)
-    cfg = BuildConfig(tokenizer="whitespace", window=WindowConfig(context_length=3))
-    ref = cooc.build(files, tmp_path / "ref.cooc", cfg, RunOptions(quiet=True))
-    # one spill: the pending sum never shrinks below half the budget, and only at the end
-    monkeypatch.setattr(build, "_MIN_DATA_BUDGET", 3 * 40_000)
-    one = cooc.build(files, tmp_path / "one.cooc", cfg, RunOptions(quiet=True, memory_bytes=1,
-                                                                 batch_size=100))
-    assert one.spills >= 1
-    assert array_bytes(one.path) == array_bytes(ref.path)
+def test_accumulator_zero_one_and_many_spills(tmp_path, monkeypatch):
+    """Whatever the budget (0, 1 or many spills, runs merged at MAX_RUNS), the sum is the same."""
+    from cooc.kernels import windows as wk
+    from cooc.pipeline.count import count_windows
+    from cooc.pipeline.csr import concat_rows
+
+    monkeypatch.setattr(accumulate, "MIN_MERGE_BYTES", 512)
+    monkeypatch.setattr(accumulate, "MAX_RUNS", 3)
+    rng = np.random.default_rng(3)
+    vocab = 60
+    batches = []
+    for _ in range(12):
+        tokens = rng.integers(0, vocab, 400).astype(np.uint32)
+        win_ptr = wk.document_windows(np.array([0, 400], np.int64), 9)
+        batches.append(count_windows(tokens, win_ptr, vocab)[0])
+
+    def run(pending_bytes, nbatches, sub):
+        acc = accumulate.CountAccumulator(vocab, pending_bytes, tmp_path / sub, merge_bytes=1024)
+        (tmp_path / sub).mkdir()
+        for b in batches[:nbatches]:
+            acc.add(b)
+        out = concat_rows(list(acc.finish()))
+        assert list((tmp_path / sub).iterdir()) == []  # runs deleted
+        return acc.num_spills, out
+
+    # a merged sum here is ~15 KB (the 60-token vocabulary saturates) and a batch ~8 KB
+    for nbatches, budget, spills_wanted in [(5, 1 << 30, 0), (5, 25_000, 1), (12, 8_000, 10)]:
+        _, want = run(1 << 30, nbatches, f"ref{nbatches}-{budget}")
+        spills, got = run(budget, nbatches, f"b{nbatches}-{budget}")
+        assert spills == spills_wanted
+        assert np.array_equal(got.row_ptr, want.row_ptr)
+        assert np.array_equal(got.cols, want.cols) and np.array_equal(got.counts, want.counts)
 
 
 def test_rebuild_replaces_index_and_refuses_foreign_dir(tmp_path):
@@ -171,5 +192,5 @@ def test_bad_corpus_builds_from_the_rest(tmp_path):
     for reason, n in want.items():
         if reason not in ("documents", "files"):
             assert res.report.skipped.get(reason, 0) == n, reason
-    m = open_index(res.path).manifest
+    m = open_index(res.path).meta
     assert m["skip_report"]["skipped"] == {k: v for k, v in res.report.skipped.items() if v}

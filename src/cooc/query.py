@@ -59,7 +59,7 @@ class Analyzer:
     def _encode_single(self, text: str) -> int:
         from cooc.tokenizers import load_tokenizer
 
-        spec = self.index.manifest.get("tokenizer", {}).get("spec", "")
+        spec = self.index.meta.get("tokenizer", {}).get("spec", "")
         try:
             if spec == "whitespace":  # the vocabulary was grown from the corpus: use the index's
                 from cooc.tokenizers.whitespace import WhitespaceTokenizer
@@ -103,7 +103,7 @@ class Analyzer:
     def _scores(self, a: int, cols: np.ndarray, counts: np.ndarray, by: str) -> np.ndarray:
         if by == "count":
             return counts.astype(np.float64)
-        n = float(self.index.manifest["corpus"]["windows"])
+        n = float(self.index.meta["corpus"]["windows"])
         w = self.index.windows
         return np.log(counts * n / (float(w[a]) * w[cols].astype(np.float64)))
 
@@ -129,7 +129,7 @@ class Analyzer:
 
     def stats(self) -> dict:
         idx = self.index
-        m = idx.manifest
+        m = idx.meta
         deg = idx.degree()
         seen = deg[deg > 0]
         corpus = m.get("corpus", {})

@@ -34,6 +34,11 @@ def _on_sigterm(signum, frame):  # noqa: ARG001
     raise KeyboardInterrupt
 
 
+def _interrupted() -> int:
+    print("cooc: interrupted; nothing was written at the target path", file=sys.stderr)
+    return EXIT_INTERRUPTED
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -53,8 +58,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cooc: error: {e}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print("cooc: interrupted; nothing was written at the target path", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return _interrupted()
+    except SystemError as e:
+        # a signal that lands inside a numba dispatch surfaces as SystemError caused by the
+        # KeyboardInterrupt; the build has unwound (temp files removed) all the same
+        if isinstance(e.__cause__, KeyboardInterrupt) or isinstance(e.__context__, KeyboardInterrupt):
+            return _interrupted()
+        raise
     except BrokenPipeError:
         return 0
     finally:

@@ -5,7 +5,7 @@ An index is a directory:
     manifest.json         JSON, UTF-8 (below)
     row_ptr.bin           <i8 [V+1]   entries of row a are row_ptr[a] .. row_ptr[a+1]-1
     row_word.bin          <i8 [V+1]   row a's bits are data words row_word[a] .. row_word[a+1]-1
-    skip.bin              <u4 [B, 2]  per block: (first neighbour rank, bit offset in its row)
+    skip.bin              <u4 [NB, 2] per block: (first neighbour rank, bit offset in its row)
     data.bin              <u8 [W+1]   the blocks' bit strings; W = row_word[V], plus one zero word
     rank.bin              <u4 [V]     token id -> rank (the id space the blocks are written in)
     token_of_rank.bin     <u4 [V]     rank -> token id (inverse permutation of rank.bin)
@@ -15,6 +15,7 @@ An index is a directory:
     text.bin              |u1 [T]     display texts, UTF-8 ('surrogatepass': any Python str)
 
 All arrays are raw little-endian, C order, no header: each is memory-mapped as it lies.
+NB = num_blocks (below), T = total UTF-8 bytes of the texts.
 
 The matrix is a symmetric count matrix over token ids 0..V-1 stored in both directions: row a
 holds (b, count(a, b)) for every b with count >= 1, and row b holds (a, the same count).
@@ -43,7 +44,8 @@ each 64-bit word first, fields least significant bit first:
         code 33..63: Rice, k = code - 33: the k low bits of each v_j, one after the other,
                      then for each j: (v_j >> k) zero bits and a one bit
 
-Counts are < 2**32. num_pairs = (num_entries - num_diagonal) / 2 + num_diagonal.
+Counts are < 2**32. The writer picks the cheapest l and code (any valid choice decodes).
+num_pairs = (num_entries - num_diagonal) / 2 + num_diagonal.
 
 manifest.json:
 
@@ -59,7 +61,10 @@ manifest.json:
     meta             the caller's dict (config, tokenizer, corpus stats, ...), opaque here
 
 There is no timestamp: the same matrix, statistics, texts and meta give the same directory,
-byte for byte, whatever the writer's chunking (put a date in `meta` if you want one).
+byte for byte, whatever the writer's chunking (put a date in `meta` if you want one; the
+arrays never depend on the cooc version that wrote them as long as format_version is 1).
+The writer builds the directory as `<target>.tmp-<pid>` and renames it into place; a
+leftover `*.tmp-<pid>` directory is an interrupted write and can be deleted.
 """
 
 from __future__ import annotations
@@ -77,7 +82,7 @@ MAX_VOCAB = 1 << 25
 ARRAYS: dict[str, tuple[str, tuple[str, ...]]] = {
     "row_ptr": ("<i8", ("V+1",)),
     "row_word": ("<i8", ("V+1",)),
-    "skip": ("<u4", ("B", "2")),
+    "skip": ("<u4", ("NB", "2")),
     "data": ("<u8", ("W+1",)),
     "rank": ("<u4", ("V",)),
     "token_of_rank": ("<u4", ("V",)),
@@ -95,6 +100,6 @@ def file_name(name: str) -> str:
 def expected_shape(name: str, vocab_size: int, num_blocks: int, num_words: int,
                    text_bytes: int) -> tuple[int, ...]:
     """Shape of array `name` for the given sizes (num_words excludes the guard word)."""
-    sizes = {"V": vocab_size, "V+1": vocab_size + 1, "B": num_blocks, "2": 2,
+    sizes = {"V": vocab_size, "V+1": vocab_size + 1, "NB": num_blocks, "2": 2,
              "W+1": num_words + 1, "T": text_bytes}
     return tuple(sizes[s] for s in ARRAYS[name][1])

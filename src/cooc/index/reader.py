@@ -350,9 +350,11 @@ class CoocIndex:
         ptr, ranks, counts, bad = codec.decode_rows(lo, hi, x["row_ptr"], x["row_word"],
                                                     self._blk_ptr, x["skip"], x["data"],
                                                     layout.BLOCK_SIZE, V)
+        if bad < 0:
+            cols, counts, bad = codec.permute_rows(ptr, ranks, counts, x["token_of_rank"], V)
+            bad = bad + lo if bad >= 0 else bad
         if bad >= 0:
             raise _fail(self.path, f"row {bad} does not decode (corrupt; run verify_index)")
-        cols, counts = codec.permute_rows(ptr, ranks, counts, x["token_of_rank"], V)
         return ptr, cols, counts
 
     def _check_id(self, v: Any, name: str) -> int:

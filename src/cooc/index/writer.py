@@ -126,14 +126,14 @@ class IndexWriter:
     ----------
     path : the index directory to create (an existing index there is replaced at `finish`).
     vocab_size : number of rows V (token ids 0..V-1).
-    chunk_entries : entries re-encoded per step in `finish` (memory ~ 40 bytes per entry);
+    chunk_entries : entries re-encoded per step in `finish` (memory ~ 25 bytes per entry);
         the output does not depend on it.
 
     Use as a context manager: leaving the `with` block by an exception, or without calling
     `finish`, aborts and leaves nothing at `path`.
     """
 
-    def __init__(self, path: str | os.PathLike, vocab_size: int, *, chunk_entries: int = 1 << 22):
+    def __init__(self, path: str | os.PathLike, vocab_size: int, *, chunk_entries: int = 1 << 21):
         if isinstance(vocab_size, bool) or not isinstance(vocab_size, (int, np.integer)):
             raise TypeError(f"vocab_size must be an int, got {vocab_size!r}")
         vocab_size = int(vocab_size)
@@ -216,8 +216,8 @@ class IndexWriter:
         base = self._stage_word[row_start]
         self._stage_word[row_start + 1 : row_start + n + 1] = base + row_word[1:]
         self._row_ptr[row_start + 1 : row_start + n + 1] = self._row_ptr[row_start] + ptr[1:]
-        self._stage_data.write(memoryview(words).cast("B"))
-        self._stage_skip.write(memoryview(skip).cast("B"))
+        self._stage_data.write(words.tobytes())
+        self._stage_skip.write(skip.tobytes())
         self._next_row = row_start + n
 
     # -- finish / abort -----------------------------------------------------------------------
@@ -322,7 +322,7 @@ class IndexWriter:
             "meta": meta,
         }
         with open(self._tmp / layout.MANIFEST, "w", encoding="utf-8") as f:
-            json.dump(manifest, f, indent=2, ensure_ascii=False, allow_nan=False)
+            json.dump(manifest, f, indent=2, allow_nan=False)
             f.write("\n")
         self._install()
         self._state = "finished"
@@ -362,9 +362,10 @@ class IndexWriter:
             hi = min(max(hi, lo + 1), V)
             ptr, ids, cnt, bad = codec.decode_rows(lo, hi, row_ptr, self._stage_word, blk_ptr,
                                                    stage_skip, stage_words, B, V)
+            if bad < 0:
+                ranks, cnt, bad = codec.permute_rows(ptr, ids, cnt, rank, V)
             if bad >= 0:
-                raise RuntimeError(f"internal error: stage row {bad} does not decode")
-            ranks, cnt = codec.permute_rows(ptr, ids, cnt, rank, V)
+                raise RuntimeError(f"internal error: stage rows from {lo} do not decode")
             words, rw, skip, b = codec.encode_rows(ptr, ranks, cnt, B)
             row_word[lo + 1 : hi + 1] = row_word[lo] + rw[1:]
             data.append(words)
@@ -388,8 +389,12 @@ class IndexWriter:
             if old.exists():
                 shutil.rmtree(old)
             os.rename(target, old)
-            os.rename(self._tmp, target)
-            shutil.rmtree(old)
+            try:
+                os.rename(self._tmp, target)
+            except BaseException:
+                os.rename(old, target)  # put the old index back
+                raise
+            shutil.rmtree(old, ignore_errors=True)
         else:
             os.rename(self._tmp, target)
 

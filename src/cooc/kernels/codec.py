@@ -9,11 +9,13 @@ offset decodes garbage (caught by the callers' range checks or by `verify`), nev
 outside the mapping.
 
 Performance notes (3.9 M Qwen tokens, 40.6 M directed entries, 128-token windows; bytes per
-directed entry, ids / counts / skip+offsets):
+directed entry; 2-core AMD EPYC, shared, timings +-20 %):
 - Column order is the biggest lever. Qwen ids (BPE ranks) as stored: ids 0.72. Remapping
   columns to frequency rank (by occurrences) 0.51, by degree 0.50: rare tokens' rows point
-  at frequent tokens, which then have small, dense ranks. Degree rank is used (the writer
-  knows it after the last row; occurrences would need the caller's stats up front).
+  at frequent tokens, which then have small, dense ranks. Degree rank is used: slightly
+  smaller and it needs nothing from the caller. It is known only after the last row, so the
+  writer stages rows (this codec, token-id order, ~1.2 B/entry on disk) and re-encodes them
+  at finish (2.5 s for the sample, all in).
 - ids, per block of 128: bit-packed gaps 0.65, plain Elias-Fano 0.58, best of
   (packed, EF, bitmap) 0.52, EF on y_i = x_i - i 0.50: subtracting i makes dense blocks cost
   about their bitmap size and all-consecutive blocks 0 bits (hz == 0), so no bitmap mode.
@@ -23,12 +25,22 @@ directed entry, ids / counts / skip+offsets):
   rank order also groups similar counts). A rank into a table of distinct values sorted by
   frequency changed nothing (the table is 1, 2, 3, ... in order). An escape for huge Rice
   quotients changed nothing. Packed-width is kept as the alternative for flat blocks.
-- Block size: 64 -> 0.99 B/entry total, 128 -> 0.94, 256 -> 0.92; 128 kept, since a pair
-  lookup decodes half a block on average.
+- Block size (cost model, all overheads): 64 -> 0.99 B/entry, 128 -> 0.94, 256 -> 0.92; 128
+  kept, since a pair lookup searches a whole block. Measured with 128: ids 0.549 (skip first
+  ranks and headers included), counts 0.258, offsets 0.097; 1.024 with the per-token arrays.
 - Rows start on 64-bit words (0.004 B/entry of padding) so row chunks encode independently and
   the stream is byte-identical whatever the writer's chunking.
-- Rows are returned sorted by token id: after the rank -> token map, short rows sort packed
-  (token << 32 | count) uint64 keys, long rows (degree * 32 >= V) scatter into a V-bit bitmap.
+- Pair lookup, 1e6 random pairs: one lookup after another, decoding the block entry by entry:
+  1240 ns (810 ns with sorted queries: compute bound). Searching the block word by word
+  (popcount, and a word's last entry bounds all of its entries) with an O(1) reject past the
+  block's last entry: 220 ns sorted, but still 1270 ns random: memory bound, ~10 dependent
+  cache misses. Lookups in groups of 32, stage by stage (row table with one cache line per
+  row, binary search over the skip table one level per pass, touch the blocks, then search
+  them) let the misses overlap: 470-560 ns. Group sizes 16 and 64: same within noise.
+- Full decode: int64 buffers and a bit search per entry 1.6 s; uint32 output and word-wise ctz
+  scans 0.5 s. Sorting rows by token id after the rank -> token map: per-row sort of packed
+  (token << 32 | count) keys 1.7 s; a two-level bitmap over the vocabulary for rows of 32+
+  entries (as `cooccur._drain`) 0.5 s. iter_rows: ~55 M entries/s all in.
 """
 
 import numpy as np
@@ -40,6 +52,7 @@ _JIT = dict(cache=True, nogil=True)
 
 _ONE = np.uint64(1)
 _MASK32 = np.int64(0xFFFFFFFF)
+_NO_LIMIT = np.int64(1) << 62
 PACKED_CODES = 33  # codes 0..32: bit-packed count-1 of that width; 33..63: Rice k = code - 33
 ID_HEADER_BITS = 13  # l:5 + hz:8, present when a block has more than one entry
 COUNT_HEADER_BITS = 6
@@ -309,8 +322,29 @@ def encode_rows(row_ptr, ranks, counts, block):
 
 
 @njit(**_JIT)
-def _decode_block(words, pos, n, first, out_r, out_c, o, limit):
-    """Decode one block into out_r/out_c[o:o+n]; returns the end bit, or -1 past `limit`."""
+def _high_word(words, wi, lo, hi):
+    """Word wi of the bit range [lo, hi), bits outside the range cleared."""
+    w = _word(words, wi)
+    if wi == lo >> 6:
+        w &= ~((_ONE << np.uint64(lo & 63)) - _ONE)
+    if wi == hi >> 6:
+        w &= (_ONE << np.uint64(hi & 63)) - _ONE
+    return w
+
+
+DECODE_PAST_END = -1  # `_decode_block` results below 0
+DECODE_RANK_RANGE = -2
+DECODE_COUNT_RANGE = -3
+
+
+@njit(**_JIT)
+def _decode_block(words, pos, n, first, out_r, out_c, o, limit, rank_limit):
+    """Decode one block into out_r/out_c[o:o+n].
+
+    Returns the end bit, or DECODE_PAST_END if the block runs past bit `limit`,
+    DECODE_RANK_RANGE if its last rank is >= rank_limit, DECODE_COUNT_RANGE if a count is
+    >= 2**32 (the offending value is then stored truncated).
+    """
     n1 = n - 1
     lw = np.int64(0)
     hz = np.int64(0)
@@ -320,7 +354,10 @@ def _decode_block(words, pos, n, first, out_r, out_c, o, limit):
         pos += ID_HEADER_BITS
     code = _get(words, pos, 6)
     pos += COUNT_HEADER_BITS
+    status = np.int64(0)
     out_r[o] = first
+    if first >= rank_limit:
+        status = DECODE_RANK_RANGE
     if n1 > 0:
         hi = pos + n1 * lw
         if hz == 0:
@@ -328,13 +365,24 @@ def _decode_block(words, pos, n, first, out_r, out_c, o, limit):
                 out_r[o + 1 + i] = first + _get(words, pos + i * lw, lw) + i + 1
         else:
             end = hi + n1 + hz
-            p = hi - 1
-            for i in range(n1):
-                p = _next_one(words, p + 1, end)
-                if p < 0:
-                    return np.int64(-1)
-                y = ((p - hi - i) << lw) | _get(words, pos + i * lw, lw)
-                out_r[o + 1 + i] = first + y + i + 1
+            i = np.int64(0)
+            wi = hi >> 6
+            while i < n1:
+                if wi > (end - 1) >> 6:
+                    return np.int64(DECODE_PAST_END)
+                w = _high_word(words, wi, hi, end)
+                base = (wi << 6) - hi
+                while w != 0 and i < n1:
+                    h = base + np.int64(trailing_zeros(w)) - i
+                    w &= w - _ONE
+                    out_r[o + 1 + i] = first + ((h << lw) | _get(words, pos + i * lw, lw)) + i + 1
+                    i += 1
+                wi += 1
+        # the last rank is the largest if the block is sound (verify checks the order); it is
+        # recomputed here because out_r may be uint32 and wrap
+        last = first + ((hz << lw) | _get(words, pos + (n1 - 1) * lw, lw)) + n1
+        if last >= rank_limit:
+            status = DECODE_RANK_RANGE
         pos = hi + (n1 + hz if hz > 0 else 0)
     if code < PACKED_CODES:
         for j in range(n):
@@ -342,15 +390,27 @@ def _decode_block(words, pos, n, first, out_r, out_c, o, limit):
         pos += n * code
     else:
         k = code - PACKED_CODES
-        p = pos + n * k - 1
-        for j in range(n):
-            p0 = p
-            p = _next_one(words, p + 1, limit)
-            if p < 0:
-                return np.int64(-1)
-            out_c[o + j] = (((p - p0 - 1) << k) | _get(words, pos + j * k, k)) + 1
-        pos = p + 1
-    return pos if pos <= limit else np.int64(-1)
+        j = np.int64(0)
+        prev = pos + n * k - 1
+        wi = (prev + 1) >> 6
+        while j < n:
+            if wi << 6 >= limit:
+                return np.int64(DECODE_PAST_END)
+            w = _high_word(words, wi, prev + 1, limit)
+            while w != 0 and j < n:
+                p = (wi << 6) + np.int64(trailing_zeros(w))
+                w &= w - _ONE
+                c = (((p - prev - 1) << k) | _get(words, pos + j * k, k)) + 1
+                if c > _MASK32:
+                    status = DECODE_COUNT_RANGE
+                out_c[o + j] = c
+                prev = p
+                j += 1
+            wi += 1
+        pos = prev + 1
+    if pos > limit:
+        return np.int64(DECODE_PAST_END)
+    return status if status < 0 else pos
 
 
 @njit(**_JIT)
@@ -358,13 +418,15 @@ def decode_rows(row_lo, row_hi, row_ptr, row_word, blk_ptr, skip, words, block, 
     """Rows [row_lo, row_hi) in stored order (neighbour ranks increasing).
 
     Returns (ptr int64[n+1] from 0, ranks uint32[], counts uint32[], bad_row); bad_row is -1,
-    or the first row whose data does not decode to ranks < vocab_size and counts < 2**32.
+    or the first row whose data runs past its words or whose blocks end on a rank
+    >= vocab_size or hold a count >= 2**32. The rank order inside a block is not checked
+    (`verify_rows` is), so callers that index with ranks must bound them (permute_rows does).
     """
     base = row_ptr[row_lo]
     nent = row_ptr[row_hi] - base
     ptr = np.empty(row_hi - row_lo + 1, dtype=np.int64)
-    r_out = np.empty(nent, dtype=np.int64)
-    c_out = np.empty(nent, dtype=np.int64)
+    r_out = np.empty(nent, dtype=np.uint32)
+    c_out = np.empty(nent, dtype=np.uint32)
     bad = np.int64(-1)
     for r in range(row_lo, row_hi):
         ptr[r - row_lo] = row_ptr[r] - base
@@ -375,28 +437,12 @@ def decode_rows(row_lo, row_hi, row_ptr, row_word, blk_ptr, skip, words, block, 
         for b in range(blk_ptr[r], blk_ptr[r + 1]):
             n = min(block, e - s)
             end = _decode_block(words, rbase + np.int64(skip[b, 1]), n, np.int64(skip[b, 0]),
-                                r_out, c_out, s - base, limit)
+                                r_out, c_out, s - base, limit, vocab_size)
             if end < 0 and bad < 0:
                 bad = r
             s += n
-        if bad < 0:
-            for i in range(row_ptr[r] - base, e - base):
-                if r_out[i] >= vocab_size or r_out[i] < 0 or c_out[i] > _MASK32:
-                    bad = r
-                    break
     ptr[row_hi - row_lo] = nent
-    return ptr, r_out.astype(np.uint32), c_out.astype(np.uint32), bad
-
-
-@njit(**_JIT)
-def _high_word(words, wi, lo, hi):
-    """Word wi of the bit range [lo, hi), bits outside the range cleared."""
-    w = _word(words, wi)
-    if wi == lo >> 6:
-        w &= ~((_ONE << np.uint64(lo & 63)) - _ONE)
-    if wi == hi >> 6:
-        w &= (_ONE << np.uint64(hi & 63)) - _ONE
-    return w
+    return ptr, r_out, c_out, bad
 
 
 @njit(**_JIT)
@@ -559,28 +605,44 @@ def pair_counts(a_ids, b_ids, rows, skip, words, rank, block):
 # row reordering, validation, symmetry hashing
 
 
+_SORT_BELOW = 32  # rows shorter than this sort packed keys; longer ones go through a bitmap
+
+
 @njit(**_JIT)
 def permute_rows(ptr, cols, counts, perm, vocab_size):
     """Map every column through `perm` (values < vocab_size) and re-sort each row by it.
 
-    Returns (cols uint32[], counts uint32[]) on the same `ptr`.
+    Returns (cols uint32[], counts uint32[], bad_row) on the same `ptr`; bad_row is -1, or
+    the first row with a column >= len(perm) (a corrupt block), which is then left unsorted.
+    Long rows scatter into a two-level bitmap over the vocabulary and read it back in order:
+    O(d + V / 4096) per row instead of a sort's O(d log d).
     """
-    out_c = np.empty(cols.shape[0], dtype=np.uint32)
-    out_n = np.empty(cols.shape[0], dtype=np.uint32)
+    m = cols.shape[0]
+    out_c = np.empty(m, dtype=np.uint32)
+    out_n = np.empty(m, dtype=np.uint32)
     nrows = ptr.shape[0] - 1
-    kmax = 0
-    for r in range(nrows):
-        d = ptr[r + 1] - ptr[r]
-        if d * 32 < vocab_size and d > kmax:
-            kmax = d
-    keys = np.empty(kmax, dtype=np.uint64)
+    nperm = perm.shape[0]
+    bad = np.int64(-1)
+    keys = np.empty(_SORT_BELOW, dtype=np.uint64)
+    nwords = (vocab_size + 63) >> 6
     bitmap = np.zeros(0, dtype=np.uint64)
+    summary = np.zeros(0, dtype=np.uint64)
     acc = np.zeros(0, dtype=np.uint32)
     for r in range(nrows):
         s = ptr[r]
         e = ptr[r + 1]
         d = e - s
-        if d * 32 < vocab_size:
+        ok = True
+        for i in range(s, e):
+            if np.int64(cols[i]) >= nperm:
+                ok = False
+        if not ok:
+            if bad < 0:
+                bad = r
+            out_c[s:e] = 0
+            out_n[s:e] = counts[s:e]
+            continue
+        if d < _SORT_BELOW:
             for i in range(d):
                 keys[i] = (np.uint64(perm[cols[s + i]]) << np.uint64(32)) | np.uint64(counts[s + i])
             kk = keys[:d]
@@ -588,19 +650,26 @@ def permute_rows(ptr, cols, counts, perm, vocab_size):
             for i in range(d):
                 out_c[s + i] = kk[i] >> np.uint64(32)
                 out_n[s + i] = kk[i] & np.uint64(0xFFFFFFFF)
-        else:
-            if bitmap.shape[0] == 0:
-                bitmap = np.zeros((vocab_size + 63) >> 6, dtype=np.uint64)
-                acc = np.zeros(vocab_size, dtype=np.uint32)
-            for i in range(s, e):
-                c = np.int64(perm[cols[i]])
-                acc[c] = counts[i]
-                bitmap[c >> 6] |= _ONE << np.uint64(c & 63)
-            k = s
-            for wi in range(bitmap.shape[0]):
+            continue
+        if bitmap.shape[0] == 0:
+            bitmap = np.zeros(nwords, dtype=np.uint64)
+            summary = np.zeros((nwords + 63) >> 6, dtype=np.uint64)
+            acc = np.zeros(vocab_size, dtype=np.uint32)
+        for i in range(s, e):
+            c = np.int64(perm[cols[i]])
+            acc[c] = counts[i]
+            bitmap[c >> 6] |= _ONE << np.uint64(c & 63)
+            summary[c >> 12] |= _ONE << np.uint64((c >> 6) & 63)
+        k = s
+        for si in range(summary.shape[0]):
+            y = summary[si]
+            if y == 0:
+                continue
+            summary[si] = 0
+            while y:
+                wi = (si << 6) + np.int64(trailing_zeros(y))
+                y &= y - _ONE
                 x = bitmap[wi]
-                if x == 0:
-                    continue
                 bitmap[wi] = 0
                 while x:
                     c = (wi << 6) + np.int64(trailing_zeros(x))
@@ -608,7 +677,7 @@ def permute_rows(ptr, cols, counts, perm, vocab_size):
                     out_c[k] = c
                     out_n[k] = acc[c]
                     k += 1
-    return out_c, out_n
+    return out_c, out_n, bad
 
 
 @njit(**_JIT)
@@ -683,15 +752,16 @@ def verify_rows(row_lo, row_hi, row_ptr, row_word, blk_ptr, skip, words, block, 
             ent = s - row_ptr[r]
             if rbase + np.int64(skip[b, 1]) != expect:
                 return BLOCK_OFFSET, r, ent
-            end = _decode_block(words, expect, n, np.int64(skip[b, 0]), r_buf, c_buf, 0, limit)
-            if end < 0:
+            end = _decode_block(words, expect, n, np.int64(skip[b, 0]), r_buf, c_buf, 0, limit,
+                                _NO_LIMIT)
+            if end == DECODE_PAST_END:
                 return ROW_SIZE, r, ent
             for i in range(n):
                 if r_buf[i] <= prev:
                     return COLS_NOT_INCREASING, r, ent + i
                 if r_buf[i] >= vocab_size:
                     return COL_OUT_OF_RANGE, r, ent + i
-                if c_buf[i] > _MASK32:
+                if c_buf[i] > _MASK32:  # (int64 buffers: never truncated)
                     return COUNT_OVERFLOW, r, ent + i
                 prev = r_buf[i]
             expect = end

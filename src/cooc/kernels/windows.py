@@ -2,6 +2,10 @@
 
 A batch is a flat uint32 token array; windows tile it, so they are described by
 `win_ptr` (window i is tokens[win_ptr[i]:win_ptr[i+1]]).
+
+Large outputs are allocated by the caller with numpy and filled here: numpy asks the kernel
+for transparent huge pages, which made first-touch page faults 4x cheaper than arrays
+allocated inside numba (0.06 s vs 0.26 s for 320 MB).
 """
 
 import numpy as np
@@ -36,17 +40,13 @@ def document_windows(doc_ptr, context_length):
 
 
 @njit(**_JIT)
-def window_sets(tokens, win_ptr, win_start, win_stop):
+def window_sets(tokens, win_ptr, win_start, win_stop, set_ptr, set_tok, set_mult):
     """Sorted distinct tokens of windows [win_start, win_stop), with multiplicities.
 
-    Returns (set_ptr int64[n+1] from 0, set_tok uint32[], set_mult uint32[]).
+    Fills set_ptr (int64[n+1], from 0), set_tok and set_mult (uint32, room for every token
+    of those windows); returns the number of set entries written.
     """
     nwin = win_stop - win_start
-    base = win_ptr[win_start]
-    ntok = win_ptr[win_stop] - base
-    set_ptr = np.empty(nwin + 1, dtype=np.int64)
-    set_tok = np.empty(ntok, dtype=np.uint32)
-    set_mult = np.empty(ntok, dtype=np.uint32)
     k = 0
     set_ptr[0] = 0
     for w in range(nwin):
@@ -65,17 +65,17 @@ def window_sets(tokens, win_ptr, win_start, win_stop):
             k += 1
             i = j
         set_ptr[w + 1] = k
-    return set_ptr, set_tok[:k].copy(), set_mult[:k].copy()
+    return k
 
 
 @njit(**_JIT)
-def invert_sets(set_ptr, set_tok, vocab_size):
+def invert_sets(set_ptr, set_tok, vocab_size, inv_pos, entry_end):
     """For each token, the set entries holding it, in window order (a counting sort).
 
-    Returns (inv_ptr int64[V+1], inv_pos int64[], entry_end int64[]): token t is at set
-    positions inv_pos[inv_ptr[t]:inv_ptr[t+1]]; entry_end[i] is the end of the window set
-    that position i belongs to, so the tokens after t in its window are
-    set_tok[i+1:entry_end[i]] (all larger than t, since sets are sorted).
+    Fills inv_pos and entry_end (int64, one per set entry) and returns inv_ptr
+    (int64[V+1]): token t is at set positions inv_pos[inv_ptr[t]:inv_ptr[t+1]];
+    entry_end[i] is the end of the window set holding position i, so the tokens after t in
+    its window are set_tok[i+1:entry_end[i]] (all larger than t, since sets are sorted).
     """
     nwin = set_ptr.shape[0] - 1
     n = set_tok.shape[0]
@@ -85,8 +85,6 @@ def invert_sets(set_ptr, set_tok, vocab_size):
     for t in range(vocab_size):
         inv_ptr[t + 1] += inv_ptr[t]
     fill = inv_ptr[:-1].copy()
-    inv_pos = np.empty(n, dtype=np.int64)
-    entry_end = np.empty(n, dtype=np.int64)
     for w in range(nwin):
         e = set_ptr[w + 1]
         for i in range(set_ptr[w], e):
@@ -94,7 +92,7 @@ def invert_sets(set_ptr, set_tok, vocab_size):
             inv_pos[fill[t]] = i
             fill[t] += 1
             entry_end[i] = e
-    return inv_ptr, inv_pos, entry_end
+    return inv_ptr
 
 
 @njit(**_JIT)

@@ -1,7 +1,8 @@
 """Summing batch matrices under a memory budget: in-memory merges, spills, bounded runs.
 
-Batches are summed in memory until they exceed `pending_bytes`; the sum is then written to
-disk as a run. When `max_runs` runs exist they are merged into one, so the number of temp
+Batches arrive as upper triangles and are summed in memory until they exceed
+`pending_bytes`; the sum is then mirrored into full symmetric rows and written to disk as a
+run. When `max_runs` runs exist they are merged into one, so the number of temp
 files stays bounded however long the corpus (GloVe's cooccur opens one file per spill and
 hits the 1,024-file limit). The final merge streams row ranges sized to the budget.
 """
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cooc.pipeline.count import symmetric
 from cooc.pipeline.csr import Csr, sum_csrs
 from cooc.pipeline.runs import RunFile, RunWriter
 
@@ -43,6 +45,7 @@ class CountAccumulator:
         return sum(p.nbytes for p in self.pending)
 
     def add(self, batch: Csr) -> None:
+        """Add a batch's upper triangle (cols >= row)."""
         self.pending.append(batch)
         if self.in_memory_bytes > self.pending_bytes:
             merged = sum_csrs(self.pending, self.vocab_size)
@@ -51,10 +54,19 @@ class CountAccumulator:
             if merged.nbytes > self.pending_bytes // 2:
                 self._spill()
 
+    def _pending_symmetric(self) -> list[Csr]:
+        """The in-memory sum as full symmetric rows (and the pending list emptied)."""
+        if not self.pending:
+            return []
+        upper = sum_csrs(self.pending, self.vocab_size)
+        self.pending = []
+        return [symmetric(upper)]
+
     def _spill(self) -> None:
+        full = self._pending_symmetric()
         writer = self._new_run()
         try:
-            for part in self._stream([], self.pending):
+            for part in self._stream([], full):
                 writer.add(part)
         except BaseException:
             writer.abort()
@@ -108,7 +120,7 @@ class CountAccumulator:
     def finish(self) -> Iterator[Csr]:
         """Row ranges of the final sum, in order; runs are deleted afterwards."""
         try:
-            yield from self._stream(self.runs, self.pending)
+            yield from self._stream(self.runs, self._pending_symmetric())
         finally:
             for r in self.runs:
                 r.delete()

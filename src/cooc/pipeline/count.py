@@ -52,6 +52,16 @@ def _split_by_work(work: np.ndarray, parts: int) -> list[tuple[int, int]]:
     return [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
 
+def _window_sets(tokens, win_ptr, chunk):
+    w0, w1 = chunk
+    n = int(win_ptr[w1] - win_ptr[w0])
+    set_ptr = np.empty(w1 - w0 + 1, np.int64)
+    set_tok = np.empty(n, np.uint32)
+    set_mult = np.empty(n, np.uint32)
+    k = windows.window_sets(tokens, win_ptr, w0, w1, set_ptr, set_tok, set_mult)
+    return set_ptr, set_tok[:k], set_mult[:k]
+
+
 def count_windows(
     tokens: np.ndarray,
     win_ptr: np.ndarray,
@@ -61,15 +71,17 @@ def count_windows(
     pool: Executor | None = None,
     num_threads: int = 1,
 ) -> tuple[Csr, BatchStats]:
-    """The symmetric co-occurrence matrix of the given windows, with per-token statistics.
+    """The co-occurrence counts of the given windows as an upper triangle (cols > row; the
+    diagonal too with include_self), with per-token statistics. `symmetric` mirrors it.
 
     tokens: uint32 ids < vocab_size; win_ptr: int64 window boundaries tiling `tokens`.
+    Output arrays are allocated here with numpy (huge pages) and filled by the kernels.
     """
     kmode = MODES[mode]
     nwin = len(win_ptr) - 1
     run = pool.map if pool is not None else map
     chunks = _split_even(nwin, num_threads * 2) if nwin else []
-    parts = list(run(lambda c: windows.window_sets(tokens, win_ptr, c[0], c[1]), chunks))
+    parts = list(run(lambda c: _window_sets(tokens, win_ptr, c), chunks))
     if parts:
         offs = np.cumsum([0] + [int(p[0][-1]) for p in parts])
         set_ptr = np.concatenate(
@@ -81,28 +93,38 @@ def count_windows(
         set_ptr = np.zeros(1, np.int64)
         set_tok = np.zeros(0, np.uint32)
         set_mult = np.zeros(0, np.uint32)
+    del parts
 
-    inv_ptr, inv_pos, entry_end = windows.invert_sets(set_ptr, set_tok, vocab_size)
+    inv_pos = np.empty(len(set_tok), np.int64)
+    entry_end = np.empty(len(set_tok), np.int64)
+    inv_ptr = windows.invert_sets(set_ptr, set_tok, vocab_size, inv_pos, entry_end)
     work = windows.upper_row_work(inv_ptr, inv_pos, entry_end, 0, vocab_size)
     ranges = _split_by_work(work, num_threads * 4)
-    hint = int(min(work.sum(), 1 << 22) // max(1, len(ranges)))
 
     def upper(r: tuple[int, int]) -> Csr:
-        ptr, cols, counts = cooccur.upper_rows(
-            inv_ptr, inv_pos, entry_end, set_tok, set_mult, r[0], r[1], vocab_size, kmode, hint
-        )
-        return Csr(ptr, cols, counts, r[0])
+        # a row's work bounds its entries; untouched pages of the bound cost no memory
+        bound = int(work[r[0] : r[1]].sum())
+        ptr = np.empty(r[1] - r[0] + 1, np.int64)
+        cols = np.empty(bound, np.uint32)
+        counts = np.empty(bound, np.uint32)
+        k = cooccur.upper_rows(inv_ptr, inv_pos, entry_end, set_tok, set_mult, r[0], r[1],
+                               vocab_size, kmode, include_self, ptr, cols, counts)
+        return Csr(ptr, cols[:k], counts[:k], r[0])
 
     up = concat_rows(list(run(upper, ranges)))
-    if include_self:
-        diag = cooccur.self_counts(set_tok, set_mult, vocab_size, kmode)
-    else:
-        diag = np.zeros(vocab_size, np.uint32)
-    row_ptr, cols, counts = cooccur.symmetrize(up.row_ptr, up.cols, up.counts, diag, vocab_size)
     stats = BatchStats(
         occurrences=np.bincount(tokens, minlength=vocab_size).astype(np.uint64),
         windows=np.bincount(set_tok, minlength=vocab_size).astype(np.uint64),
         num_tokens=int(tokens.shape[0]),
         num_windows=nwin,
     )
-    return Csr(row_ptr, cols, counts, 0), stats
+    return up, stats
+
+
+def symmetric(upper: Csr) -> Csr:
+    """The full symmetric matrix (both directions) of a whole upper triangle."""
+    row_ptr = cooccur.symmetric_row_ptr(upper.row_ptr, upper.cols)
+    cols = np.empty(int(row_ptr[-1]), np.uint32)
+    counts = np.empty(int(row_ptr[-1]), np.uint32)
+    cooccur.symmetrize(upper.row_ptr, upper.cols, upper.counts, row_ptr, cols, counts)
+    return Csr(row_ptr, cols, counts, 0)

@@ -70,6 +70,10 @@ def sum_csrs(parts: list[Csr], vocab_size: int) -> Csr:
     bases = np.cumsum([0] + [p.num_entries for p in parts])[:-1].astype(np.int64)
     cols = np.concatenate([p.cols for p in parts])
     counts = np.concatenate([p.counts for p in parts])
-    hint = max(p.num_entries for p in parts)
-    row_ptr, c, n = cooccur.merge_rows(ptrs, bases, cols, counts, vocab_size, hint)
-    return Csr(row_ptr, c, n, parts[0].row_start)
+    total = int(bases[-1]) + parts[-1].num_entries if len(parts) else 0
+    row_ptr = np.empty(parts[0].num_rows + 1, np.int64)
+    out_cols = np.empty(total, np.uint32)
+    out_counts = np.empty(total, np.uint32)
+    k = cooccur.merge_rows(ptrs, bases, cols, counts, vocab_size, row_ptr, out_cols, out_counts)
+    # copy out of the bound-sized buffers so the unused tail is freed
+    return Csr(row_ptr, out_cols[:k].copy(), out_counts[:k].copy(), parts[0].row_start)
