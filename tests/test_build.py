@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from reference import reference_counts, reference_dict_of_sets, reference_windows
 
 import cooc
 from cooc.config import BuildConfig, RunOptions, WindowConfig
 from cooc.index import open_index
 from cooc.pipeline import accumulate, build
 from cooc.tokenizers import load_tokenizer
-from reference import reference_counts, reference_dict_of_sets, reference_windows
 
 WORDS = [f"w{i}" for i in range(40)]
 

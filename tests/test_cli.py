@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from reference import reference_dict_of_sets, reference_windows
 
 from cooc.cli.main import main
 from cooc.index import open_index
-from reference import reference_dict_of_sets, reference_windows
 
 
 def write_jsonl(path: Path, docs: list[str]) -> Path:

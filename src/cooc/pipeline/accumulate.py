@@ -18,7 +18,6 @@ from cooc.pipeline.count import symmetric
 from cooc.pipeline.csr import Csr, sum_csrs
 from cooc.pipeline.runs import RunFile, RunWriter
 
-
 MIN_MERGE_BYTES = 1 << 20  # final-merge row ranges never get smaller than this
 MAX_RUNS = 32  # runs on disk before they are merged into one
 
