@@ -87,6 +87,14 @@ def _as_uint(name: str, a: Any, dtype: type, ndim: int = 1) -> np.ndarray:
     return np.ascontiguousarray(arr, dtype=dtype)
 
 
+def _degree_order(deg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(token_of_rank, rank): tokens by decreasing degree, ties by id."""
+    token_of_rank = np.argsort(-deg, kind="stable").astype(np.uint32)
+    rank = np.empty(deg.shape[0], dtype=np.uint32)
+    rank[token_of_rank] = np.arange(deg.shape[0], dtype=np.uint32)
+    return token_of_rank, rank
+
+
 class _ArrayFile:
     """One array file being appended to, hashed as it is written."""
 
@@ -133,7 +141,8 @@ class IndexWriter:
     `finish`, aborts and leaves nothing at `path`.
     """
 
-    def __init__(self, path: str | os.PathLike, vocab_size: int, *, chunk_entries: int = 1 << 21):
+    def __init__(self, path: str | os.PathLike, vocab_size: int, *, chunk_entries: int = 1 << 21,
+                 degrees: np.ndarray | None = None, num_threads: int = 1):
         if isinstance(vocab_size, bool) or not isinstance(vocab_size, (int, np.integer)):
             raise TypeError(f"vocab_size must be an int, got {vocab_size!r}")
         vocab_size = int(vocab_size)
@@ -156,9 +165,26 @@ class IndexWriter:
         self._h_row = np.zeros(vocab_size, dtype=np.uint64)
         self._h_col = np.zeros(vocab_size, dtype=np.uint64)
         self._diagonal = 0
-        self._stage_data = open(self._tmp / _STAGE_DATA, "wb")
-        self._stage_skip = open(self._tmp / _STAGE_SKIP, "wb")
         self._files: list[_ArrayFile] = []
+        self._direct = degrees is not None
+        self.num_threads = max(1, int(num_threads))
+        if self._direct:
+            # every degree known up front: fix the column order now and encode final blocks
+            # as rows arrive (one pass, no stage); the bytes equal the staged path's
+            deg = _as_uint("degrees", degrees, np.int64)
+            if deg.shape[0] != vocab_size or (deg.size and deg.min() < 0):
+                raise ValueError(f"degrees must be vocab_size={vocab_size} counts >= 0")
+            self._degrees = deg
+            self._token_of_rank, self._rank = _degree_order(deg)
+            self._data = self._open_array("data")
+            self._skip = self._open_array("skip")
+            self._row_word = np.zeros(vocab_size + 1, dtype=np.int64)
+            self._bits = np.zeros(2, dtype=np.int64)
+            self._num_blocks = 0
+            self._stage_data = self._stage_skip = None
+        else:
+            self._stage_data = open(self._tmp / _STAGE_DATA, "wb")
+            self._stage_skip = open(self._tmp / _STAGE_SKIP, "wb")
 
     # -- context manager ----------------------------------------------------------------------
 
@@ -202,6 +228,9 @@ class IndexWriter:
                 f"row_ptr[-1]={int(ptr[-1])}, len(cols)={cols.shape[0]} and "
                 f"len(counts)={counts.shape[0]} must be equal"
             )
+        if self._direct:
+            self._add_final(row_start, ptr, cols, counts)
+            return
         problem, r, i = codec.check_rows(ptr, cols, counts, self.vocab_size)
         if problem:
             detail = _CHECK_MESSAGES[problem]
@@ -218,6 +247,66 @@ class IndexWriter:
         self._row_ptr[row_start + 1 : row_start + n + 1] = self._row_ptr[row_start] + ptr[1:]
         self._stage_data.write(words.tobytes())
         self._stage_skip.write(skip.tobytes())
+        self._next_row = row_start + n
+
+    def _add_final(self, row_start: int, ptr: np.ndarray, cols: np.ndarray,
+                   counts: np.ndarray) -> None:
+        """Direct mode: check, hash, remap and encode the rows on `num_threads` threads.
+
+        The rows are cut into sub-ranges of similar size; each is encoded on its own (rows
+        start on a word, so the bytes do not depend on the cut) and appended in order.
+        """
+        n = ptr.shape[0] - 1
+        got = np.diff(ptr)
+        want = self._degrees[row_start : row_start + n]
+        if not np.array_equal(got, want):
+            r = int(np.flatnonzero(got != want)[0])
+            raise ValueError(f"add_rows: row {row_start + r} has {int(got[r])} entries but "
+                             f"degrees said {int(want[r])}")
+        parts = 4 * self.num_threads if ptr[-1] > (1 << 16) else 1
+        cuts = np.unique(np.searchsorted(ptr, np.linspace(0, ptr[-1], parts + 1), side="left"))
+        cuts = np.unique(np.concatenate([[0], np.minimum(cuts, n), [n]]))
+        ranges = [(int(a), int(b)) for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
+
+        def work(rng: tuple[int, int]):
+            lo, hi = rng
+            a, b = int(ptr[lo]), int(ptr[hi])
+            p, c, k = ptr[lo : hi + 1] - a, cols[a:b], counts[a:b]
+            problem, r, i = codec.check_rows(p, c, k, self.vocab_size)
+            if problem:
+                return ("bad", problem, lo + r, i, int(c[p[r] + i]) if problem == codec.COL_OUT_OF_RANGE else 0)
+            h_col = np.zeros(self.vocab_size, np.uint64)
+            diag = codec.sym_hash_rows(row_start + lo, p, c, k, self._h_row, h_col)
+            ranks, cnt, bad = codec.permute_rows(p, c, k, self._rank, self.vocab_size)
+            if bad >= 0:
+                raise RuntimeError(f"internal error: rows from {row_start + lo} do not permute")
+            words, rw, skip, bits = codec.encode_rows(p, ranks, cnt, layout.BLOCK_SIZE)
+            return ("ok", lo, hi, diag, h_col, words, rw, skip, bits)
+
+        if len(ranges) > 1 and self.num_threads > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(self.num_threads) as pool:
+                results = list(pool.map(work, ranges))
+        else:
+            results = [work(r) for r in ranges]
+        for res in results:
+            if res[0] == "bad":
+                _, problem, r, i, col = res
+                detail = _CHECK_MESSAGES[problem]
+                if problem == codec.COL_OUT_OF_RANGE:
+                    detail += f" ({col} >= vocab_size={self.vocab_size})"
+                raise ValueError(f"add_rows: row {row_start + r}, entry {i}: {detail}")
+        for _, lo, hi, diag, h_col, words, rw, skip, bits in results:
+            self._diagonal += diag
+            self._h_col += h_col
+            r0 = row_start + lo
+            self._row_word[r0 + 1 : row_start + hi + 1] = self._row_word[r0] + rw[1:]
+            self._data.append(words)
+            self._skip.append(skip)
+            self._bits += bits
+            self._num_blocks += int(skip.shape[0])
+        self._row_ptr[row_start + 1 : row_start + n + 1] = self._row_ptr[row_start] + ptr[1:]
         self._next_row = row_start + n
 
     # -- finish / abort -----------------------------------------------------------------------
@@ -243,7 +332,8 @@ class IndexWriter:
             return
         self._state = "aborted"
         for f in (self._stage_data, self._stage_skip):
-            f.close()
+            if f is not None:
+                f.close()
         for af in self._files:
             af.discard()
         shutil.rmtree(self._tmp, ignore_errors=True)
@@ -286,12 +376,15 @@ class IndexWriter:
                 f"{int(diff[0])} (count(a, b) must equal count(b, a), both stored)"
             )
 
-        self._stage_data.write(bytes(8))  # guard word: the stage is never empty
-        self._stage_data.close()
-        self._stage_skip.close()
-        num_words, num_blocks, bits = self._encode_final()
-        for f in (_STAGE_DATA, _STAGE_SKIP):
-            (self._tmp / f).unlink()
+        if self._direct:
+            num_words, num_blocks, bits = self._close_final()
+        else:
+            self._stage_data.write(bytes(8))  # guard word: the stage is never empty
+            self._stage_data.close()
+            self._stage_skip.close()
+            num_words, num_blocks, bits = self._encode_final()
+            for f in (_STAGE_DATA, _STAGE_SKIP):
+                (self._tmp / f).unlink()
 
         offsets = np.zeros(V + 1, dtype=np.uint64)
         np.cumsum([len(b) for b in blobs], out=offsets[1:])
@@ -336,15 +429,22 @@ class IndexWriter:
     def _write_whole(self, name: str, arr: np.ndarray) -> None:
         self._open_array(name).append(arr)
 
+    def _close_final(self) -> tuple[int, int, np.ndarray]:
+        """Direct mode: the blocks are written; add the guard word and the row arrays."""
+        self._data.append(np.zeros(1, np.uint64))  # guard word
+        self._write_whole("row_ptr", self._row_ptr)
+        self._write_whole("row_word", self._row_word)
+        self._write_whole("rank", self._rank)
+        self._write_whole("token_of_rank", self._token_of_rank)
+        return int(self._row_word[-1]), self._num_blocks, self._bits
+
     def _encode_final(self) -> tuple[int, int, np.ndarray]:
         """Stage (columns = token ids) -> final arrays (columns = degree ranks)."""
         V = self.vocab_size
         B = layout.BLOCK_SIZE
         row_ptr = self._row_ptr
         deg = np.diff(row_ptr)
-        token_of_rank = np.argsort(-deg, kind="stable").astype(np.uint32)
-        rank = np.empty(V, dtype=np.uint32)
-        rank[token_of_rank] = np.arange(V, dtype=np.uint32)
+        token_of_rank, rank = _degree_order(deg)
         blk_ptr = np.zeros(V + 1, dtype=np.int64)
         np.cumsum((deg + B - 1) // B, out=blk_ptr[1:])
         stage_words = np.memmap(self._tmp / _STAGE_DATA, dtype=np.uint64, mode="r")
@@ -402,7 +502,8 @@ class IndexWriter:
 def write_index(path: str | os.PathLike, vocab_size: int, row_ptr: np.ndarray, cols: np.ndarray,
                 counts: np.ndarray, occurrences: np.ndarray, windows: np.ndarray,
                 token_texts: Sequence[str], meta: dict) -> Path:
-    """Write a whole in-memory CSR (tests, small builds) with `IndexWriter`."""
-    with IndexWriter(path, vocab_size) as w:
+    """Write a whole in-memory CSR (tests, small builds) with `IndexWriter` (one pass)."""
+    degrees = np.diff(np.asarray(row_ptr, dtype=np.int64))
+    with IndexWriter(path, vocab_size, degrees=degrees) as w:
         w.add_rows(0, row_ptr, cols, counts)
         return w.finish(occurrences, windows, token_texts, meta)

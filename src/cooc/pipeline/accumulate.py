@@ -34,6 +34,7 @@ class CountAccumulator:
         self.tmp_dir = Path(tmp_dir)
         self.max_runs = max_runs
         self.pending: list[Csr] = []
+        self._final: list[Csr] = []
         self.runs: list[RunFile] = []
         self.spilled_bytes = 0
         self.num_spills = 0
@@ -116,10 +117,24 @@ class CountAccumulator:
             slices = [_materialize(p.rows(a, b)) for p in parts]
             yield sum_csrs(slices, self.vocab_size) if len(slices) > 1 else slices[0]
 
+    def final_degrees(self) -> np.ndarray | None:
+        """Row lengths of the final sum when it is all in memory (no run spilled), else None.
+
+        Mirrors the pending sum now, so `finish` streams it; lets the index writer encode in
+        one pass.
+        """
+        if self.runs:
+            return None
+        if not self._final:
+            self._final = self._pending_symmetric() or [Csr.empty(self.vocab_size)]
+        return np.diff(self._final[0].row_ptr)
+
     def finish(self) -> Iterator[Csr]:
         """Row ranges of the final sum, in order; runs are deleted afterwards."""
         try:
-            yield from self._stream(self.runs, self._pending_symmetric())
+            final = self._final or self._pending_symmetric()
+            self._final = []
+            yield from self._stream(self.runs, final)
         finally:
             for r in self.runs:
                 r.delete()
@@ -132,7 +147,9 @@ class CountAccumulator:
 
 
 def _materialize(part: Csr) -> Csr:
-    """Copy a (possibly memory-mapped) slice into RAM as plain arrays."""
+    """Copy a memory-mapped slice into RAM as plain arrays (in-memory slices pass as they are)."""
+    if not isinstance(part.cols, np.memmap):
+        return part
     return Csr(
         np.array(part.row_ptr, np.int64),
         np.array(part.cols, np.uint32),

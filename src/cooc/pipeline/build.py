@@ -217,7 +217,7 @@ def _count_and_write(token_batches, tokenizer, config, out, tmp, data_budget, nt
             "cooc_version": __version__,
         }
         entries = 0
-        with IndexWriter(out, vocab) as writer:
+        with IndexWriter(out, vocab, degrees=acc.final_degrees(), num_threads=nthreads) as writer:
             for part in acc.finish():
                 writer.add_rows(part.row_start, part.row_ptr, part.cols, part.counts)
                 entries += part.num_entries

@@ -106,17 +106,34 @@ class TiktokenTokenizer(Tokenizer):
 
     def token_bytes(self) -> list[bytes | None]:
         """Bytes of every id (None for ids no token uses); special tokens as their UTF-8 text."""
-        dec = self._enc.decode_single_token_bytes
-        out: list[bytes | None] = []
-        for i in range(self.vocab_size):
-            try:
-                out.append(dec(i))
-            except KeyError:
-                out.append(None)
-        return out
+        return list(self._token_bytes)
+
+    @functools.cached_property
+    def _token_bytes(self) -> tuple[bytes | None, ...]:
+        # one pass over the ranks dict: 151k decode_single_token_bytes calls took 0.3 s
+        ranks = getattr(self._enc, "_mergeable_ranks", None)
+        if ranks is None:
+            dec = self._enc.decode_single_token_bytes
+            out: list[bytes | None] = []
+            for i in range(self.vocab_size):
+                try:
+                    out.append(dec(i))
+                except KeyError:
+                    out.append(None)
+            return tuple(out)
+        out = [None] * self.vocab_size
+        for b, r in ranks.items():
+            out[r] = b
+        for text, r in self._enc._special_tokens.items():
+            out[r] = text.encode("utf-8")
+        return tuple(out)
+
+    @functools.cached_property
+    def _token_texts(self) -> tuple[str, ...]:
+        return tuple("" if b is None else bytes_to_display(b) for b in self._token_bytes)
 
     def token_texts(self) -> list[str]:
-        return ["" if b is None else bytes_to_display(b) for b in self.token_bytes()]
+        return list(self._token_texts)
 
     @functools.cached_property
     def _vocab_sha256(self) -> str:
@@ -125,11 +142,11 @@ class TiktokenTokenizer(Tokenizer):
         # so `sha256sum file.tiktoken` gives the same digest. Special tokens are listed in
         # describe() next to it.
         special = {self._enc.encode_single_token(s) for s in self._enc.special_tokens_set}
-        h = hashlib.sha256()
-        for rank, b in enumerate(self.token_bytes()):
-            if b is not None and rank not in special:
-                h.update(base64.b64encode(b) + b" %d\n" % rank)
-        return h.hexdigest()
+        b64 = base64.b64encode
+        return hashlib.sha256(b"".join(
+            b64(b) + b" %d\n" % rank for rank, b in enumerate(self._token_bytes)
+            if b is not None and rank not in special
+        )).hexdigest()
 
     def describe(self) -> dict[str, Any]:
         specials = sorted(
