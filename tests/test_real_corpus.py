@@ -7,13 +7,13 @@ import json
 from pathlib import Path
 
 import pytest
+from reference import reference_counts, reference_dict_of_sets, reference_windows
 
 import cooc
 from cooc.config import BuildConfig, RunOptions, WindowConfig
 from cooc.corpus import discover_files, iter_documents
 from cooc.index import open_index
 from cooc.tokenizers import load_tokenizer
-from reference import reference_counts, reference_dict_of_sets, reference_windows
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 pytestmark = pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/corpus is absent")
