@@ -447,10 +447,15 @@ class IndexWriter:
         token_of_rank, rank = _degree_order(deg)
         blk_ptr = np.zeros(V + 1, dtype=np.int64)
         np.cumsum((deg + B - 1) // B, out=blk_ptr[1:])
-        stage_words = np.memmap(self._tmp / _STAGE_DATA, dtype=np.uint64, mode="r")
         nblk = int(blk_ptr[-1])
-        stage_skip = np.memmap(self._tmp / _STAGE_SKIP, dtype=np.uint32, mode="r",
-                               shape=(nblk, 2)) if nblk else np.zeros((0, 2), np.uint32)
+
+        def stage_maps():
+            # mapped per chunk and dropped after it: pages of a live map count toward RSS,
+            # so one map held over the whole stage broke the build's memory budget
+            words = np.memmap(self._tmp / _STAGE_DATA, dtype=np.uint64, mode="r")
+            skip = np.memmap(self._tmp / _STAGE_SKIP, dtype=np.uint32, mode="r",
+                             shape=(nblk, 2)) if nblk else np.zeros((0, 2), np.uint32)
+            return words, skip
 
         data = self._open_array("data")
         skip_f = self._open_array("skip")
@@ -460,8 +465,10 @@ class IndexWriter:
         while lo < V:
             hi = int(np.searchsorted(row_ptr, row_ptr[lo] + self.chunk_entries, side="right")) - 1
             hi = min(max(hi, lo + 1), V)
+            stage_words, stage_skip = stage_maps()
             ptr, ids, cnt, bad = codec.decode_rows(lo, hi, row_ptr, self._stage_word, blk_ptr,
                                                    stage_skip, stage_words, B, V)
+            del stage_words, stage_skip
             if bad < 0:
                 ranks, cnt, bad = codec.permute_rows(ptr, ids, cnt, rank, V)
             if bad >= 0:
@@ -472,7 +479,6 @@ class IndexWriter:
             skip_f.append(skip)
             bits += b
             lo = hi
-        del stage_words, stage_skip
         data.append(np.zeros(1, np.uint64))  # guard word
         self._write_whole("row_ptr", row_ptr)
         self._write_whole("row_word", row_word)

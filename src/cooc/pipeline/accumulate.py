@@ -16,6 +16,7 @@ import numpy as np
 
 from cooc.pipeline.count import symmetric
 from cooc.pipeline.csr import Csr, sum_csrs
+from cooc.pipeline.malloc import trim
 from cooc.pipeline.runs import RunFile, RunWriter
 
 MIN_MERGE_BYTES = 1 << 20  # final-merge row ranges never get smaller than this
@@ -73,6 +74,8 @@ class CountAccumulator:
             raise
         run = writer.close()
         self.pending = []
+        del full
+        trim()
         self.runs.append(run)
         self.num_spills += 1
         self.spilled_bytes += run.disk_bytes
@@ -98,14 +101,14 @@ class CountAccumulator:
 
     def _stream(self, runs: list[RunFile], pending: list[Csr]) -> Iterator[Csr]:
         """The sum of runs and in-memory parts, as consecutive row ranges of bounded size."""
-        parts = [r.open() for r in runs] + list(pending)
-        if not parts:
+        if not runs and not pending:
             yield Csr.empty(self.vocab_size)
             return
+        run_ptrs = [r.row_ptr() for r in runs]
         # entries at or before each row boundary, over all parts: pick cuts of ~merge_bytes
         total_ptr = np.zeros(self.vocab_size + 1, np.int64)
-        for p in parts:
-            total_ptr += np.asarray(p.row_ptr)
+        for ptr in run_ptrs + [p.row_ptr for p in pending]:
+            total_ptr += ptr
         max_entries = max(1, self.merge_bytes // 16)  # inputs + output, 8 bytes each
         cuts = [0]
         while cuts[-1] < self.vocab_size:
@@ -114,7 +117,8 @@ class CountAccumulator:
             nxt = int(np.searchsorted(total_ptr, limit, side="right")) - 1
             cuts.append(min(self.vocab_size, max(nxt, start + 1)))
         for a, b in zip(cuts[:-1], cuts[1:], strict=True):
-            slices = [_materialize(p.rows(a, b)) for p in parts]
+            slices = [r.read_rows(a, b, ptr) for r, ptr in zip(runs, run_ptrs, strict=True)]
+            slices += [p.rows(a, b) for p in pending]
             yield sum_csrs(slices, self.vocab_size) if len(slices) > 1 else slices[0]
 
     def final_degrees(self) -> np.ndarray | None:
@@ -144,15 +148,3 @@ class CountAccumulator:
     @property
     def temp_files(self) -> int:
         return 3 * len(self.runs)
-
-
-def _materialize(part: Csr) -> Csr:
-    """Copy a memory-mapped slice into RAM as plain arrays (in-memory slices pass as they are)."""
-    if not isinstance(part.cols, np.memmap):
-        return part
-    return Csr(
-        np.array(part.row_ptr, np.int64),
-        np.array(part.cols, np.uint32),
-        np.array(part.counts, np.uint32),
-        part.row_start,
-    )

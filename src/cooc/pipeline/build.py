@@ -26,6 +26,7 @@ from cooc.corpus.default import DEFAULT_CORPUS_NAME
 from cooc.errors import CoocError
 from cooc.pipeline.accumulate import CountAccumulator
 from cooc.pipeline.count import BatchStats, count_windows
+from cooc.pipeline.malloc import bound_allocator
 from cooc.pipeline.progress import Progress, fmt_bytes, log, peak_rss_bytes, rss_bytes
 from cooc.pipeline.windowing import WindowCutter
 from cooc.tokenizers import Tokenizer, load_tokenizer
@@ -128,6 +129,7 @@ def build_index(source, out: str | os.PathLike, config: BuildConfig | None = Non
     if config.window.packing == "concat" and tokenizer.eot_id is None:
         raise CoocError(f"tokenizer {config.tokenizer!r} has no end-of-text token; use --packing document")
 
+    bound_allocator()
     baseline = rss_bytes()
     data_budget = max(_MIN_DATA_BUDGET, options.resolved_memory() - baseline)
     tmp_root = Path(options.tmp_dir) if options.tmp_dir else out.parent
@@ -167,12 +169,8 @@ def _count_and_write(token_batches, tokenizer, config, out, tmp, data_budget, nt
 
     with ThreadPoolExecutor(nthreads) as pool:
 
-        def count_pending():
-            nonlocal stats, acc, pending_tokens, pending_wins, pending_n, bytes_per_token
-            if not pending_tokens:
-                return
-            tokens, win_ptr = _join(pending_tokens, pending_wins)
-            pending_tokens, pending_wins, pending_n = [], [], 0
+        def count_slice(tokens: np.ndarray, win_ptr: np.ndarray) -> None:
+            nonlocal stats, acc, bytes_per_token
             vocab = tokenizer.vocab_size
             if acc is None:
                 acc = CountAccumulator(vocab, data_budget // 3, tmp, data_budget // 3)
@@ -183,10 +181,28 @@ def _count_and_write(token_batches, tokenizer, config, out, tmp, data_budget, nt
             if len(tokens):
                 bytes_per_token = _BYTES_PER_TOKEN + _BYTES_PER_ENTRY * csr.num_entries / len(tokens)
             stats = stats + bstats
+            del bstats
             t0 = time.perf_counter()
             acc.add(csr)
             timings["merge"] = timings.get("merge", 0.0) + time.perf_counter() - t0
             progress.update(len(tokens), spilled=fmt_bytes(acc.spilled_bytes))
+
+        def count_pending():
+            """Count the gathered windows in slices that fit the batch share of the budget."""
+            nonlocal pending_tokens, pending_wins, pending_n
+            if not pending_tokens:
+                return
+            tokens, win_ptr = _join(pending_tokens, pending_wins)
+            pending_tokens, pending_wins, pending_n = [], [], 0
+            w = 0
+            nwin = len(win_ptr) - 1
+            while w < nwin:
+                max_tokens = max(1, int(data_budget // 3 / bytes_per_token))
+                end = int(np.searchsorted(win_ptr, win_ptr[w] + max_tokens, side="right")) - 1
+                end = min(nwin, max(end, w + 1))
+                lo, hi = int(win_ptr[w]), int(win_ptr[end])
+                count_slice(tokens[lo:hi], win_ptr[w : end + 1] - lo)
+                w = end
 
         for batch in token_batches:
             num_docs += len(batch.doc_lens)

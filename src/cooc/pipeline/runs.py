@@ -31,18 +31,25 @@ class RunFile:
     def disk_bytes(self) -> int:
         return (self.num_rows + 1) * 8 + self.num_entries * 8
 
-    def open(self) -> Csr:
-        """Memory-mapped view of the whole run (pages load on touch)."""
-        def mm(name: str, dtype: str, n: int) -> np.ndarray:
-            if n == 0:
-                return np.zeros(0, dtype)
-            return np.memmap(self.path / name, dtype=dtype, mode="r", shape=(n,))
+    def row_ptr(self) -> np.ndarray:
+        return np.fromfile(self.path / "row_ptr.bin", dtype="<i8").astype(np.int64, copy=False)
 
-        return Csr(
-            mm("row_ptr.bin", "<i8", self.num_rows + 1),
-            mm("cols.bin", "<u4", self.num_entries),
-            mm("counts.bin", "<u4", self.num_entries),
-        )
+    def read_rows(self, start: int, stop: int, row_ptr: np.ndarray | None = None) -> Csr:
+        """Rows [start, stop) read into RAM with positioned reads.
+
+        Not a memory map: pages of a mapped file count toward this process's RSS for as long
+        as the map lives, which broke the memory budget during merges of large runs.
+        """
+        ptr = self.row_ptr() if row_ptr is None else row_ptr
+        lo, hi = int(ptr[start]), int(ptr[stop])
+
+        def read(name: str) -> np.ndarray:
+            with open(self.path / name, "rb") as f:
+                return np.fromfile(f, dtype="<u4", count=hi - lo, offset=4 * lo).astype(
+                    np.uint32, copy=False)
+
+        return Csr(np.asarray(ptr[start : stop + 1] - lo, np.int64), read("cols.bin"),
+                   read("counts.bin"), start)
 
     def delete(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)
