@@ -14,6 +14,7 @@ other words follow in Unicode code-point order (Python's `sorted`), as ids 1..N.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -35,11 +36,10 @@ class WhitespaceTokenizer(Tokenizer):
 
     Performance notes (3,888 en+zh docs from the shared corpus, 3.4 M words, 377 k distinct,
     1024 texts a batch, best of 3): the naive `[vocab.setdefault(w, len(vocab)) for w in
-    text.split()]` runs at 1.8 M words/s. Arrow's `utf8_split_whitespace` -> `dictionary_encode`
-    (C++, GIL released), then one dict lookup per DISTINCT word of the batch and a numpy take,
-    runs at 2.7 M words/s on one thread, 3.2-3.4 M on two (the C++ half runs in parallel; the
-    lookup holds a lock). Arrow splits on exactly the code points `str.isspace()` accepts
-    (checked on all of Unicode) but yields '' between adjacent separators; those are dropped.
+    text.split()]` runs at 1.8 M words/s; Arrow's `utf8_split_whitespace` -> `dictionary_encode`
+    ran at 2.7 M words/s but its split was wrong and nondeterministic on some Unicode
+    whitespace (see `_split_and_dictionary_encode`). Now: `str.split()`, then Arrow's
+    dictionary encoding (C++), one dict lookup per DISTINCT word of the batch and a numpy take.
     """
 
     kind = "whitespace"
@@ -177,21 +177,28 @@ def _restore(num_threads: int, words: list[str], frozen: bool) -> WhitespaceToke
 
 
 def _split_and_dictionary_encode(texts: list[str]) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Arrow kernels: all words of `texts` as (distinct words, index per word, doc offsets)."""
+    """All words of `texts` as (distinct words, index per word, doc offsets).
+
+    Words come from `str.split()`, the definition of a word here; Arrow's C++ dictionary
+    encoding then maps them to indices. Arrow's own `utf8_split_whitespace` was dropped: on
+    random Unicode it disagreed with `str.split()` and was not even deterministic (a trailing
+    '\xa0' sometimes came back as a word), found by the order-independence property test.
+    """
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    try:
-        arr = pa.array(texts, type=pa.large_string())
-    except (UnicodeEncodeError, pa.ArrowException):
-        arr = pa.array([_fix(t) for t in texts], type=pa.large_string())
-    split = pc.utf8_split_whitespace(arr)
-    offsets = split.offsets.to_numpy()
+    splits = [t.split() for t in texts]
+    offsets = np.zeros(len(texts) + 1, dtype=np.int64)
+    np.cumsum([len(w) for w in splits], out=offsets[1:])
     if offsets[-1] == 0:
         return [], np.zeros(0, dtype=np.int64), offsets
-    encoded = pc.dictionary_encode(split.flatten())
-    indices = encoded.indices.to_numpy()
-    return encoded.dictionary.to_pylist(), indices, offsets
+    flat = list(itertools.chain.from_iterable(splits))
+    try:
+        arr = pa.array(flat, type=pa.large_string())
+    except (UnicodeEncodeError, pa.ArrowException):
+        arr = pa.array([_fix(w) for w in flat], type=pa.large_string())
+    encoded = pc.dictionary_encode(arr)
+    return encoded.dictionary.to_pylist(), encoded.indices.to_numpy(), offsets
 
 
 def _fix(text: str) -> str:
