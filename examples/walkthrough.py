@@ -49,11 +49,14 @@ def main() -> None:
     except cooc.CoocError as e:
         print("a multi-token query is explained:", e)
 
-    # 3. batched lookups over numpy arrays
+    # 3. batched lookups over numpy arrays: each token with one of its neighbours, then with
+    #    a random token (which it has usually never met)
     rng = np.random.default_rng(0)
     seen = np.flatnonzero(idx.occurrences)
-    a_ids, b_ids = rng.choice(seen, 5), rng.choice(seen, 5)
-    print("pair counts:", idx.pair_counts(a_ids, b_ids).tolist())
+    a_ids = rng.choice(seen, 5)
+    met = np.array([idx.row(int(a))[0][0] for a in a_ids])
+    print("pair counts with a neighbour:", idx.pair_counts(a_ids, met).tolist())
+    print("pair counts with a random token:", idx.pair_counts(a_ids, rng.choice(seen, 5)).tolist())
 
     # 4. exports: the reference system's pickle and TSV, Parquet, scipy
     export.export_pickle(idx, out / "pydoc.pkl")
