@@ -98,8 +98,10 @@ def count_windows(
     inv_pos = np.empty(len(set_tok), np.int64)
     entry_end = np.empty(len(set_tok), np.int64)
     inv_ptr = windows.invert_sets(set_ptr, set_tok, vocab_size, inv_pos, entry_end)
+    windows_per_token = np.diff(inv_ptr)
     work = windows.upper_row_work(inv_ptr, inv_pos, entry_end, 0, vocab_size)
-    ranges = _split_by_work(work, num_threads * 4)
+    # many more ranges than threads: row work is skewed (frequent tokens), 16x balanced best
+    ranges = _split_by_work(work, num_threads * 16)
 
     def upper(r: tuple[int, int]) -> Csr:
         # a row's work bounds its entries; untouched pages of the bound cost no memory
@@ -114,7 +116,7 @@ def count_windows(
     up = concat_rows(list(run(upper, ranges)))
     stats = BatchStats(
         occurrences=np.bincount(tokens, minlength=vocab_size).astype(np.uint64),
-        windows=np.bincount(set_tok, minlength=vocab_size).astype(np.uint64),
+        windows=windows_per_token.astype(np.uint64),
         num_tokens=int(tokens.shape[0]),
         num_windows=nwin,
     )
