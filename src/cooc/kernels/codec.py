@@ -48,6 +48,8 @@ from numba import njit
 from numba.core.extending import intrinsic
 from numba.cpython.unsafe.numbers import leading_zeros, trailing_zeros
 
+from cooc.kernels.bitmap import drain, mark
+
 _JIT = dict(cache=True, nogil=True)
 
 _ONE = np.uint64(1)
@@ -658,25 +660,8 @@ def permute_rows(ptr, cols, counts, perm, vocab_size):
         for i in range(s, e):
             c = np.int64(perm[cols[i]])
             acc[c] = counts[i]
-            bitmap[c >> 6] |= _ONE << np.uint64(c & 63)
-            summary[c >> 12] |= _ONE << np.uint64((c >> 6) & 63)
-        k = s
-        for si in range(summary.shape[0]):
-            y = summary[si]
-            if y == 0:
-                continue
-            summary[si] = 0
-            while y:
-                wi = (si << 6) + np.int64(trailing_zeros(y))
-                y &= y - _ONE
-                x = bitmap[wi]
-                bitmap[wi] = 0
-                while x:
-                    c = (wi << 6) + np.int64(trailing_zeros(x))
-                    x &= x - _ONE
-                    out_c[k] = c
-                    out_n[k] = acc[c]
-                    k += 1
+            mark(bitmap, summary, c)
+        drain(acc, bitmap, summary, out_c, out_n, s)
     return out_c, out_n, bad
 
 

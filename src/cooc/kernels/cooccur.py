@@ -14,8 +14,8 @@ time sorting; a two-level bitmap of touched columns gives sorted columns with no
 
 import numpy as np
 from numba import njit
-from numba.cpython.unsafe.numbers import trailing_zeros
 
+from cooc.kernels.bitmap import drain, drain_from, mark
 from cooc.kernels.intrinsics import prefetch
 
 _JIT = dict(cache=True, nogil=True)
@@ -24,51 +24,7 @@ MODE_WINDOWS = 0  # number of windows holding both tokens
 MODE_OCCURRENCES = 1  # sum over windows of mult(a) * mult(b)
 
 _ONE = np.uint64(1)
-_U32_MAX = np.uint64(0xFFFFFFFF)
 PREFETCH_AHEAD = 8  # (token, window) visits; 4-32 all gain, 8 is best here
-
-
-@njit(inline="always", **_JIT)
-def _drain_word(acc, bits, wi, cols, counts, k):
-    """Append the columns flagged in bitmap word wi (in order) with their counts, saturating
-    at 2**32-1; clear them from acc and the bitmap."""
-    x = bits[wi]
-    bits[wi] = 0
-    while x:
-        b = (wi << 6) + trailing_zeros(x)
-        x &= x - _ONE
-        cols[k] = b
-        v = acc[b]
-        counts[k] = v if v < _U32_MAX else _U32_MAX
-        acc[b] = 0
-        k += 1
-    return k
-
-
-@njit(**_JIT)
-def _drain(acc, bits, summary, cols, counts, k):
-    """Append acc's nonzeros at cols/counts[k:] in column order; clear acc and both bitmap
-    levels (summary bit i marks a nonzero bitmap word i)."""
-    for si in range(summary.shape[0]):
-        y = summary[si]
-        if y == 0:
-            continue
-        summary[si] = 0
-        while y:
-            wi = (si << 6) + trailing_zeros(y)
-            y &= y - _ONE
-            k = _drain_word(acc, bits, wi, cols, counts, k)
-    return k
-
-
-@njit(**_JIT)
-def _drain_from(acc, bits, first_word, cols, counts, k):
-    """Like `_drain` without a summary, for rows whose columns all lie at or after word
-    `first_word` (upper-triangle rows)."""
-    for wi in range(first_word, bits.shape[0]):
-        if bits[wi] != 0:
-            k = _drain_word(acc, bits, wi, cols, counts, k)
-    return k
 
 
 @njit(**_JIT)
@@ -117,7 +73,7 @@ def upper_rows(inv_ptr, inv_pos, entry_end, set_tok, set_mult, row_start, row_st
                     else:
                         acc[b] += ma * set_mult[j]
                     bits[b >> 6] |= _ONE << np.uint64(b & 63)
-            k = _drain_from(acc, bits, a >> 6, cols, counts, k)
+            k = drain_from(acc, bits, a >> 6, cols, counts, k)
         row_ptr[a - row_start + 1] = k
     return k
 
@@ -188,8 +144,7 @@ def merge_rows(ptrs, bases, cols_all, counts_all, vocab_size, row_ptr, cols, cou
             for i in range(base + ptrs[p, r], base + ptrs[p, r + 1]):
                 b = cols_all[i]
                 acc[b] += counts_all[i]
-                bits[b >> 6] |= _ONE << np.uint64(b & 63)
-                summary[b >> 12] |= _ONE << np.uint64((b >> 6) & 63)
-        k = _drain(acc, bits, summary, cols, counts, k)
+                mark(bits, summary, b)
+        k = drain(acc, bits, summary, cols, counts, k)
         row_ptr[r + 1] = k
     return k
