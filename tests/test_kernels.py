@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from reference import csr_to_counter, reference_counts, reference_windows
 
 from cooc.kernels import windows
-from cooc.pipeline.count import count_windows, symmetric
-from cooc.pipeline.csr import Csr, sum_csrs
+from cooc.pipeline.count import count_windows
+from cooc.pipeline.csr import Csr, sum_csrs, symmetric
 
 docs_strategy = st.lists(st.lists(st.integers(0, 30), max_size=40), max_size=12)
 
@@ -63,7 +63,7 @@ def test_sum_of_batches_equals_whole(docs, cut):
     whole, _ = count_windows(*_prep(docs), vocab)
     a, _ = count_windows(*_prep(docs[:cut]), vocab)
     b, _ = count_windows(*_prep(docs[cut:]), vocab)
-    merged = symmetric(sum_csrs([a, b], vocab))
+    merged = symmetric(sum_csrs([a, b]))
     whole = symmetric(whole)
     assert csr_to_counter(merged.row_ptr, merged.cols, merged.counts) == csr_to_counter(
         whole.row_ptr, whole.cols, whole.counts
@@ -78,7 +78,7 @@ def _prep(docs):
 def test_merge_saturates_instead_of_wrapping():
     big = np.array([0xFFFFFFF0], np.uint32)
     part = Csr(np.array([0, 1, 1], np.int64), np.array([1], np.uint32), big)
-    out = sum_csrs([part, part], 2)
+    out = sum_csrs([part, part])
     assert out.counts.tolist() == [0xFFFFFFFF]
 
 

@@ -40,19 +40,19 @@ def _interrupted() -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.WARNING if getattr(args, "quiet", False) else logging.INFO,
-        format="cooc: %(message)s",
-        stream=sys.stderr,
-    )
+    # the handler goes in first: building the parser imports the heavy modules
     previous = signal.getsignal(signal.SIGTERM)
     try:
         signal.signal(signal.SIGTERM, _on_sigterm)
     except ValueError:  # not the main thread (e.g. called from a test runner thread)
         previous = None
     try:
+        args = _parser().parse_args(argv)
+        logging.basicConfig(
+            level=logging.WARNING if getattr(args, "quiet", False) else logging.INFO,
+            format="cooc: %(message)s",
+            stream=sys.stderr,
+        )
         return int(args.func(args) or 0)
     except CoocError as e:
         print(f"cooc: error: {e}", file=sys.stderr)

@@ -92,21 +92,27 @@ def iter_batches(
     text_field: str = "text",
     report: SkipReport | None = None,
     batch_size: int = 1024,
+    max_chars: int = 0,
 ) -> Iterator[list[Document]]:
-    """`iter_documents` grouped into lists of ``batch_size`` (the last one may be shorter)."""
+    """`iter_documents` grouped into lists of ``batch_size`` documents (the last one may be
+    shorter); with ``max_chars`` > 0 a batch also ends once its texts hold that many
+    characters, so a folder of books cannot blow a memory budget."""
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     docs = iter_documents(files, text_field, report)
-    return _batched(docs, batch_size)
+    return _batched(docs, batch_size, max_chars)
 
 
-def _batched(docs: Iterator[Document], batch_size: int) -> Iterator[list[Document]]:
+def _batched(docs: Iterator[Document], batch_size: int, max_chars: int = 0) -> Iterator[list[Document]]:
     batch: list[Document] = []
+    chars = 0
     for doc in docs:
         batch.append(doc)
-        if len(batch) == batch_size:
+        chars += len(doc.text)
+        if len(batch) == batch_size or (max_chars and chars >= max_chars):
             yield batch
             batch = []
+            chars = 0
     if batch:
         yield batch
 

@@ -1,31 +1,39 @@
-"""Summing batch matrices under a memory budget: in-memory merges, spills, bounded runs.
+"""Summing batch matrices under a memory budget: in-memory sums, compressed spills, bounded runs.
 
-Batches arrive as upper triangles and are summed in memory until they exceed
-`pending_bytes`; the sum is then mirrored into full symmetric rows and written to disk as a
-run. When `max_runs` runs exist they are merged into one, so the number of temp
-files stays bounded however long the corpus (GloVe's cooccur opens one file per spill and
-hits the 1,024-file limit). The final merge streams row ranges sized to the budget.
+Batches arrive as upper triangles and are summed in memory (exact-size two-way merges). When
+the pending sum plus the next batch would pass `pending_bytes`, the sum is mirrored into full
+symmetric rows and written to disk as a compressed run. When `max_runs` runs exist they are
+merged into one, so the number of temp files stays bounded however long the corpus (GloVe's
+cooccur opens one file per spill and hits the 1,024-file limit); the smaller half is merged,
+so each entry is rewritten O(log n) times. Merges and the final stream
+work row range by row range, each range sized to `merge_bytes`.
+
+Peak memory, in terms of the pending cap P and the merge share M: summing holds the old sum,
+the batch and the new sum (<= 2P); a spill holds the sum, its mirror and one range (2P + M);
+the final stream the same.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import Executor
 from pathlib import Path
 
 import numpy as np
 
-from cooc.pipeline.count import symmetric
-from cooc.pipeline.csr import Csr, sum_csrs
+from cooc.pipeline.csr import Csr, Mirrored, merge2, sum_csrs
 from cooc.pipeline.malloc import trim
 from cooc.pipeline.runs import RunFile, RunWriter
 
-MIN_MERGE_BYTES = 1 << 20  # final-merge row ranges never get smaller than this
+MIN_MERGE_BYTES = 1 << 20  # row ranges of merges never get smaller than this
 MAX_RUNS = 32  # runs on disk before they are merged into one
+# bytes per input entry while a range is summed: decoded input (8), two tree levels (16)
+_MERGE_BYTES_PER_ENTRY = 24
 
 
 class CountAccumulator:
-    def __init__(self, vocab_size: int, pending_bytes: int, tmp_dir: Path,
-                 merge_bytes: int, max_runs: int = 0):
+    def __init__(self, vocab_size: int, pending_bytes: int, tmp_dir: Path, merge_bytes: int,
+                 max_runs: int = 0, pool: Executor | None = None, num_threads: int = 1):
         max_runs = max_runs or MAX_RUNS
         if max_runs < 2:
             raise ValueError(f"max_runs must be >= 2, got {max_runs}")
@@ -34,8 +42,9 @@ class CountAccumulator:
         self.merge_bytes = max(merge_bytes, MIN_MERGE_BYTES)
         self.tmp_dir = Path(tmp_dir)
         self.max_runs = max_runs
-        self.pending: list[Csr] = []
-        self._final: list[Csr] = []
+        self.pool, self.num_threads = pool, num_threads
+        self.pending: Csr | None = None  # upper triangle
+        self._mirrored: Mirrored | None = None
         self.runs: list[RunFile] = []
         self.spilled_bytes = 0
         self.num_spills = 0
@@ -43,83 +52,72 @@ class CountAccumulator:
 
     @property
     def in_memory_bytes(self) -> int:
-        return sum(p.nbytes for p in self.pending)
+        return self.pending.nbytes if self.pending is not None else 0
 
     def add(self, batch: Csr) -> None:
         """Add a batch's upper triangle (cols >= row)."""
-        self.pending.append(batch)
-        if self.in_memory_bytes > self.pending_bytes:
-            merged = sum_csrs(self.pending, self.vocab_size)
-            self.pending = [merged]
-            # a merged sum that still fills half the budget no longer shrinks much: spill it
-            if merged.nbytes > self.pending_bytes // 2:
-                self._spill()
-
-    def _pending_symmetric(self) -> list[Csr]:
-        """The in-memory sum as full symmetric rows (and the pending list emptied)."""
-        if not self.pending:
-            return []
-        upper = sum_csrs(self.pending, self.vocab_size)
-        self.pending = []
-        return [symmetric(upper)]
+        if self.pending is None:
+            self.pending = batch
+        elif self.pending.nbytes + batch.nbytes > self.pending_bytes:
+            self._spill()
+            self.pending = batch
+        else:
+            self.pending = merge2(self.pending, batch, self.pool, self.num_threads)
 
     def _spill(self) -> None:
-        full = self._pending_symmetric()
-        writer = self._new_run()
-        try:
-            for part in self._stream([], full):
-                writer.add(part)
-        except BaseException:
-            writer.abort()
-            raise
-        run = writer.close()
-        self.pending = []
-        del full
+        mirrored = Mirrored(self.pending)
+        self.pending = None
+        run = self._write_run([], mirrored)
+        del mirrored
         trim()
         self.runs.append(run)
         self.num_spills += 1
         self.spilled_bytes += run.disk_bytes
         if len(self.runs) >= self.max_runs:
-            self._merge_runs()
+            # merge the smaller half (tiered, as in LSM trees): each entry is rewritten
+            # O(log n) times, not once per max_runs spills as when merging everything
+            small = sorted(self.runs, key=lambda r: r.num_entries)[: max(2, self.max_runs // 2)]
+            merged = self._write_run(small, None)
+            for r in small:
+                r.delete()
+            self.runs = [r for r in self.runs if r not in small] + [merged]
 
-    def _merge_runs(self) -> None:
-        writer = self._new_run()
+    def _write_run(self, runs: list[RunFile], mirrored: Mirrored | None) -> RunFile:
+        self._run_seq += 1
+        writer = RunWriter(self.tmp_dir / f"run-{self._run_seq:06d}", self.vocab_size,
+                           self.pool, self.num_threads)
         try:
-            for part in self._stream(self.runs, []):
+            for part in self._stream(runs, mirrored):
                 writer.add(part)
         except BaseException:
             writer.abort()
             raise
-        merged = writer.close()
-        for r in self.runs:
-            r.delete()
-        self.runs = [merged]
+        return writer.close()
 
-    def _new_run(self) -> RunWriter:
-        self._run_seq += 1
-        return RunWriter(self.tmp_dir / f"run-{self._run_seq:06d}", self.vocab_size)
-
-    def _stream(self, runs: list[RunFile], pending: list[Csr]) -> Iterator[Csr]:
-        """The sum of runs and in-memory parts, as consecutive row ranges of bounded size."""
-        if not runs and not pending:
-            yield Csr.empty(self.vocab_size)
+    def _stream(self, runs: list[RunFile], mirrored: Mirrored | None) -> Iterator[Csr]:
+        """The sum of runs and an in-memory matrix, as consecutive row ranges of bounded size."""
+        V = self.vocab_size
+        if not runs and mirrored is None:
+            yield Csr.empty(V)
             return
-        run_ptrs = [r.row_ptr() for r in runs]
-        # entries at or before each row boundary, over all parts: pick cuts of ~merge_bytes
-        total_ptr = np.zeros(self.vocab_size + 1, np.int64)
-        for ptr in run_ptrs + [p.row_ptr for p in pending]:
-            total_ptr += ptr
-        max_entries = max(1, self.merge_bytes // 16)  # inputs + output, 8 bytes each
-        cuts = [0]
-        while cuts[-1] < self.vocab_size:
-            start = cuts[-1]
-            limit = total_ptr[start] + max_entries
-            nxt = int(np.searchsorted(total_ptr, limit, side="right")) - 1
-            cuts.append(min(self.vocab_size, max(nxt, start + 1)))
-        for a, b in zip(cuts[:-1], cuts[1:], strict=True):
-            slices = [r.read_rows(a, b, ptr) for r, ptr in zip(runs, run_ptrs, strict=True)]
-            slices += [p.rows(a, b) for p in pending]
-            yield sum_csrs(slices, self.vocab_size) if len(slices) > 1 else slices[0]
+        # entries at or before each row boundary, over all inputs: cut ranges of ~merge_bytes
+        total_ptr = np.zeros(V + 1, np.int64)
+        for r in runs:
+            total_ptr += r.row_ptr()
+        per_entry = _MERGE_BYTES_PER_ENTRY if runs else 8
+        if mirrored is not None:
+            total_ptr += mirrored.row_ptr
+        max_entries = max(1, self.merge_bytes // per_entry)
+        start = 0
+        while start < V:
+            stop = int(np.searchsorted(total_ptr, total_ptr[start] + max_entries, side="right")) - 1
+            stop = min(V, max(stop, start + 1))
+            parts = [r.read_rows(start, stop) for r in runs]
+            if mirrored is not None:
+                parts.append(mirrored.rows(start, stop))
+            yield sum_csrs(parts, self.pool, self.num_threads)
+            del parts
+            start = stop
 
     def final_degrees(self) -> np.ndarray | None:
         """Row lengths of the final sum when it is all in memory (no run spilled), else None.
@@ -129,22 +127,25 @@ class CountAccumulator:
         """
         if self.runs:
             return None
-        if not self._final:
-            self._final = self._pending_symmetric() or [Csr.empty(self.vocab_size)]
-        return np.diff(self._final[0].row_ptr)
+        if self._mirrored is None:
+            self._mirrored = Mirrored(self.pending if self.pending is not None else Csr.empty(self.vocab_size))
+            self.pending = None
+        return self._mirrored.degrees()
 
     def finish(self) -> Iterator[Csr]:
         """Row ranges of the final sum, in order; runs are deleted afterwards."""
         try:
-            final = self._final or self._pending_symmetric()
-            self._final = []
-            yield from self._stream(self.runs, final)
+            mirrored = self._mirrored
+            if mirrored is None and self.pending is not None:
+                mirrored = Mirrored(self.pending)
+            self._mirrored = self.pending = None
+            yield from self._stream(self.runs, mirrored)
         finally:
             for r in self.runs:
                 r.delete()
             self.runs = []
-            self.pending = []
+            self._mirrored = self.pending = None
 
     @property
     def temp_files(self) -> int:
-        return 3 * len(self.runs)
+        return 6 * len(self.runs)

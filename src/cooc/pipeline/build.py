@@ -32,10 +32,36 @@ from cooc.pipeline.windowing import WindowCutter
 from cooc.tokenizers import Tokenizer, load_tokenizer
 
 # Memory of a counting batch per token (window sets, inverted lists) and per matrix entry
-# (upper triangle, its concatenation, the symmetric result); measured on English Qwen text.
+# (the upper triangle's row-range parts and their concatenation); measured on English text.
 _BYTES_PER_TOKEN = 48
-_BYTES_PER_ENTRY = 20
-_MIN_DATA_BUDGET = 24 << 20
+_BYTES_PER_ENTRY = 16
+# Below this the spill count explodes (at 16 MB: 360 spills on 20 M tokens; at 8 MB: 1,220)
+_MIN_DATA_BUDGET = 16 << 20
+# Shares of the data budget (memory beyond the process's base): the pending sum, the batch
+# being counted (its windows and counts), the row ranges of merges. A spill holds the sum,
+# its mirror and a range at once (see accumulate.py), so the shares add up to about 1.
+_PENDING_SHARE = 0.3
+_BATCH_SHARE = 0.3
+_MERGE_SHARE = 0.25
+# A tokenizer batch (texts, token arrays, their concatenation) costs up to ~10 bytes per
+# character; it gets a tenth of the budget.
+_TOKENIZE_SHARE = 0.1
+_BYTES_PER_CHAR = 10
+_MIN_BATCH_CHARS = 1 << 16
+# the index writer re-encodes a staged index in chunks: decoded, permuted, encoded entries
+_WRITER_BYTES_PER_ENTRY = 24
+
+
+def _warm_kernels(vocab_size: int) -> None:
+    """Load every compiled kernel of a build once, so the baseline memory includes them."""
+    from cooc.kernels import windows
+    from cooc.pipeline.csr import Mirrored, merge2
+
+    tokens = np.arange(min(vocab_size, 4), dtype=np.uint32)
+    upper, _ = count_windows(tokens, windows.document_windows(np.array([0, len(tokens)]), 4),
+                             vocab_size)
+    merge2(upper, upper)
+    Mirrored(upper).rows(0, vocab_size)
 
 
 @dataclass
@@ -59,17 +85,21 @@ class _TokenBatch:
 
 
 def _documents(source, config: BuildConfig, options: RunOptions, report: SkipReport):
-    """(batches of documents, corpus description) for a path/glob/list, or the built-in corpus."""
+    """(batches(max_chars) -> document batches, corpus description) for a path/glob/list, or
+    the built-in corpus. Files are found now, so a missing path fails before any work."""
     if source is None:
         docs = list(default_corpus_documents())
 
-        def gen():
+        def gen(max_chars: int):
             for i in range(0, len(docs), options.batch_size):
                 yield docs[i : i + options.batch_size]
 
-        return gen(), {"source": DEFAULT_CORPUS_NAME, "files": []}
+        return gen, {"source": DEFAULT_CORPUS_NAME, "files": []}
     files = discover_files(source)
-    batches = iter_batches(files, config.text_field, report, options.batch_size)
+
+    def batches(max_chars: int):
+        return iter_batches(files, config.text_field, report, options.batch_size, max_chars)
+
     return batches, {"source": [str(s) for s in _as_list(source)], "files": [str(f) for f in files]}
 
 
@@ -82,10 +112,13 @@ def _tokenize(batches: Iterable, tokenizer: Tokenizer, report: SkipReport,
     for docs in batches:
         t0 = time.perf_counter()
         arrays = tokenizer.encode_batch([d.text for d in docs])
+        del docs  # the texts are not needed while the batch is counted
         timings["tokenize"] = timings.get("tokenize", 0.0) + time.perf_counter() - t0
         lens = np.fromiter((len(a) for a in arrays), np.int64, len(arrays))
         tokens = np.concatenate(arrays).astype(np.uint32, copy=False) if arrays else np.zeros(0, np.uint32)
+        del arrays
         yield _TokenBatch(tokens, lens)
+        del tokens, lens
 
 
 def _frozen_batches(batches: Iterator[_TokenBatch], tokenizer: Tokenizer, tmp: Path) -> Iterator[_TokenBatch]:
@@ -130,14 +163,22 @@ def build_index(source, out: str | os.PathLike, config: BuildConfig | None = Non
         raise CoocError(f"tokenizer {config.tokenizer!r} has no end-of-text token; use --packing document")
 
     bound_allocator()
-    baseline = rss_bytes()
-    data_budget = max(_MIN_DATA_BUDGET, options.resolved_memory() - baseline)
+    _warm_kernels(tokenizer.vocab_size)
+    baseline = rss_bytes()  # interpreter, libraries, tokenizer and compiled kernels
+    data_budget = options.resolved_memory() - baseline
+    if data_budget < _MIN_DATA_BUDGET:
+        log.warning("--memory %s leaves %s beyond the %s this process needs to start; "
+                    "using %s for data", fmt_bytes(options.resolved_memory()),
+                    fmt_bytes(max(0, data_budget)), fmt_bytes(baseline), fmt_bytes(_MIN_DATA_BUDGET))
+        data_budget = _MIN_DATA_BUDGET
+    log.debug("memory: base %s, data budget %s", fmt_bytes(baseline), fmt_bytes(data_budget))
     tmp_root = Path(options.tmp_dir) if options.tmp_dir else out.parent
     tmp_root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.build-", dir=tmp_root))
     progress = Progress("counting", quiet=options.quiet)
     try:
-        token_batches = _tokenize(batches, tokenizer, report, timings)
+        max_chars = max(_MIN_BATCH_CHARS, int(data_budget * _TOKENIZE_SHARE / _BYTES_PER_CHAR))
+        token_batches = _tokenize(batches(max_chars), tokenizer, report, timings)
         if type(tokenizer).freeze is not Tokenizer.freeze:  # vocabulary grown from the corpus
             token_batches = _frozen_batches(token_batches, tokenizer, tmp)
         result = _count_and_write(token_batches, tokenizer, config, out, tmp, data_budget,
@@ -173,7 +214,7 @@ def _count_and_write(token_batches, tokenizer, config, out, tmp, data_budget, nt
             nonlocal stats, acc, bytes_per_token
             vocab = tokenizer.vocab_size
             if acc is None:
-                acc = CountAccumulator(vocab, data_budget // 3, tmp, data_budget // 3)
+                acc = _accumulator(vocab, data_budget, tmp, pool, nthreads)
                 stats = BatchStats.zeros(vocab)
             t0 = time.perf_counter()
             csr, bstats = count_windows(tokens, win_ptr, vocab, "windows", win.include_self, pool, nthreads)
@@ -197,7 +238,7 @@ def _count_and_write(token_batches, tokenizer, config, out, tmp, data_budget, nt
             w = 0
             nwin = len(win_ptr) - 1
             while w < nwin:
-                max_tokens = max(1, int(data_budget // 3 / bytes_per_token))
+                max_tokens = max(1, int(data_budget * _BATCH_SHARE / bytes_per_token))
                 end = int(np.searchsorted(win_ptr, win_ptr[w] + max_tokens, side="right")) - 1
                 end = min(nwin, max(end, w + 1))
                 lo, hi = int(win_ptr[w]), int(win_ptr[end])
@@ -211,7 +252,7 @@ def _count_and_write(token_batches, tokenizer, config, out, tmp, data_budget, nt
                 pending_tokens.append(tokens)
                 pending_wins.append(win_ptr)
                 pending_n += len(tokens)
-            if pending_n * bytes_per_token >= data_budget // 3:
+            if pending_n * bytes_per_token >= data_budget * _BATCH_SHARE:
                 count_pending()
         tail, tail_ptr = cutter.flush()
         if len(tail_ptr) > 1:
@@ -220,7 +261,7 @@ def _count_and_write(token_batches, tokenizer, config, out, tmp, data_budget, nt
         count_pending()
         vocab = tokenizer.vocab_size
         if acc is None:
-            acc = CountAccumulator(vocab, data_budget // 3, tmp, data_budget // 3)
+            acc = _accumulator(vocab, data_budget, tmp, pool, nthreads)
             stats = BatchStats.zeros(vocab)
 
         t0 = time.perf_counter()
@@ -233,7 +274,9 @@ def _count_and_write(token_batches, tokenizer, config, out, tmp, data_budget, nt
             "cooc_version": __version__,
         }
         entries = 0
-        with IndexWriter(out, vocab, degrees=acc.final_degrees(), num_threads=nthreads) as writer:
+        degrees = acc.final_degrees()
+        chunk = max(1 << 16, int(data_budget * _MERGE_SHARE) // _WRITER_BYTES_PER_ENTRY)
+        with IndexWriter(out, vocab, degrees=degrees, num_threads=nthreads, chunk_entries=chunk) as writer:
             for part in acc.finish():
                 writer.add_rows(part.row_start, part.row_ptr, part.cols, part.counts)
                 entries += part.num_entries
@@ -242,6 +285,11 @@ def _count_and_write(token_batches, tokenizer, config, out, tmp, data_budget, nt
         log.debug("index written: %s entries", entries)
     return BuildResult(out, num_docs, stats.num_tokens, stats.num_windows, entries, report,
                        spills=acc.num_spills, spilled_bytes=acc.spilled_bytes)
+
+
+def _accumulator(vocab: int, data_budget: int, tmp: Path, pool, nthreads: int) -> CountAccumulator:
+    return CountAccumulator(vocab, int(data_budget * _PENDING_SHARE), tmp,
+                            int(data_budget * _MERGE_SHARE), pool=pool, num_threads=nthreads)
 
 
 def _join(token_parts: list[np.ndarray], win_parts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:

@@ -72,7 +72,7 @@ def count_windows(
     num_threads: int = 1,
 ) -> tuple[Csr, BatchStats]:
     """The co-occurrence counts of the given windows as an upper triangle (cols > row; the
-    diagonal too with include_self), with per-token statistics. `symmetric` mirrors it.
+    diagonal too with include_self), with per-token statistics. `csr.Mirrored` mirrors it.
 
     tokens: uint32 ids < vocab_size; win_ptr: int64 window boundaries tiling `tokens`.
     Output arrays are allocated here with numpy (huge pages) and filled by the kernels.
@@ -121,12 +121,3 @@ def count_windows(
         num_windows=nwin,
     )
     return up, stats
-
-
-def symmetric(upper: Csr) -> Csr:
-    """The full symmetric matrix (both directions) of a whole upper triangle."""
-    row_ptr = cooccur.symmetric_row_ptr(upper.row_ptr, upper.cols)
-    cols = np.empty(int(row_ptr[-1]), np.uint32)
-    counts = np.empty(int(row_ptr[-1]), np.uint32)
-    cooccur.symmetrize(upper.row_ptr, upper.cols, upper.counts, row_ptr, cols, counts)
-    return Csr(row_ptr, cols, counts, 0)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from concurrent.futures import Executor
 from dataclasses import dataclass
 
 import numpy as np
 
-from cooc.kernels import cooccur
+from cooc.kernels import csr_ops
 
 
 @dataclass(frozen=True)
@@ -62,18 +63,111 @@ def concat_rows(parts: list[Csr]) -> Csr:
     )
 
 
-def sum_csrs(parts: list[Csr], vocab_size: int) -> Csr:
-    """Entry-wise sum of CSR slices covering the same rows."""
-    if len(parts) == 1:
-        return parts[0]
-    ptrs = np.stack([p.row_ptr for p in parts]).astype(np.int64)
-    bases = np.cumsum([0] + [p.num_entries for p in parts])[:-1].astype(np.int64)
-    cols = np.concatenate([p.cols for p in parts])
-    counts = np.concatenate([p.counts for p in parts])
-    total = int(bases[-1]) + parts[-1].num_entries if len(parts) else 0
-    row_ptr = np.empty(parts[0].num_rows + 1, np.int64)
-    out_cols = np.empty(total, np.uint32)
-    out_counts = np.empty(total, np.uint32)
-    k = cooccur.merge_rows(ptrs, bases, cols, counts, vocab_size, row_ptr, out_cols, out_counts)
-    # copy out of the bound-sized buffers so the unused tail is freed
-    return Csr(row_ptr, out_cols[:k].copy(), out_counts[:k].copy(), parts[0].row_start)
+def row_ranges(row_ptr: np.ndarray, parts: int) -> list[tuple[int, int]]:
+    """Up to `parts` consecutive row ranges of similar entry counts."""
+    n = row_ptr.shape[0] - 1
+    if parts <= 1 or n <= 1:
+        return [(0, n)]
+    cuts = np.searchsorted(row_ptr, np.linspace(0, row_ptr[-1], parts + 1)[1:-1], side="left")
+    bounds = np.unique(np.concatenate([[0], np.minimum(cuts, n), [n]]))
+    return [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
+def threaded(pool: Executor | None, num_threads: int, fn, ranges):
+    if pool is None or num_threads <= 1 or len(ranges) == 1:
+        return [fn(r) for r in ranges]
+    return list(pool.map(fn, ranges))
+
+
+def merge2(a: Csr, b: Csr, pool: Executor | None = None, num_threads: int = 1) -> Csr:
+    """Entry-wise sum of two CSR slices over the same rows, in exact-size arrays."""
+    if a.num_rows != b.num_rows or a.row_start != b.row_start:
+        raise ValueError("merge2: slices cover different rows")
+    if b.num_entries == 0:
+        return a
+    if a.num_entries == 0:
+        return b
+    n = a.num_rows
+    big = a.num_entries + b.num_entries > (1 << 18)
+    ranges = row_ranges(a.row_ptr + b.row_ptr, 4 * num_threads if big else 1)
+    lens = np.empty(n, np.int64)
+
+    def lengths(r):
+        csr_ops.merge2_lengths(a.row_ptr, a.cols, b.row_ptr, b.cols, r[0], r[1], lens[r[0]:r[1]])
+
+    threaded(pool, num_threads, lengths, ranges)
+    row_ptr = np.zeros(n + 1, np.int64)
+    np.cumsum(lens, out=row_ptr[1:])
+    del lens
+    cols = np.empty(int(row_ptr[-1]), np.uint32)
+    counts = np.empty(int(row_ptr[-1]), np.uint32)
+
+    def fill(r):
+        csr_ops.merge2_fill(a.row_ptr, a.cols, a.counts, b.row_ptr, b.cols, b.counts,
+                            r[0], r[1], row_ptr, cols, counts)
+
+    threaded(pool, num_threads, fill, ranges)
+    return Csr(row_ptr, cols, counts, a.row_start)
+
+
+def sum_csrs(parts: list[Csr], pool: Executor | None = None, num_threads: int = 1) -> Csr:
+    """Entry-wise sum of CSR slices covering the same rows: pairwise, as a balanced tree,
+    so each entry is copied log2(len(parts)) times and at most two levels are alive."""
+    parts = list(parts)
+    if not parts:
+        raise ValueError("sum_csrs needs at least one slice")
+    while len(parts) > 1:
+        nxt = [merge2(parts[i], parts[i + 1], pool, num_threads) for i in range(0, len(parts) - 1, 2)]
+        if len(parts) % 2:
+            nxt.append(parts[-1])
+        parts = nxt
+    return parts[0]
+
+
+class Mirrored:
+    """The full symmetric matrix of a whole upper triangle (cols >= row), without building
+    it: the strict lower triangle is mirrored once, and row r is lower(r) ++ upper(r)."""
+
+    def __init__(self, upper: Csr):
+        if upper.row_start != 0:
+            raise ValueError("Mirrored needs the whole upper triangle (row_start 0)")
+        self.upper = upper
+        n = upper.num_rows
+        lo_ptr = np.zeros(n + 1, np.int64)
+        np.cumsum(csr_ops.lower_lengths(upper.row_ptr, upper.cols, n), out=lo_ptr[1:])
+        cols = np.empty(int(lo_ptr[-1]), np.uint32)
+        counts = np.empty(int(lo_ptr[-1]), np.uint32)
+        csr_ops.lower_fill(upper.row_ptr, upper.cols, upper.counts, lo_ptr, cols, counts)
+        self.lower = Csr(lo_ptr, cols, counts, 0)
+
+    @property
+    def num_rows(self) -> int:
+        return self.upper.num_rows
+
+    @property
+    def nbytes(self) -> int:
+        return self.upper.nbytes + self.lower.nbytes
+
+    @property
+    def row_ptr(self) -> np.ndarray:
+        """Row boundaries of the full matrix."""
+        return self.upper.row_ptr + self.lower.row_ptr
+
+    def degrees(self) -> np.ndarray:
+        return np.diff(self.row_ptr)
+
+    def rows(self, start: int, stop: int) -> Csr:
+        """Rows [start, stop) of the full matrix, joined into new arrays."""
+        lo, up = self.lower, self.upper
+        n = int(lo.row_ptr[stop] - lo.row_ptr[start] + up.row_ptr[stop] - up.row_ptr[start])
+        ptr = np.empty(stop - start + 1, np.int64)
+        cols = np.empty(n, np.uint32)
+        counts = np.empty(n, np.uint32)
+        csr_ops.join_fill(lo.row_ptr, lo.cols, lo.counts, up.row_ptr, up.cols, up.counts,
+                          start, stop, ptr, cols, counts)
+        return Csr(ptr, cols, counts, start)
+
+
+def symmetric(upper: Csr) -> Csr:
+    """The full symmetric matrix (both directions) of a whole upper triangle."""
+    return Mirrored(upper).rows(0, upper.num_rows)

@@ -1,24 +1,56 @@
-"""Sorted runs spilled to disk: full-height CSR slices of the count matrix.
+"""Sorted runs spilled to disk: full-height slices of the count matrix, compressed.
 
-A run is three raw little-endian arrays (row_ptr <i8, cols <u4, counts <u4) in one folder,
-written under a temporary name and renamed, read back by memory map so a row range costs
-only its own bytes. Runs live in the build's temp folder and are deleted once merged.
+A run holds rows 0..V-1 (each sorted by column) in the index's block codec with columns as
+token ids (`codec.encode_rows`: Elias-Fano ids, bit-packed or Rice counts; ~2-3 bytes per
+entry instead of 8 raw). Files, all little-endian, in one folder:
+
+    data.u64      the rows' bit strings, each row starting on a word
+    skip.u32      (first column, bit offset) per block of BLOCK entries
+    row_ptr.i64   entries before each row      (V+1)
+    row_word.i64  words before each row        (V+1)
+    blk_ptr.i64   blocks before each row       (V+1)
+    run.json      magic, version, sizes and a sha256 per file
+
+The folder is written under `<name>.tmp` and renamed, so a run that exists is complete.
+Row ranges are read with positioned reads, not memory maps: pages of a live map count toward
+the process's RSS, which broke the memory budget during merges of large runs.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from cooc.pipeline.csr import Csr
+from cooc.kernels import codec
+from cooc.pipeline.csr import Csr, row_ranges, threaded
 
-_MAGIC = "COOC-RUN"
-_VERSION = 1
+MAGIC = "COOC-RUN"
+VERSION = 2
+BLOCK = 128
+_FILES = {"data": "data.u64", "skip": "skip.u32", "row_ptr": "row_ptr.i64",
+          "row_word": "row_word.i64", "blk_ptr": "blk_ptr.i64"}
+_DTYPES = {"data": "<u8", "skip": "<u4", "row_ptr": "<i8", "row_word": "<i8", "blk_ptr": "<i8"}
+
+
+class RunFormatError(RuntimeError):
+    pass
+
+
+def _read(path: Path, dtype: str, start: int, stop: int) -> np.ndarray:
+    """Elements [start, stop) of a raw array file."""
+    size = np.dtype(dtype).itemsize
+    with open(path, "rb") as f:
+        a = np.fromfile(f, dtype=dtype, count=stop - start, offset=size * start)
+    if a.shape[0] != stop - start:
+        raise RunFormatError(f"{path} is truncated")
+    return a
 
 
 @dataclass(frozen=True)
@@ -26,68 +58,137 @@ class RunFile:
     path: Path
     num_rows: int
     num_entries: int
+    disk_bytes: int
 
-    @property
-    def disk_bytes(self) -> int:
-        return (self.num_rows + 1) * 8 + self.num_entries * 8
+    def _file(self, name: str) -> Path:
+        return self.path / _FILES[name]
 
     def row_ptr(self) -> np.ndarray:
-        return np.fromfile(self.path / "row_ptr.bin", dtype="<i8").astype(np.int64, copy=False)
+        return _read(self._file("row_ptr"), "<i8", 0, self.num_rows + 1).astype(np.int64, copy=False)
 
-    def read_rows(self, start: int, stop: int, row_ptr: np.ndarray | None = None) -> Csr:
-        """Rows [start, stop) read into RAM with positioned reads.
+    def read_rows(self, start: int, stop: int) -> Csr:
+        """Rows [start, stop), decoded into RAM."""
+        ptr = _read(self._file("row_ptr"), "<i8", start, stop + 1).astype(np.int64, copy=False)
+        rw = _read(self._file("row_word"), "<i8", start, stop + 1).astype(np.int64, copy=False)
+        bp = _read(self._file("blk_ptr"), "<i8", start, stop + 1).astype(np.int64, copy=False)
+        nw = int(rw[-1] - rw[0])
+        words = np.zeros(nw + 1, np.uint64)  # +1: a zero guard word for the decoder
+        words[:nw] = _read(self._file("data"), "<u8", int(rw[0]), int(rw[-1]))
+        skip = _read(self._file("skip"), "<u4", 2 * int(bp[0]), 2 * int(bp[-1])).reshape(-1, 2)
+        out_ptr, cols, counts, bad = codec.decode_rows(
+            0, stop - start, ptr, rw - rw[0], bp - bp[0], skip, words, BLOCK, self.num_rows)
+        if bad >= 0:
+            raise RunFormatError(f"run {self.path}: row {start + int(bad)} does not decode")
+        return Csr(out_ptr, cols, counts, start)
 
-        Not a memory map: pages of a mapped file count toward this process's RSS for as long
-        as the map lives, which broke the memory budget during merges of large runs.
-        """
-        ptr = self.row_ptr() if row_ptr is None else row_ptr
-        lo, hi = int(ptr[start]), int(ptr[stop])
-
-        def read(name: str) -> np.ndarray:
-            with open(self.path / name, "rb") as f:
-                return np.fromfile(f, dtype="<u4", count=hi - lo, offset=4 * lo).astype(
-                    np.uint32, copy=False)
-
-        return Csr(np.asarray(ptr[start : stop + 1] - lo, np.int64), read("cols.bin"),
-                   read("counts.bin"), start)
+    def verify(self) -> None:
+        """Check the files against the sizes and checksums in run.json."""
+        meta = _load_meta(self.path)
+        for name, fname in _FILES.items():
+            h = hashlib.sha256()
+            with open(self.path / fname, "rb") as f:
+                for chunk in iter(lambda: f.read(1 << 22), b""):
+                    h.update(chunk)
+            if h.hexdigest() != meta["sha256"][name]:
+                raise RunFormatError(f"run {self.path}: {fname} does not match its checksum")
 
     def delete(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)
 
 
-class RunWriter:
-    """Streams consecutive row ranges into a new run."""
+def _load_meta(path: Path) -> dict:
+    try:
+        meta = json.loads((path / "run.json").read_text())
+    except (OSError, ValueError) as e:
+        raise RunFormatError(f"run {path}: unreadable run.json ({e})") from None
+    if meta.get("magic") != MAGIC or meta.get("version") != VERSION:
+        raise RunFormatError(f"run {path}: not a cooc run of version {VERSION}")
+    return meta
 
-    def __init__(self, path: Path, num_rows: int):
+
+def open_run(path: Path) -> RunFile:
+    meta = _load_meta(Path(path))
+    return RunFile(Path(path), meta["rows"], meta["entries"], meta["disk_bytes"])
+
+
+class _HashedFile:
+    def __init__(self, path: Path, dtype: str):
+        self.f = open(path, "wb")
+        self.h = hashlib.sha256()
+        self.dtype = dtype
+        self.nbytes = 0
+
+    def write(self, a: np.ndarray) -> None:
+        b = np.ascontiguousarray(a, dtype=self.dtype)
+        if b.nbytes:
+            mv = memoryview(b).cast("B")
+            self.f.write(mv)
+            self.h.update(mv)
+            self.nbytes += b.nbytes
+
+    def close(self) -> None:
+        self.f.close()
+
+
+class RunWriter:
+    """Streams consecutive row ranges (covering rows 0..num_rows-1 in order) into a new run."""
+
+    def __init__(self, path: Path, num_rows: int, pool: Executor | None = None,
+                 num_threads: int = 1):
         self.path = Path(path)
         self.tmp = self.path.with_name(self.path.name + ".tmp")
+        shutil.rmtree(self.tmp, ignore_errors=True)
         self.tmp.mkdir(parents=True)
         self.num_rows = num_rows
-        self._ptr = open(self.tmp / "row_ptr.bin", "wb")
-        self._cols = open(self.tmp / "cols.bin", "wb")
-        self._counts = open(self.tmp / "counts.bin", "wb")
-        self._ptr.write(np.zeros(1, "<i8").tobytes())
+        self.pool, self.num_threads = pool, num_threads
+        self._files = {k: _HashedFile(self.tmp / f, _DTYPES[k]) for k, f in _FILES.items()}
+        for k in ("row_ptr", "row_word", "blk_ptr"):
+            self._files[k].write(np.zeros(1, np.int64))
         self._rows = 0
         self._entries = 0
+        self._words = 0
+        self._blocks = 0
 
     def add(self, part: Csr) -> None:
-        self._ptr.write((part.row_ptr[1:] + self._entries).astype("<i8").tobytes())
-        self._cols.write(np.ascontiguousarray(part.cols, "<u4").tobytes())
-        self._counts.write(np.ascontiguousarray(part.counts, "<u4").tobytes())
-        self._rows += part.num_rows
-        self._entries += part.num_entries
+        if part.row_start != self._rows:
+            raise ValueError(f"run {self.path}: rows must arrive in order (got {part.row_start}, "
+                             f"expected {self._rows})")
+        ranges = row_ranges(part.row_ptr, 4 * self.num_threads if part.num_entries > (1 << 18) else 1)
+
+        def encode(r):
+            lo, hi = r
+            a, b = int(part.row_ptr[lo]), int(part.row_ptr[hi])
+            ptr = part.row_ptr[lo : hi + 1] - a
+            words, rw, skip, _ = codec.encode_rows(ptr, part.cols[a:b], part.counts[a:b], BLOCK)
+            return ptr, words, rw, skip
+
+        for ptr, words, rw, skip in threaded(self.pool, self.num_threads, encode, ranges):
+            blocks = np.cumsum((np.diff(ptr) + BLOCK - 1) // BLOCK)
+            self._files["row_ptr"].write(ptr[1:] + self._entries)
+            self._files["row_word"].write(rw[1:] + self._words)
+            self._files["blk_ptr"].write(blocks + self._blocks)
+            self._files["data"].write(words)
+            self._files["skip"].write(skip)
+            self._rows += ptr.shape[0] - 1
+            self._entries += int(ptr[-1])
+            self._words += int(rw[-1])
+            self._blocks += int(blocks[-1]) if blocks.shape[0] else 0
 
     def close(self) -> RunFile:
         if self._rows != self.num_rows:
             raise RuntimeError(f"run {self.path} got {self._rows} rows, expected {self.num_rows}")
-        for f in (self._ptr, self._cols, self._counts):
+        for f in self._files.values():
             f.close()
-        meta = {"magic": _MAGIC, "version": _VERSION, "rows": self._rows, "entries": self._entries}
+        disk = sum(f.nbytes for f in self._files.values())
+        meta = {"magic": MAGIC, "version": VERSION, "rows": self._rows, "entries": self._entries,
+                "words": self._words, "blocks": self._blocks, "disk_bytes": disk,
+                "sha256": {k: f.h.hexdigest() for k, f in self._files.items()}}
         (self.tmp / "run.json").write_text(json.dumps(meta))
+        shutil.rmtree(self.path, ignore_errors=True)
         os.replace(self.tmp, self.path)
-        return RunFile(self.path, self._rows, self._entries)
+        return RunFile(self.path, self._rows, self._entries, disk)
 
     def abort(self) -> None:
-        for f in (self._ptr, self._cols, self._counts):
+        for f in self._files.values():
             f.close()
         shutil.rmtree(self.tmp, ignore_errors=True)
