@@ -15,7 +15,7 @@ EXIT_INTERRUPTED = 130
 
 def _parser() -> argparse.ArgumentParser:
     from cooc import __version__
-    from cooc.cli import build, query
+    from cooc.cli import build, merge, query, tokenize
 
     p = argparse.ArgumentParser(
         prog="cooc",
@@ -24,7 +24,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--version", action="version", version=f"cooc {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    tokenize.register(sub)
     build.register(sub)
+    merge.register(sub)
     query.register(sub)
     return p
 

@@ -15,7 +15,7 @@ time sorting; a two-level bitmap of touched columns gives sorted columns with no
 import numpy as np
 from numba import njit
 
-from cooc.kernels.bitmap import drain, drain_from, mark
+from cooc.kernels.bitmap import drain_from
 from cooc.kernels.intrinsics import prefetch
 
 _JIT = dict(cache=True, nogil=True)

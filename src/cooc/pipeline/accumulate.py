@@ -26,6 +26,7 @@ from cooc.pipeline.malloc import trim
 from cooc.pipeline.runs import RunFile, RunWriter
 
 MIN_MERGE_BYTES = 1 << 20  # row ranges of merges never get smaller than this
+MAX_RANGE_BYTES = 1 << 26  # ... nor larger: bigger ranges are no faster, only fatter
 MAX_RUNS = 32  # runs on disk before they are merged into one
 # bytes per input entry while a range is summed: decoded input (8), two tree levels (16)
 _MERGE_BYTES_PER_ENTRY = 24
@@ -107,7 +108,7 @@ class CountAccumulator:
         per_entry = _MERGE_BYTES_PER_ENTRY if runs else 8
         if mirrored is not None:
             total_ptr += mirrored.row_ptr
-        max_entries = max(1, self.merge_bytes // per_entry)
+        max_entries = max(1, min(self.merge_bytes, MAX_RANGE_BYTES) // per_entry)
         start = 0
         while start < V:
             stop = int(np.searchsorted(total_ptr, total_ptr[start] + max_entries, side="right")) - 1

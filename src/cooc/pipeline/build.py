@@ -14,7 +14,7 @@ import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -121,6 +121,32 @@ def _tokenize(batches: Iterable, tokenizer: Tokenizer, report: SkipReport,
         del tokens, lens
 
 
+def _token_store(source):
+    """The token store `source` names, or None when it is text."""
+    from cooc.store import is_store, open_store
+
+    if isinstance(source, (str, os.PathLike)) and is_store(source):
+        return open_store(source)
+    if isinstance(source, (list, tuple)) and any(is_store(s) for s in source):
+        if len(source) > 1:
+            raise CoocError("a token store is built alone: give one store, or text sources only")
+        return open_store(source[0])
+    return None
+
+
+def _stored_batches(store, tokenizer: Tokenizer, max_chars: int,
+                    timings: dict[str, float]) -> Iterator[_TokenBatch]:
+    """Batches read from a token store, with ids made canonical for grown vocabularies."""
+    remap = tokenizer.freeze()
+    t0 = time.perf_counter()
+    for tokens, lens in store.iter_batches(max(1, max_chars // 4)):
+        if remap is not None:
+            tokens = remap[tokens].astype(np.uint32)
+        timings["read"] = timings.get("read", 0.0) + time.perf_counter() - t0
+        yield _TokenBatch(tokens, lens)
+        t0 = time.perf_counter()
+
+
 def _frozen_batches(batches: Iterator[_TokenBatch], tokenizer: Tokenizer, tmp: Path) -> Iterator[_TokenBatch]:
     """For vocabularies grown from the corpus: tokenize everything to disk, fix the
     vocabulary (canonical ids, independent of file order), then replay with final ids."""
@@ -156,9 +182,16 @@ def build_index(source, out: str | os.PathLike, config: BuildConfig | None = Non
     timings: dict[str, float] = {}
     t_start = time.perf_counter()
     report = SkipReport()
-    batches, corpus_desc = _documents(source, config, options, report)
     nthreads = options.resolved_num_proc()
-    tokenizer = load_tokenizer(config.tokenizer, num_threads=nthreads)
+    store = _token_store(source)
+    if store is not None:  # already tokenized: the store's tokenizer, its ids and report
+        tokenizer = store.tokenizer(nthreads)
+        config = replace(config, tokenizer=store.manifest["tokenizer"]["spec"])
+        corpus_desc = {**store.manifest["corpus"], "token_store": str(store.path)}
+        report = SkipReport.from_dict(store.manifest["skip_report"])
+    else:
+        batches, corpus_desc = _documents(source, config, options, report)
+        tokenizer = load_tokenizer(config.tokenizer, num_threads=nthreads)
     if config.window.packing == "concat" and tokenizer.eot_id is None:
         raise CoocError(f"tokenizer {config.tokenizer!r} has no end-of-text token; use --packing document")
 
@@ -178,9 +211,12 @@ def build_index(source, out: str | os.PathLike, config: BuildConfig | None = Non
     progress = Progress("counting", quiet=options.quiet)
     try:
         max_chars = max(_MIN_BATCH_CHARS, int(data_budget * _TOKENIZE_SHARE / _BYTES_PER_CHAR))
-        token_batches = _tokenize(batches(max_chars), tokenizer, report, timings)
-        if type(tokenizer).freeze is not Tokenizer.freeze:  # vocabulary grown from the corpus
-            token_batches = _frozen_batches(token_batches, tokenizer, tmp)
+        if store is not None:
+            token_batches = _stored_batches(store, tokenizer, max_chars, timings)
+        else:
+            token_batches = _tokenize(batches(max_chars), tokenizer, report, timings)
+            if type(tokenizer).freeze is not Tokenizer.freeze:  # vocabulary grown from the corpus
+                token_batches = _frozen_batches(token_batches, tokenizer, tmp)
         result = _count_and_write(token_batches, tokenizer, config, out, tmp, data_budget,
                                   nthreads, progress, report, corpus_desc, timings)
     finally:

@@ -98,7 +98,6 @@ def merge2(a: Csr, b: Csr, pool: Executor | None = None, num_threads: int = 1) -
     threaded(pool, num_threads, lengths, ranges)
     row_ptr = np.zeros(n + 1, np.int64)
     np.cumsum(lens, out=row_ptr[1:])
-    del lens
     cols = np.empty(int(row_ptr[-1]), np.uint32)
     counts = np.empty(int(row_ptr[-1]), np.uint32)
 

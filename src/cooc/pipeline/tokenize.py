@@ -1,0 +1,120 @@
+"""The tokenize job: corpus -> token store, resumable (see `cooc.store.format`).
+
+Documents are read and encoded batch by batch on all cores and appended to shards. A run that
+is killed leaves `OUT.partial/`; the same command again checks the finished shards, skips the
+documents they hold (the input is re-read, not re-tokenized, so the skip report still counts
+every bad record once) and goes on.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from cooc import __version__
+from cooc.config import BuildConfig, RunOptions
+from cooc.corpus import SkipReport, default_corpus_documents, discover_files, iter_batches
+from cooc.corpus.default import DEFAULT_CORPUS_NAME, DEFAULT_CORPUS_SOURCE
+from cooc.pipeline.progress import Progress, peak_rss_bytes
+from cooc.store.writer import StoreWriter
+from cooc.tokenizers import Tokenizer, load_tokenizer
+
+DEFAULT_SHARD_TOKENS = 1 << 25  # 128 MB of ids: a crash loses at most that much work
+_BYTES_PER_CHAR = 10  # a tokenizer batch's texts, token arrays and their concatenation
+
+
+@dataclass
+class TokenizeResult:
+    path: Path
+    num_documents: int
+    num_tokens: int
+    num_shards: int
+    resumed_documents: int
+    report: SkipReport
+    timings: dict[str, float] = field(default_factory=dict)
+    peak_rss: int = 0
+
+
+def _grows_vocabulary(tok: Tokenizer) -> bool:
+    return type(tok).freeze is not Tokenizer.freeze
+
+
+def _fingerprint(files: list[Path], config: BuildConfig, shard_tokens: int) -> dict:
+    """What must not change for a partial store to be resumed."""
+    def stat(f: Path) -> list:
+        try:
+            st = f.stat()
+        except OSError:  # unreadable: skipped and reported by the reader
+            return [str(f), None, None]
+        return [str(f), st.st_size, st.st_mtime_ns]
+
+    return {"tokenizer": config.tokenizer, "text_field": config.text_field,
+            "shard_tokens": shard_tokens, "files": [stat(f) for f in files]}
+
+
+def tokenize_corpus(source, out: str | os.PathLike, config: BuildConfig | None = None,
+                    options: RunOptions | None = None,
+                    shard_tokens: int = DEFAULT_SHARD_TOKENS) -> TokenizeResult:
+    """Write the token store of a file, folder, glob or list of them (None: the built-in
+    corpus) at `out`; resumes a killed run with the same arguments."""
+    config = config or BuildConfig()
+    options = options or RunOptions()
+    out = Path(out)
+    t_start = time.perf_counter()
+    if source is None:
+        files, names = [], [DEFAULT_CORPUS_SOURCE]
+        desc = {"source": DEFAULT_CORPUS_NAME, "files": names}
+    else:
+        files = discover_files(source)
+        names = [str(f) for f in files]
+        srcs = list(source) if isinstance(source, (list, tuple)) else [source]
+        desc = {"source": [str(s) for s in srcs], "files": names}
+    nthreads = options.resolved_num_proc()
+    tokenizer = load_tokenizer(config.tokenizer, num_threads=nthreads)
+    writer = StoreWriter(out, _fingerprint(files, config, shard_tokens), shard_tokens)
+    if _grows_vocabulary(tokenizer):
+        if writer.vocab is not None:  # resumed: the ids in finished shards are these words'
+            from cooc.tokenizers.whitespace import _restore
+
+            tokenizer = _restore(nthreads, list(writer.vocab), False)
+        writer.vocab_fn = tokenizer.token_texts
+    file_index = {n: i for i, n in enumerate(names)}
+    report = SkipReport()
+    if source is None:
+        docs = list(default_corpus_documents())
+        batches = (docs[i : i + options.batch_size] for i in range(0, len(docs), options.batch_size))
+    else:
+        max_chars = max(1 << 16, options.resolved_memory() // 10 // _BYTES_PER_CHAR)
+        batches = iter_batches(files, config.text_field, report, options.batch_size, max_chars)
+    skip = resumed = writer.documents_done
+    progress = Progress("tokenizing", quiet=options.quiet)
+    timings = {"tokenize": 0.0}
+    try:
+        for docs in batches:
+            if skip >= len(docs):
+                skip -= len(docs)
+                continue
+            docs, skip = docs[skip:], 0
+            t0 = time.perf_counter()
+            arrays = tokenizer.encode_batch([d.text for d in docs])
+            timings["tokenize"] += time.perf_counter() - t0
+            lens = np.fromiter((len(a) for a in arrays), np.int64, len(arrays))
+            tokens = np.concatenate(arrays) if arrays else np.zeros(0, np.uint32)
+            writer.add(tokens, lens,
+                       np.fromiter((file_index[d.source] for d in docs), np.uint32, len(docs)),
+                       np.fromiter((d.line for d in docs), np.uint64, len(docs)))
+            progress.update(len(tokens))
+        header = {"created_by": f"cooc {__version__}", "tokenizer": tokenizer.describe(),
+                  "text_field": config.text_field, "corpus": desc,
+                  "skip_report": report.to_dict()}
+        writer.finish(header)
+    finally:
+        progress.close()
+    timings["total"] = time.perf_counter() - t_start
+    return TokenizeResult(out, sum(s["documents"] for s in writer.shards),
+                          sum(s["tokens"] for s in writer.shards), len(writer.shards), resumed,
+                          report, timings, peak_rss_bytes())

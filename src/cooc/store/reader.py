@@ -1,0 +1,99 @@
+"""Reading a token store (layout: `cooc.store.format`)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cooc.errors import CoocError
+from cooc.store import format as fmt
+from cooc.tokenizers import Tokenizer, load_tokenizer
+
+
+class TokenStore:
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self.manifest = fmt.read_manifest(self.path)
+
+    @property
+    def num_documents(self) -> int:
+        return int(self.manifest["documents"])
+
+    @property
+    def num_tokens(self) -> int:
+        return int(self.manifest["tokens"])
+
+    @property
+    def shards(self) -> list[dict[str, Any]]:
+        return self.manifest["shards"]
+
+    def tokenizer(self, num_threads: int = 1) -> Tokenizer:
+        """The tokenizer the store was made with, checked against its recorded vocabulary.
+
+        A vocabulary grown from the corpus (whitespace) comes back frozen: call `freeze()`
+        for the map from the stored ids to canonical ones.
+        """
+        want = self.manifest["tokenizer"]
+        if want["kind"] == "whitespace":
+            from cooc.tokenizers.whitespace import _restore
+
+            try:
+                words = json.loads((self.path / fmt.VOCAB).read_text(encoding="utf-8"))
+            except (OSError, ValueError) as e:
+                raise CoocError(f"token store {self.path}: unreadable {fmt.VOCAB} ({e})") from None
+            return _restore(num_threads, words, False)
+        tok = load_tokenizer(want["spec"], num_threads=num_threads)
+        got = tok.describe()
+        for key in ("vocab_size", "vocab_sha256", "special_tokens_sha256", "pattern_sha256"):
+            if got.get(key) != want.get(key):
+                raise CoocError(f"token store {self.path} was made with a different {want['spec']!r} "
+                                f"tokenizer ({key} differs from the installed one)")
+        return tok
+
+    def verify(self) -> None:
+        """Check every shard against its sizes and checksums (CoocError on the first problem)."""
+        for s in self.shards:
+            problem = fmt.check_shard(self.path, s)
+            if problem:
+                raise CoocError(f"token store {self.path}: {problem}")
+
+    def _read(self, shard: dict[str, Any], name: str, start: int, stop: int) -> np.ndarray:
+        spec = shard["arrays"][name]
+        dtype = np.dtype(spec["dtype"])
+        with open(self.path / shard["name"] / spec["file"], "rb") as f:
+            a = np.fromfile(f, dtype=dtype, count=stop - start, offset=dtype.itemsize * start)
+        if a.shape[0] != stop - start:
+            raise CoocError(f"token store {self.path}: {shard['name']}/{spec['file']} is truncated")
+        return a
+
+    def iter_batches(self, max_tokens: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(tokens uint32, document lengths int64) of whole documents, about `max_tokens`
+        tokens at a time (a longer document comes alone). Positioned reads, not maps: mapped
+        pages would count toward the process's memory for as long as the map lives."""
+        for s in self.shards:
+            ptr = self._read(s, "doc_ptr", 0, s["documents"] + 1).astype(np.int64)
+            d = 0
+            while d < s["documents"]:
+                e = int(np.searchsorted(ptr, ptr[d] + max_tokens, side="right")) - 1
+                e = min(max(e, d + 1), s["documents"])
+                tokens = self._read(s, "tokens", int(ptr[d]), int(ptr[e])).astype(np.uint32, copy=False)
+                yield tokens, np.diff(ptr[d : e + 1])
+                d = e
+
+    def document_origin(self, i: int) -> tuple[str, int]:
+        """(source file, line) of document i."""
+        for s in self.shards:
+            if i < s["documents"]:
+                f = int(self._read(s, "doc_file", i, i + 1)[0])
+                return self.manifest["corpus"]["files"][f], int(self._read(s, "doc_line", i, i + 1)[0])
+            i -= s["documents"]
+        raise IndexError(f"document {i} is past the store's {self.num_documents} documents")
+
+
+def open_store(path: str | os.PathLike) -> TokenStore:
+    return TokenStore(path)

@@ -1,0 +1,175 @@
+"""Writing a token store shard by shard, resumable (layout: `cooc.store.format`)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cooc.pipeline.progress import log
+from cooc.store import format as fmt
+
+
+class _Array:
+    def __init__(self, path: Path, dtype: str):
+        self.f = open(path, "wb")
+        self.h = hashlib.sha256()
+        self.dtype = dtype
+        self.nbytes = 0
+
+    def append(self, a: np.ndarray) -> None:
+        b = np.ascontiguousarray(a, dtype=self.dtype)
+        if b.nbytes:
+            mv = memoryview(b).cast("B")
+            self.f.write(mv)
+            self.h.update(mv)
+            self.nbytes += b.nbytes
+
+
+class StoreWriter:
+    """Appends documents' token ids to shards of about `shard_tokens` tokens.
+
+    `fingerprint` names the inputs and settings; a `.partial` folder left by a killed run
+    with the same fingerprint is resumed (`documents_done` says how many input documents to
+    skip), any other is discarded.
+    """
+
+    def __init__(self, out: Path, fingerprint: dict[str, Any], shard_tokens: int,
+                 vocab_fn=None):
+        self.out = Path(out)
+        self.vocab_fn = vocab_fn  # the tokenizer's words so far, for vocabularies grown here
+        self.dir = fmt.partial_path(self.out)
+        self.fingerprint = fingerprint
+        self.shard_tokens = shard_tokens
+        self.shards: list[dict[str, Any]] = []
+        self.vocab: list[str] | None = None
+        self._resume()
+        self._cur: dict[str, _Array] | None = None
+        self._cur_docs = self._cur_tokens = 0
+
+    # -- resume -------------------------------------------------------------------------------
+
+    def _resume(self) -> None:
+        progress = self.dir / fmt.PROGRESS
+        if progress.exists():
+            try:
+                m = fmt.read_manifest(self.dir, fmt.PROGRESS)
+            except Exception as e:  # noqa: BLE001  (any damage: start over)
+                m = None
+                log.warning("discarding the unfinished store %s: %s", self.dir, e)
+            if m is not None and m.get("fingerprint") == self.fingerprint:
+                bad = next((p for s in m["shards"] if (p := fmt.check_shard(self.dir, s))), None)
+                if bad is None:
+                    self.shards = m["shards"]
+                    self.vocab = m.get("vocab")
+                    for extra in self.dir.iterdir():  # a shard in progress when it was killed
+                        if extra.name not in {s["name"] for s in self.shards} | {fmt.PROGRESS}:
+                            shutil.rmtree(extra) if extra.is_dir() else extra.unlink()
+                    log.info("resuming %s: %d shards, %d documents done", self.dir,
+                             len(self.shards), self.documents_done)
+                    return
+                log.warning("discarding the unfinished store %s: %s", self.dir, bad)
+            elif m is not None:
+                log.warning("discarding the unfinished store %s: it was started with other "
+                            "inputs or settings", self.dir)
+        shutil.rmtree(self.dir, ignore_errors=True)
+        self.dir.mkdir(parents=True)
+
+    @property
+    def documents_done(self) -> int:
+        return sum(s["documents"] for s in self.shards)
+
+    @property
+    def tokens_done(self) -> int:
+        return sum(s["tokens"] for s in self.shards) + self._cur_tokens
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def add(self, tokens: np.ndarray, doc_lens: np.ndarray, doc_file: np.ndarray,
+            doc_line: np.ndarray) -> None:
+        """Append whole documents, starting a new shard each `shard_tokens` tokens."""
+        ends = np.cumsum(doc_lens, dtype=np.int64)
+        d = 0
+        while d < len(doc_lens):
+            # documents up to the one that fills the current shard
+            t0 = int(ends[d - 1]) if d else 0
+            room = self.shard_tokens - self._cur_tokens
+            e = min(int(np.searchsorted(ends, t0 + room, side="left")) + 1, len(doc_lens))
+            self._append(tokens[t0 : int(ends[e - 1])], doc_lens[d:e], doc_file[d:e], doc_line[d:e])
+            if self._cur_tokens >= self.shard_tokens:
+                self.commit()
+            d = e
+
+    def _append(self, tokens, doc_lens, doc_file, doc_line) -> None:
+        if self._cur is None:
+            tmp = self.dir / (fmt.shard_name(len(self.shards)) + ".tmp")
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir()
+            self._cur = {k: _Array(tmp / f, dt) for k, (f, dt) in fmt.ARRAYS.items()}
+            self._cur["doc_ptr"].append(np.zeros(1, np.int64))
+        cur = self._cur
+        cur["tokens"].append(tokens)
+        cur["doc_ptr"].append(self._cur_tokens + np.cumsum(doc_lens, dtype=np.int64))
+        cur["doc_file"].append(doc_file)
+        cur["doc_line"].append(doc_line)
+        self._cur_docs += len(doc_lens)
+        self._cur_tokens += int(np.sum(doc_lens))
+
+    def commit(self) -> None:
+        """Finish the shard in progress: rename it into place, then record it."""
+        if self._cur is None:
+            return
+        name = fmt.shard_name(len(self.shards))
+        arrays = {}
+        for k, a in self._cur.items():
+            a.f.flush()
+            os.fsync(a.f.fileno())
+            a.f.close()
+            arrays[k] = {"file": fmt.ARRAYS[k][0], "dtype": a.dtype, "nbytes": a.nbytes,
+                         "sha256": a.h.hexdigest()}
+        os.replace(self.dir / (name + ".tmp"), self.dir / name)
+        self.shards.append({"name": name, "documents": self._cur_docs,
+                            "tokens": self._cur_tokens, "arrays": arrays})
+        self._cur, self._cur_docs, self._cur_tokens = None, 0, 0
+        self.vocab = self.vocab_fn() if self.vocab_fn else None
+        self._write_json(fmt.PROGRESS, self._manifest({}))
+
+    def finish(self, header: dict[str, Any]) -> Path:
+        """Commit the last shard, write the manifest and move the store into place."""
+        self.commit()
+        if self.vocab_fn:
+            self.vocab = self.vocab_fn()
+        manifest = self._manifest(header)
+        vocab = manifest.pop("vocab", None)
+        if vocab is not None:
+            self._write_json(fmt.VOCAB, vocab)
+        self._write_json(fmt.MANIFEST, manifest)
+        (self.dir / fmt.PROGRESS).unlink(missing_ok=True)
+        if self.out.exists():
+            if not fmt.is_store(self.out):
+                raise RuntimeError(f"refusing to replace {self.out}: not a token store")
+            shutil.rmtree(self.out)
+        os.replace(self.dir, self.out)
+        return self.out
+
+    def _manifest(self, header: dict[str, Any]) -> dict[str, Any]:
+        m = {"magic": fmt.MAGIC, "format_version": fmt.FORMAT_VERSION,
+             "fingerprint": self.fingerprint, **header,
+             "documents": sum(s["documents"] for s in self.shards),
+             "tokens": sum(s["tokens"] for s in self.shards), "shards": self.shards}
+        if self.vocab is not None:
+            m["vocab"] = self.vocab
+        return m
+
+    def _write_json(self, name: str, obj: Any) -> None:
+        tmp = self.dir / (name + ".tmp")
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(obj, f, ensure_ascii=False)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.dir / name)
