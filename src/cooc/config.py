@@ -105,6 +105,7 @@ class RunOptions:
     tmp_dir: str | None = None
     quiet: bool = False
     strict: bool = False
+    resume: bool = True  # go on from the checkpoint a killed run left with the same inputs
 
     def resolved_num_proc(self) -> int:
         return self.num_proc if self.num_proc > 0 else (os.cpu_count() or 1)

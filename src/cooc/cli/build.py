@@ -37,6 +37,8 @@ def register(sub) -> None:
     p.add_argument("--tmp-dir", help="folder for spilled runs (default: beside the index)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress output")
     p.add_argument("--strict", action="store_true", help="exit non-zero if any record was skipped")
+    p.add_argument("--fresh", action="store_true", help="ignore the checkpoint a killed build "
+                   "left (by default the same command resumes it)")
     p.set_defaults(func=run)
 
 
@@ -61,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         config = config_from_args(BuildConfig, args)
         options = RunOptions(num_proc=args.num_proc, memory_bytes=parse_bytes(args.memory) if args.memory else 0,
                              batch_size=args.batch_size, tmp_dir=args.tmp_dir, quiet=args.quiet,
-                             strict=False)
+                             strict=False, resume=not args.fresh)
     except ValueError as e:
         raise CoocError(str(e)) from None
     if args.batch_size < 1:

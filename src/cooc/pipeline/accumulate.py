@@ -65,6 +65,17 @@ class CountAccumulator:
         else:
             self.pending = merge2(self.pending, batch, self.pool, self.num_threads)
 
+    def adopt_runs(self, runs: list[RunFile]) -> None:
+        """Continue from runs a killed build left (see `checkpoint`)."""
+        self.runs = list(runs)
+        self.spilled_bytes += sum(r.disk_bytes for r in runs)
+        self._run_seq = max([self._run_seq] + [int(r.path.name.split("-")[-1]) for r in runs])
+
+    def spill_pending(self) -> None:
+        """Move the in-memory sum to a run, so the runs hold everything added so far."""
+        if self.pending is not None:
+            self._spill()
+
     def _spill(self) -> None:
         mirrored = Mirrored(self.pending)
         self.pending = None
@@ -134,18 +145,16 @@ class CountAccumulator:
         return self._mirrored.degrees()
 
     def finish(self) -> Iterator[Csr]:
-        """Row ranges of the final sum, in order; runs are deleted afterwards."""
-        try:
-            mirrored = self._mirrored
-            if mirrored is None and self.pending is not None:
-                mirrored = Mirrored(self.pending)
-            self._mirrored = self.pending = None
-            yield from self._stream(self.runs, mirrored)
-        finally:
-            for r in self.runs:
-                r.delete()
-            self.runs = []
-            self._mirrored = self.pending = None
+        """Row ranges of the final sum, in order. The runs are deleted once the stream is
+        complete, not before: a build killed in its final merge resumes from them."""
+        mirrored = self._mirrored
+        if mirrored is None and self.pending is not None:
+            mirrored = Mirrored(self.pending)
+        self._mirrored = self.pending = None
+        yield from self._stream(self.runs, mirrored)
+        for r in self.runs:
+            r.delete()
+        self.runs = []
 
     @property
     def temp_files(self) -> int:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -24,6 +23,7 @@ from cooc.config import BuildConfig, RunOptions
 from cooc.corpus import SkipReport, default_corpus_documents, discover_files, iter_batches
 from cooc.corpus.default import DEFAULT_CORPUS_NAME
 from cooc.errors import CoocError
+from cooc.pipeline import checkpoint
 from cooc.pipeline.accumulate import CountAccumulator
 from cooc.pipeline.count import BatchStats, count_windows
 from cooc.pipeline.malloc import bound_allocator
@@ -108,8 +108,14 @@ def _as_list(source) -> list:
 
 
 def _tokenize(batches: Iterable, tokenizer: Tokenizer, report: SkipReport,
-              timings: dict[str, float]) -> Iterator[_TokenBatch]:
+              timings: dict[str, float], skip: int = 0) -> Iterator[_TokenBatch]:
+    """Encoded batches; the first `skip` documents are read (and bad records reported) but
+    not encoded: a resumed build counted them before it was killed."""
     for docs in batches:
+        if skip >= len(docs):
+            skip -= len(docs)
+            continue
+        docs, skip = docs[skip:], 0
         t0 = time.perf_counter()
         arrays = tokenizer.encode_batch([d.text for d in docs])
         del docs  # the texts are not needed while the batch is counted
@@ -135,11 +141,17 @@ def _token_store(source):
 
 
 def _stored_batches(store, tokenizer: Tokenizer, max_chars: int,
-                    timings: dict[str, float]) -> Iterator[_TokenBatch]:
-    """Batches read from a token store, with ids made canonical for grown vocabularies."""
+                    timings: dict[str, float], skip: int = 0) -> Iterator[_TokenBatch]:
+    """Batches read from a token store, with ids made canonical for grown vocabularies;
+    the first `skip` documents are left out."""
     remap = tokenizer.freeze()
     t0 = time.perf_counter()
     for tokens, lens in store.iter_batches(max(1, max_chars // 4)):
+        if skip >= len(lens):
+            skip -= len(lens)
+            continue
+        if skip:
+            tokens, lens, skip = tokens[int(lens[:skip].sum()):], lens[skip:], 0
         if remap is not None:
             tokens = remap[tokens].astype(np.uint32)
         timings["read"] = timings.get("read", 0.0) + time.perf_counter() - t0
@@ -207,21 +219,33 @@ def build_index(source, out: str | os.PathLike, config: BuildConfig | None = Non
     log.debug("memory: base %s, data budget %s", fmt_bytes(baseline), fmt_bytes(data_budget))
     tmp_root = Path(options.tmp_dir) if options.tmp_dir else out.parent
     tmp_root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.build-", dir=tmp_root))
+    # grown vocabularies from text are tokenized whole before counting: no checkpoints
+    resumable = store is not None or type(tokenizer).freeze is Tokenizer.freeze
+    fingerprint = checkpoint.input_fingerprint(
+        [] if store is not None else corpus_desc["files"], config.to_dict(),
+        {"token_store": store.manifest["shards"]} if store is not None else None)
+    tmp, resume = _build_folder(tmp_root, out, fingerprint, resumable and options.resume)
     progress = Progress("counting", quiet=options.quiet)
+    done = False
     try:
         max_chars = max(_MIN_BATCH_CHARS, int(data_budget * _TOKENIZE_SHARE / _BYTES_PER_CHAR))
+        skip = resume.documents if resume else 0
         if store is not None:
-            token_batches = _stored_batches(store, tokenizer, max_chars, timings)
+            token_batches = _stored_batches(store, tokenizer, max_chars, timings, skip)
         else:
-            token_batches = _tokenize(batches(max_chars), tokenizer, report, timings)
-            if type(tokenizer).freeze is not Tokenizer.freeze:  # vocabulary grown from the corpus
+            token_batches = _tokenize(batches(max_chars), tokenizer, report, timings, skip)
+            if not resumable:
                 token_batches = _frozen_batches(token_batches, tokenizer, tmp)
         result = _count_and_write(token_batches, tokenizer, config, out, tmp, data_budget,
-                                  nthreads, progress, report, corpus_desc, timings)
+                                  nthreads, progress, report, corpus_desc, timings, resume,
+                                  fingerprint if resumable else None)
+        done = True
     finally:
         progress.close()
-        shutil.rmtree(tmp, ignore_errors=True)
+        if done or not (tmp / checkpoint.CHECKPOINT).exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            log.warning("build interrupted; run the same command again to resume from %s", tmp)
     timings["total"] = time.perf_counter() - t_start
     result.timings = timings
     result.peak_rss = peak_rss_bytes()
@@ -230,8 +254,18 @@ def build_index(source, out: str | os.PathLike, config: BuildConfig | None = Non
     return result
 
 
+def _build_folder(tmp_root: Path, out: Path, fingerprint: dict, resume: bool):
+    """(the build's temp folder, the checkpoint to resume from or None)."""
+    tmp = tmp_root / f".{out.name}.build"
+    ck = checkpoint.load(tmp, fingerprint) if resume else None
+    if ck is None:
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+    return tmp, ck
+
+
 def _count_and_write(token_batches, tokenizer, config, out, tmp, data_budget, nthreads, progress,
-                     report, corpus_desc, timings) -> BuildResult:
+                     report, corpus_desc, timings, resume=None, fingerprint=None) -> BuildResult:
     from cooc.index import IndexWriter
 
     win = config.window
@@ -242,16 +276,40 @@ def _count_and_write(token_batches, tokenizer, config, out, tmp, data_budget, nt
     pending_tokens: list[np.ndarray] = []
     pending_wins: list[np.ndarray] = []
     pending_n = 0
-    num_docs = 0
+    num_docs = resume.documents if resume else 0
+    if resume is not None:
+        cutter._carry = resume.carry
+    saved_spills = 0
 
     with ThreadPoolExecutor(nthreads) as pool:
+
+        def start() -> None:
+            """The accumulator and statistics, from the checkpoint when resuming. Made at
+            the first batch: a vocabulary grown from the corpus is only fixed then."""
+            nonlocal stats, acc, saved_spills
+            vocab = tokenizer.vocab_size
+            acc = _accumulator(vocab, data_budget, tmp, pool, nthreads)
+            stats = BatchStats.zeros(vocab)
+            if resume is not None:
+                acc.adopt_runs(resume.runs)
+                stats = resume.stats
+                saved_spills = acc.num_spills
+
+        def save_checkpoint() -> None:
+            """After a spill, at a batch boundary: runs hold all documents counted so far."""
+            nonlocal saved_spills
+            if fingerprint is None or acc is None or acc.num_spills == saved_spills:
+                return
+            acc.spill_pending()
+            checkpoint.save(tmp, fingerprint, checkpoint.Checkpoint(num_docs, acc.runs, stats,
+                                                                    cutter._carry))
+            saved_spills = acc.num_spills
 
         def count_slice(tokens: np.ndarray, win_ptr: np.ndarray) -> None:
             nonlocal stats, acc, bytes_per_token
             vocab = tokenizer.vocab_size
             if acc is None:
-                acc = _accumulator(vocab, data_budget, tmp, pool, nthreads)
-                stats = BatchStats.zeros(vocab)
+                start()
             t0 = time.perf_counter()
             csr, bstats = count_windows(tokens, win_ptr, vocab, "windows", win.include_self, pool, nthreads)
             timings["count"] = timings.get("count", 0.0) + time.perf_counter() - t0
@@ -280,6 +338,7 @@ def _count_and_write(token_batches, tokenizer, config, out, tmp, data_budget, nt
                 lo, hi = int(win_ptr[w]), int(win_ptr[end])
                 count_slice(tokens[lo:hi], win_ptr[w : end + 1] - lo)
                 w = end
+            save_checkpoint()
 
         for batch in token_batches:
             num_docs += len(batch.doc_lens)
@@ -297,8 +356,7 @@ def _count_and_write(token_batches, tokenizer, config, out, tmp, data_budget, nt
         count_pending()
         vocab = tokenizer.vocab_size
         if acc is None:
-            acc = _accumulator(vocab, data_budget, tmp, pool, nthreads)
-            stats = BatchStats.zeros(vocab)
+            start()
 
         t0 = time.perf_counter()
         meta = {

@@ -1,0 +1,117 @@
+"""Build checkpoints: what a killed build keeps so that the same command resumes it.
+
+The build folder (`.<index name>.build/` beside the index, or under --tmp-dir) holds the
+spilled runs and, from the first spill on, `checkpoint.json`: the fingerprint of the inputs
+and settings, how many documents are counted, the runs holding those counts (each checked
+against its own checksums on resume), the per-token statistics and the unfinished window that
+concat packing carries. A checkpoint is taken after a spill, at a batch boundary, with the
+pending sum spilled too, so runs + checkpoint hold exactly the first `documents` documents.
+The index does not depend on where the counts were cut, so a resumed build writes the same
+bytes as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cooc.pipeline.count import BatchStats
+from cooc.pipeline.progress import log
+from cooc.pipeline.runs import RunFile, RunFormatError, open_run
+
+CHECKPOINT = "checkpoint.json"
+_VERSION = 1
+
+
+@dataclass
+class Checkpoint:
+    documents: int
+    runs: list[RunFile]
+    stats: BatchStats
+    carry: np.ndarray  # uint32 tokens of concat packing's unfinished window
+
+
+def input_fingerprint(files: list[Path], config: dict, extra: dict | None = None) -> dict:
+    """What must not change for a build to be resumed: settings and every input's
+    path, size and modification time."""
+    def stat(f: Path) -> list:
+        try:
+            st = f.stat()
+        except OSError:  # unreadable: skipped and reported by the reader
+            return [str(f), None, None]
+        return [str(f), st.st_size, st.st_mtime_ns]
+
+    return {"version": _VERSION, "config": config, "files": [stat(Path(f)) for f in files],
+            **(extra or {})}
+
+
+def _sha(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 22), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _save_array(folder: Path, name: str, a: np.ndarray) -> str:
+    tmp = folder / f"{name}.npy.tmp"
+    with open(tmp, "wb") as f:
+        np.save(f, a)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, folder / f"{name}.npy")
+    return _sha(folder / f"{name}.npy")
+
+
+def save(folder: Path, fingerprint: dict, ck: Checkpoint) -> None:
+    state = {
+        "fingerprint": fingerprint,
+        "documents": ck.documents,
+        "num_tokens": ck.stats.num_tokens,
+        "num_windows": ck.stats.num_windows,
+        "runs": [r.path.name for r in ck.runs],
+        "sha256": {name: _save_array(folder, name, a) for name, a in
+                   (("occurrences", ck.stats.occurrences), ("windows", ck.stats.windows),
+                    ("carry", ck.carry))},
+    }
+    tmp = folder / (CHECKPOINT + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(state, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, folder / CHECKPOINT)
+
+
+def load(folder: Path, fingerprint: dict) -> Checkpoint | None:
+    """The checkpoint in `folder` if it belongs to this build and is intact, else None."""
+    path = folder / CHECKPOINT
+    if not path.exists():
+        return None
+    try:
+        state: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        if state.get("fingerprint") != fingerprint:
+            log.warning("not resuming the build in %s: it was started with other inputs or "
+                        "settings", folder)
+            return None
+        arrays = {}
+        for name, sha in state["sha256"].items():
+            if _sha(folder / f"{name}.npy") != sha:
+                raise RunFormatError(f"{name}.npy does not match its checksum")
+            arrays[name] = np.load(folder / f"{name}.npy")
+        runs = [open_run(folder / name) for name in state["runs"]]
+        for r in runs:
+            r.verify()
+    except (OSError, ValueError, KeyError, RunFormatError) as e:
+        log.warning("not resuming the build in %s: %s", folder, e)
+        return None
+    stats = BatchStats(arrays["occurrences"], arrays["windows"], int(state["num_tokens"]),
+                       int(state["num_windows"]))
+    log.info("resuming the build in %s: %d documents already counted, %d runs",
+             folder, state["documents"], len(runs))
+    return Checkpoint(int(state["documents"]), runs, stats, arrays["carry"].astype(np.uint32))
