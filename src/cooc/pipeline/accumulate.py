@@ -27,14 +27,15 @@ from cooc.pipeline.runs import RunFile, RunWriter
 
 MIN_MERGE_BYTES = 1 << 20  # row ranges of merges never get smaller than this
 MAX_RANGE_BYTES = 1 << 26  # ... nor larger: bigger ranges are no faster, only fatter
-MAX_RUNS = 32  # runs on disk before they are merged into one
+MAX_RUNS = 16  # runs on disk before the smaller half is merged (6 files each)
 # bytes per input entry while a range is summed: decoded input (8), two tree levels (16)
 _MERGE_BYTES_PER_ENTRY = 24
 
 
 class CountAccumulator:
     def __init__(self, vocab_size: int, pending_bytes: int, tmp_dir: Path, merge_bytes: int,
-                 max_runs: int = 0, pool: Executor | None = None, num_threads: int = 1):
+                 max_runs: int = 0, pool: Executor | None = None, num_threads: int = 1,
+                 keep_merged: bool = False):
         max_runs = max_runs or MAX_RUNS
         if max_runs < 2:
             raise ValueError(f"max_runs must be >= 2, got {max_runs}")
@@ -47,6 +48,9 @@ class CountAccumulator:
         self.pending: Csr | None = None  # upper triangle
         self._mirrored: Mirrored | None = None
         self.runs: list[RunFile] = []
+        # runs merged away but kept until `drop_obsolete` (checkpointed builds)
+        self.keep_merged = keep_merged
+        self.obsolete: list[RunFile] = []
         self.spilled_bytes = 0
         self.num_spills = 0
         self._run_seq = 0
@@ -71,6 +75,12 @@ class CountAccumulator:
         self.spilled_bytes += sum(r.disk_bytes for r in runs)
         self._run_seq = max([self._run_seq] + [int(r.path.name.split("-")[-1]) for r in runs])
 
+    def drop_obsolete(self) -> None:
+        """Delete runs merged away since the last checkpoint (which no longer names them)."""
+        for r in self.obsolete:
+            r.delete()
+        self.obsolete = []
+
     def spill_pending(self) -> None:
         """Move the in-memory sum to a run, so the runs hold everything added so far."""
         if self.pending is not None:
@@ -90,8 +100,11 @@ class CountAccumulator:
             # O(log n) times, not once per max_runs spills as when merging everything
             small = sorted(self.runs, key=lambda r: r.num_entries)[: max(2, self.max_runs // 2)]
             merged = self._write_run(small, None)
-            for r in small:
-                r.delete()
+            if self.keep_merged:  # the last checkpoint may still name them
+                self.obsolete.extend(small)
+            else:
+                for r in small:
+                    r.delete()
             self.runs = [r for r in self.runs if r not in small] + [merged]
 
     def _write_run(self, runs: list[RunFile], mirrored: Mirrored | None) -> RunFile:
@@ -155,7 +168,8 @@ class CountAccumulator:
         for r in self.runs:
             r.delete()
         self.runs = []
+        self.drop_obsolete()
 
     @property
     def temp_files(self) -> int:
-        return 6 * len(self.runs)
+        return 6 * (len(self.runs) + len(self.obsolete))

@@ -288,7 +288,7 @@ def _count_and_write(token_batches, tokenizer, config, out, tmp, data_budget, nt
             the first batch: a vocabulary grown from the corpus is only fixed then."""
             nonlocal stats, acc, saved_spills
             vocab = tokenizer.vocab_size
-            acc = _accumulator(vocab, data_budget, tmp, pool, nthreads)
+            acc = _accumulator(vocab, data_budget, tmp, pool, nthreads, fingerprint is not None)
             stats = BatchStats.zeros(vocab)
             if resume is not None:
                 acc.adopt_runs(resume.runs)
@@ -303,6 +303,7 @@ def _count_and_write(token_batches, tokenizer, config, out, tmp, data_budget, nt
             acc.spill_pending()
             checkpoint.save(tmp, fingerprint, checkpoint.Checkpoint(num_docs, acc.runs, stats,
                                                                     cutter._carry))
+            acc.drop_obsolete()
             saved_spills = acc.num_spills
 
         def count_slice(tokens: np.ndarray, win_ptr: np.ndarray) -> None:
@@ -381,9 +382,11 @@ def _count_and_write(token_batches, tokenizer, config, out, tmp, data_budget, nt
                        spills=acc.num_spills, spilled_bytes=acc.spilled_bytes)
 
 
-def _accumulator(vocab: int, data_budget: int, tmp: Path, pool, nthreads: int) -> CountAccumulator:
+def _accumulator(vocab: int, data_budget: int, tmp: Path, pool, nthreads: int,
+                 keep_merged: bool) -> CountAccumulator:
     return CountAccumulator(vocab, int(data_budget * _PENDING_SHARE), tmp,
-                            int(data_budget * _MERGE_SHARE), pool=pool, num_threads=nthreads)
+                            int(data_budget * _MERGE_SHARE), pool=pool, num_threads=nthreads,
+                            keep_merged=keep_merged)
 
 
 def _join(token_parts: list[np.ndarray], win_parts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
