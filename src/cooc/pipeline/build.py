@@ -225,7 +225,9 @@ def build_index(source, out: str | os.PathLike, config: BuildConfig | None = Non
         [] if store is not None else corpus_desc["files"], config.to_dict(),
         {"token_store": store.manifest["shards"]} if store is not None else None)
     tmp, resume = _build_folder(tmp_root, out, fingerprint, resumable and options.resume)
-    progress = Progress("counting", quiet=options.quiet)
+    # a store knows its size: the bar shows an ETA (text corpora are counted as they stream)
+    progress = Progress("counting", total=store.num_tokens if store is not None else None,
+                        quiet=options.quiet)
     done = False
     try:
         max_chars = max(_MIN_BATCH_CHARS, int(data_budget * _TOKENIZE_SHARE / _BYTES_PER_CHAR))
