@@ -117,6 +117,17 @@ def _batched(docs: Iterator[Document], batch_size: int, max_chars: int = 0) -> I
         yield batch
 
 
+def skip_documents(batches: Iterator[list[Document]], skip: int) -> Iterator[list[Document]]:
+    """Batches without their first `skip` documents (still read, so bad records among them
+    are still reported): what a resumed job does for the documents it already has."""
+    for docs in batches:
+        if skip >= len(docs):
+            skip -= len(docs)
+            continue
+        yield docs[skip:] if skip else docs
+        skip = 0
+
+
 def _check_files(files: Any) -> list[Path]:
     if isinstance(files, (str, bytes, os.PathLike)):
         raise TypeError(

@@ -22,6 +22,7 @@ from cooc import __version__
 from cooc.config import BuildConfig, RunOptions
 from cooc.corpus import SkipReport, default_corpus_documents, discover_files, iter_batches
 from cooc.corpus.default import DEFAULT_CORPUS_NAME
+from cooc.corpus.readers import skip_documents
 from cooc.errors import CoocError
 from cooc.pipeline import checkpoint
 from cooc.pipeline.accumulate import CountAccumulator
@@ -111,11 +112,7 @@ def _tokenize(batches: Iterable, tokenizer: Tokenizer, report: SkipReport,
               timings: dict[str, float], skip: int = 0) -> Iterator[_TokenBatch]:
     """Encoded batches; the first `skip` documents are read (and bad records reported) but
     not encoded: a resumed build counted them before it was killed."""
-    for docs in batches:
-        if skip >= len(docs):
-            skip -= len(docs)
-            continue
-        docs, skip = docs[skip:], 0
+    for docs in skip_documents(batches, skip):
         t0 = time.perf_counter()
         arrays = tokenizer.encode_batch([d.text for d in docs])
         del docs  # the texts are not needed while the batch is counted

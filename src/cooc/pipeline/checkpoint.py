@@ -12,7 +12,6 @@ bytes as an uninterrupted one.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from cooc.fileio import file_sha256
 from cooc.pipeline.count import BatchStats
 from cooc.pipeline.progress import log
 from cooc.pipeline.runs import RunFile, RunFormatError, open_run
@@ -51,14 +51,6 @@ def input_fingerprint(files: list[Path], config: dict, extra: dict | None = None
             **(extra or {})}
 
 
-def _sha(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 22), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _save_array(folder: Path, name: str, a: np.ndarray) -> str:
     tmp = folder / f"{name}.npy.tmp"
     with open(tmp, "wb") as f:
@@ -66,7 +58,7 @@ def _save_array(folder: Path, name: str, a: np.ndarray) -> str:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, folder / f"{name}.npy")
-    return _sha(folder / f"{name}.npy")
+    return file_sha256(folder / f"{name}.npy")
 
 
 def save(folder: Path, fingerprint: dict, ck: Checkpoint) -> None:
@@ -101,7 +93,7 @@ def load(folder: Path, fingerprint: dict) -> Checkpoint | None:
             return None
         arrays = {}
         for name, sha in state["sha256"].items():
-            if _sha(folder / f"{name}.npy") != sha:
+            if file_sha256(folder / f"{name}.npy") != sha:
                 raise RunFormatError(f"{name}.npy does not match its checksum")
             arrays[name] = np.load(folder / f"{name}.npy")
         runs = [open_run(folder / name) for name in state["runs"]]

@@ -18,7 +18,6 @@ the process's RSS, which broke the memory budget during merges of large runs.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -28,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cooc.fileio import HashedFile, file_sha256
 from cooc.kernels import codec
 from cooc.pipeline.csr import Csr, row_ranges, threaded
 
@@ -82,14 +82,10 @@ class RunFile:
         return Csr(out_ptr, cols, counts, start)
 
     def verify(self) -> None:
-        """Check the files against the sizes and checksums in run.json."""
+        """Check the files against the checksums in run.json."""
         meta = _load_meta(self.path)
         for name, fname in _FILES.items():
-            h = hashlib.sha256()
-            with open(self.path / fname, "rb") as f:
-                for chunk in iter(lambda: f.read(1 << 22), b""):
-                    h.update(chunk)
-            if h.hexdigest() != meta["sha256"][name]:
+            if file_sha256(self.path / fname) != meta["sha256"][name]:
                 raise RunFormatError(f"run {self.path}: {fname} does not match its checksum")
 
     def delete(self) -> None:
@@ -111,25 +107,6 @@ def open_run(path: Path) -> RunFile:
     return RunFile(Path(path), meta["rows"], meta["entries"], meta["disk_bytes"])
 
 
-class _HashedFile:
-    def __init__(self, path: Path, dtype: str):
-        self.f = open(path, "wb")
-        self.h = hashlib.sha256()
-        self.dtype = dtype
-        self.nbytes = 0
-
-    def write(self, a: np.ndarray) -> None:
-        b = np.ascontiguousarray(a, dtype=self.dtype)
-        if b.nbytes:
-            mv = memoryview(b).cast("B")
-            self.f.write(mv)
-            self.h.update(mv)
-            self.nbytes += b.nbytes
-
-    def close(self) -> None:
-        self.f.close()
-
-
 class RunWriter:
     """Streams consecutive row ranges (covering rows 0..num_rows-1 in order) into a new run."""
 
@@ -141,9 +118,9 @@ class RunWriter:
         self.tmp.mkdir(parents=True)
         self.num_rows = num_rows
         self.pool, self.num_threads = pool, num_threads
-        self._files = {k: _HashedFile(self.tmp / f, _DTYPES[k]) for k, f in _FILES.items()}
+        self._files = {k: HashedFile(self.tmp / f, _DTYPES[k]) for k, f in _FILES.items()}
         for k in ("row_ptr", "row_word", "blk_ptr"):
-            self._files[k].write(np.zeros(1, np.int64))
+            self._files[k].append(np.zeros(1, np.int64))
         self._rows = 0
         self._entries = 0
         self._words = 0
@@ -164,11 +141,11 @@ class RunWriter:
 
         for ptr, words, rw, skip in threaded(self.pool, self.num_threads, encode, ranges):
             blocks = np.cumsum((np.diff(ptr) + BLOCK - 1) // BLOCK)
-            self._files["row_ptr"].write(ptr[1:] + self._entries)
-            self._files["row_word"].write(rw[1:] + self._words)
-            self._files["blk_ptr"].write(blocks + self._blocks)
-            self._files["data"].write(words)
-            self._files["skip"].write(skip)
+            self._files["row_ptr"].append(ptr[1:] + self._entries)
+            self._files["row_word"].append(rw[1:] + self._words)
+            self._files["blk_ptr"].append(blocks + self._blocks)
+            self._files["data"].append(words)
+            self._files["skip"].append(skip)
             self._rows += ptr.shape[0] - 1
             self._entries += int(ptr[-1])
             self._words += int(rw[-1])

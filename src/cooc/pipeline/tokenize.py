@@ -19,6 +19,8 @@ from cooc import __version__
 from cooc.config import BuildConfig, RunOptions
 from cooc.corpus import SkipReport, default_corpus_documents, discover_files, iter_batches
 from cooc.corpus.default import DEFAULT_CORPUS_NAME, DEFAULT_CORPUS_SOURCE
+from cooc.corpus.readers import skip_documents
+from cooc.pipeline.checkpoint import input_fingerprint
 from cooc.pipeline.progress import Progress, peak_rss_bytes
 from cooc.store.writer import StoreWriter
 from cooc.tokenizers import Tokenizer, load_tokenizer
@@ -45,15 +47,8 @@ def _grows_vocabulary(tok: Tokenizer) -> bool:
 
 def _fingerprint(files: list[Path], config: BuildConfig, shard_tokens: int) -> dict:
     """What must not change for a partial store to be resumed."""
-    def stat(f: Path) -> list:
-        try:
-            st = f.stat()
-        except OSError:  # unreadable: skipped and reported by the reader
-            return [str(f), None, None]
-        return [str(f), st.st_size, st.st_mtime_ns]
-
-    return {"tokenizer": config.tokenizer, "text_field": config.text_field,
-            "shard_tokens": shard_tokens, "files": [stat(f) for f in files]}
+    return input_fingerprint(files, {"tokenizer": config.tokenizer, "text_field": config.text_field},
+                             {"shard_tokens": shard_tokens})
 
 
 def tokenize_corpus(source, out: str | os.PathLike, config: BuildConfig | None = None,
@@ -90,15 +85,11 @@ def tokenize_corpus(source, out: str | os.PathLike, config: BuildConfig | None =
     else:
         max_chars = max(1 << 16, options.resolved_memory() // 10 // _BYTES_PER_CHAR)
         batches = iter_batches(files, config.text_field, report, options.batch_size, max_chars)
-    skip = resumed = writer.documents_done
+    skip = resumed = writer.documents_done  # counted in finished shards: read, not encoded
     progress = Progress("tokenizing", quiet=options.quiet)
     timings = {"tokenize": 0.0}
     try:
-        for docs in batches:
-            if skip >= len(docs):
-                skip -= len(docs)
-                continue
-            docs, skip = docs[skip:], 0
+        for docs in skip_documents(batches, skip):
             t0 = time.perf_counter()
             arrays = tokenizer.encode_batch([d.text for d in docs])
             timings["tokenize"] += time.perf_counter() - t0

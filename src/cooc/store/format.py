@@ -18,12 +18,12 @@ goes on after them. The last step writes manifest.json and renames the folder in
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
 from cooc.errors import CoocError
+from cooc.fileio import file_sha256
 
 MAGIC = "COOC-TOKENS"
 FORMAT_VERSION = 1
@@ -70,14 +70,6 @@ def read_manifest(path: Path, name: str = MANIFEST) -> dict[str, Any]:
         raise CoocError(f"token store {path} has format version {m.get('format_version')}; "
                         f"this cooc reads version {FORMAT_VERSION}")
     return m
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 22), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def check_shard(store: Path, shard: dict[str, Any]) -> str | None:

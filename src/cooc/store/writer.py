@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -11,24 +10,9 @@ from typing import Any
 
 import numpy as np
 
+from cooc.fileio import HashedFile
 from cooc.pipeline.progress import log
 from cooc.store import format as fmt
-
-
-class _Array:
-    def __init__(self, path: Path, dtype: str):
-        self.f = open(path, "wb")
-        self.h = hashlib.sha256()
-        self.dtype = dtype
-        self.nbytes = 0
-
-    def append(self, a: np.ndarray) -> None:
-        b = np.ascontiguousarray(a, dtype=self.dtype)
-        if b.nbytes:
-            mv = memoryview(b).cast("B")
-            self.f.write(mv)
-            self.h.update(mv)
-            self.nbytes += b.nbytes
 
 
 class StoreWriter:
@@ -49,7 +33,7 @@ class StoreWriter:
         self.shards: list[dict[str, Any]] = []
         self.vocab: list[str] | None = None
         self._resume()
-        self._cur: dict[str, _Array] | None = None
+        self._cur: dict[str, HashedFile] | None = None
         self._cur_docs = self._cur_tokens = 0
 
     # -- resume -------------------------------------------------------------------------------
@@ -110,7 +94,7 @@ class StoreWriter:
             tmp = self.dir / (fmt.shard_name(len(self.shards)) + ".tmp")
             shutil.rmtree(tmp, ignore_errors=True)
             tmp.mkdir()
-            self._cur = {k: _Array(tmp / f, dt) for k, (f, dt) in fmt.ARRAYS.items()}
+            self._cur = {k: HashedFile(tmp / f, dt) for k, (f, dt) in fmt.ARRAYS.items()}
             self._cur["doc_ptr"].append(np.zeros(1, np.int64))
         cur = self._cur
         cur["tokens"].append(tokens)
