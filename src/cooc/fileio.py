@@ -9,11 +9,11 @@ import numpy as np
 
 
 class HashedFile:
-    """An array file being appended to, sha256-hashed as it is written."""
+    """An array file being appended to, hashed (sha256 by default) as it is written."""
 
-    def __init__(self, path: Path, dtype: str):
+    def __init__(self, path: Path, dtype: str, algorithm: str = "sha256"):
         self.f = open(path, "wb")
-        self.h = hashlib.sha256()
+        self.h = hashlib.new(algorithm)
         self.dtype = dtype
         self.nbytes = 0
 

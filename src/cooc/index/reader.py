@@ -18,6 +18,7 @@ import numpy as np
 from cooc.errors import IndexFormatError
 from cooc.index import layout
 from cooc.kernels import codec
+from cooc.ranges import bounded_ranges
 
 _CHUNK_ENTRIES = 1 << 22
 
@@ -74,6 +75,11 @@ class TokenTexts(Sequence):
 
     def __len__(self) -> int:
         return self._offsets.shape[0] - 1
+
+    def __iter__(self):
+        # one read of the blob: item by item took ~1.3 s for Qwen's 151 k texts
+        blob, offs = self._text.tobytes(), self._offsets.tolist()
+        return (blob[a:b].decode("utf-8", "surrogatepass") for a, b in zip(offs[:-1], offs[1:], strict=True))
 
     def __getitem__(self, i):
         if isinstance(i, slice):
@@ -333,14 +339,9 @@ class CoocIndex:
         if isinstance(chunk_entries, bool) or not isinstance(chunk_entries, int) \
                 or chunk_entries < 1:
             raise ValueError(f"chunk_entries must be a positive int, got {chunk_entries!r}")
-        row_ptr = self._arrays["row_ptr"]
-        lo = int(start)
-        while lo < stop:
-            hi = int(np.searchsorted(row_ptr, row_ptr[lo] + chunk_entries, side="right")) - 1
-            hi = min(max(hi, lo + 1), int(stop))
+        for lo, hi in bounded_ranges(self._arrays["row_ptr"], chunk_entries, start, stop):
             ptr, cols, counts = self._decode(lo, hi)
             yield lo, ptr, cols, counts
-            lo = hi
 
     # -- internals ----------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from cooc.errors import IndexFormatError
 from cooc.index import layout
 from cooc.index.reader import CoocIndex, read_manifest
 from cooc.kernels import codec
+from cooc.ranges import bounded_ranges
 
 _CHUNK_ENTRIES = 1 << 22
 _PROBLEMS = {
@@ -92,17 +93,13 @@ def _check_structure(index: CoocIndex) -> str | None:
     h_row = np.zeros(V, dtype=np.uint64)
     h_col = np.zeros(V, dtype=np.uint64)
     diag = 0
-    lo = 0
-    while lo < V:
-        hi = int(np.searchsorted(row_ptr, row_ptr[lo] + _CHUNK_ENTRIES, side="right")) - 1
-        hi = min(max(hi, lo + 1), V)
+    for lo, hi in bounded_ranges(row_ptr, _CHUNK_ENTRIES, 0, V):
         args = (row_ptr, row_word, index._blk_ptr, x["skip"], x["data"], layout.BLOCK_SIZE, V)
         problem, r, e = codec.verify_rows(lo, hi, *args)
         if problem:
             return f"row {r}: " + _PROBLEMS[problem].format(e=e)
         ptr, ranks, counts, _ = codec.decode_rows(lo, hi, *args)
         diag += codec.sym_hash_rows(lo, ptr, token_of_rank[ranks], counts, h_row, h_col)
-        lo = hi
     if diag != m["num_diagonal"]:
         return f"{diag} diagonal entries, manifest.json says {m['num_diagonal']}"
     bad = np.flatnonzero(h_row != h_col)

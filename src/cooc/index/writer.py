@@ -10,7 +10,6 @@ the matrix is never held whole.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -21,8 +20,10 @@ from typing import Any
 import numpy as np
 
 from cooc.errors import CoocError
+from cooc.fileio import HashedFile
 from cooc.index import layout
 from cooc.kernels import codec
+from cooc.ranges import bounded_ranges, even_ranges
 
 _STAGE_DATA = "stage-data.tmp"
 _STAGE_SKIP = "stage-skip.tmp"
@@ -95,36 +96,25 @@ def _degree_order(deg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return token_of_rank, rank
 
 
-class _ArrayFile:
-    """One array file being appended to, hashed as it is written."""
+class _ArrayFile(HashedFile):
+    """One array file of the index being appended to, hashed as it is written."""
 
     def __init__(self, directory: Path, name: str):
         self.name = name
-        self.dtype = np.dtype(layout.ARRAYS[name][0])
         self.file = layout.file_name(name)
-        self._f = open(directory / self.file, "wb")
-        self._h = hashlib.new(layout.CHECKSUM)
-        self.nbytes = 0
-
-    def append(self, arr: np.ndarray) -> None:
-        a = np.ascontiguousarray(arr, dtype=self.dtype)
-        if a.nbytes == 0:
-            return
-        mv = memoryview(a).cast("B")
-        self._f.write(mv)
-        self._h.update(mv)
-        self.nbytes += a.nbytes
+        super().__init__(directory / self.file, layout.ARRAYS[name][0], layout.CHECKSUM)
 
     def close(self, shape: tuple[int, ...]) -> dict[str, Any]:
-        self._f.close()
-        if int(np.prod(shape)) * self.dtype.itemsize != self.nbytes:
+        super().close()
+        dtype = np.dtype(self.dtype)
+        if int(np.prod(shape)) * dtype.itemsize != self.nbytes:
             raise RuntimeError(f"internal error: {self.file} has {self.nbytes} bytes for {shape}")
-        return {"name": self.name, "file": self.file, "dtype": self.dtype.str,
+        return {"name": self.name, "file": self.file, "dtype": dtype.str,
                 "shape": list(shape), "nbytes": self.nbytes,
-                layout.CHECKSUM: self._h.hexdigest()}
+                layout.CHECKSUM: self.h.hexdigest()}
 
     def discard(self) -> None:
-        self._f.close()
+        super().close()
 
 
 class IndexWriter:
@@ -263,10 +253,7 @@ class IndexWriter:
             r = int(np.flatnonzero(got != want)[0])
             raise ValueError(f"add_rows: row {row_start + r} has {int(got[r])} entries but "
                              f"degrees said {int(want[r])}")
-        parts = 4 * self.num_threads if ptr[-1] > (1 << 16) else 1
-        cuts = np.unique(np.searchsorted(ptr, np.linspace(0, ptr[-1], parts + 1), side="left"))
-        cuts = np.unique(np.concatenate([[0], np.minimum(cuts, n), [n]]))
-        ranges = [(int(a), int(b)) for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
+        ranges = even_ranges(ptr, 4 * self.num_threads if ptr[-1] > (1 << 16) else 1)
 
         def work(rng: tuple[int, int]):
             lo, hi = rng
@@ -461,10 +448,7 @@ class IndexWriter:
         skip_f = self._open_array("skip")
         row_word = np.zeros(V + 1, dtype=np.int64)
         bits = np.zeros(2, dtype=np.int64)
-        lo = 0
-        while lo < V:
-            hi = int(np.searchsorted(row_ptr, row_ptr[lo] + self.chunk_entries, side="right")) - 1
-            hi = min(max(hi, lo + 1), V)
+        for lo, hi in bounded_ranges(row_ptr, self.chunk_entries):
             stage_words, stage_skip = stage_maps()
             ptr, ids, cnt, bad = codec.decode_rows(lo, hi, row_ptr, self._stage_word, blk_ptr,
                                                    stage_skip, stage_words, B, V)
@@ -478,7 +462,6 @@ class IndexWriter:
             data.append(words)
             skip_f.append(skip)
             bits += b
-            lo = hi
         data.append(np.zeros(1, np.uint64))  # guard word
         self._write_whole("row_ptr", row_ptr)
         self._write_whole("row_word", row_word)

@@ -24,6 +24,7 @@ import numpy as np
 from cooc.pipeline.csr import Csr, Mirrored, merge2, sum_csrs
 from cooc.pipeline.malloc import trim
 from cooc.pipeline.runs import RunFile, RunWriter
+from cooc.ranges import bounded_ranges
 
 MIN_MERGE_BYTES = 1 << 20  # row ranges of merges never get smaller than this
 MAX_RANGE_BYTES = 1 << 26  # ... nor larger: bigger ranges are no faster, only fatter
@@ -133,16 +134,12 @@ class CountAccumulator:
         if mirrored is not None:
             total_ptr += mirrored.row_ptr
         max_entries = max(1, min(self.merge_bytes, MAX_RANGE_BYTES) // per_entry)
-        start = 0
-        while start < V:
-            stop = int(np.searchsorted(total_ptr, total_ptr[start] + max_entries, side="right")) - 1
-            stop = min(V, max(stop, start + 1))
+        for start, stop in bounded_ranges(total_ptr, max_entries):
             parts = [r.read_rows(start, stop) for r in runs]
             if mirrored is not None:
                 parts.append(mirrored.rows(start, stop))
             yield sum_csrs(parts, self.pool, self.num_threads)
             del parts
-            start = stop
 
     def final_degrees(self) -> np.ndarray | None:
         """Row lengths of the final sum when it is all in memory (no run spilled), else None.

@@ -20,9 +20,9 @@ import numpy as np
 
 from cooc import __version__
 from cooc.config import BuildConfig, RunOptions
-from cooc.corpus import SkipReport, default_corpus_documents, discover_files, iter_batches
-from cooc.corpus.default import DEFAULT_CORPUS_NAME
+from cooc.corpus import SkipReport
 from cooc.corpus.readers import skip_documents
+from cooc.corpus.sources import document_batches
 from cooc.errors import CoocError
 from cooc.pipeline import checkpoint
 from cooc.pipeline.accumulate import CountAccumulator
@@ -83,29 +83,6 @@ class BuildResult:
 class _TokenBatch:
     tokens: np.ndarray  # uint32, documents concatenated
     doc_lens: np.ndarray  # int64
-
-
-def _documents(source, config: BuildConfig, options: RunOptions, report: SkipReport):
-    """(batches(max_chars) -> document batches, corpus description) for a path/glob/list, or
-    the built-in corpus. Files are found now, so a missing path fails before any work."""
-    if source is None:
-        docs = list(default_corpus_documents())
-
-        def gen(max_chars: int):
-            for i in range(0, len(docs), options.batch_size):
-                yield docs[i : i + options.batch_size]
-
-        return gen, {"source": DEFAULT_CORPUS_NAME, "files": []}
-    files = discover_files(source)
-
-    def batches(max_chars: int):
-        return iter_batches(files, config.text_field, report, options.batch_size, max_chars)
-
-    return batches, {"source": [str(s) for s in _as_list(source)], "files": [str(f) for f in files]}
-
-
-def _as_list(source) -> list:
-    return list(source) if isinstance(source, (list, tuple)) else [source]
 
 
 def _tokenize(batches: Iterable, tokenizer: Tokenizer, report: SkipReport,
@@ -199,7 +176,8 @@ def build_index(source, out: str | os.PathLike, config: BuildConfig | None = Non
         corpus_desc = {**store.manifest["corpus"], "token_store": str(store.path)}
         report = SkipReport.from_dict(store.manifest["skip_report"])
     else:
-        batches, corpus_desc = _documents(source, config, options, report)
+        batches, corpus_desc = document_batches(source, config.text_field, options.batch_size,
+                                                report)
         tokenizer = load_tokenizer(config.tokenizer, num_threads=nthreads)
     if config.window.packing == "concat" and tokenizer.eot_id is None:
         raise CoocError(f"tokenizer {config.tokenizer!r} has no end-of-text token; use --packing document")

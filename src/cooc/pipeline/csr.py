@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cooc.kernels import csr_ops
+from cooc.ranges import even_ranges
 
 
 @dataclass(frozen=True)
@@ -63,16 +64,6 @@ def concat_rows(parts: list[Csr]) -> Csr:
     )
 
 
-def row_ranges(row_ptr: np.ndarray, parts: int) -> list[tuple[int, int]]:
-    """Up to `parts` consecutive row ranges of similar entry counts."""
-    n = row_ptr.shape[0] - 1
-    if parts <= 1 or n <= 1:
-        return [(0, n)]
-    cuts = np.searchsorted(row_ptr, np.linspace(0, row_ptr[-1], parts + 1)[1:-1], side="left")
-    bounds = np.unique(np.concatenate([[0], np.minimum(cuts, n), [n]]))
-    return [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
-
-
 def threaded(pool: Executor | None, num_threads: int, fn, ranges):
     if pool is None or num_threads <= 1 or len(ranges) == 1:
         return [fn(r) for r in ranges]
@@ -89,7 +80,7 @@ def merge2(a: Csr, b: Csr, pool: Executor | None = None, num_threads: int = 1) -
         return b
     n = a.num_rows
     big = a.num_entries + b.num_entries > (1 << 18)
-    ranges = row_ranges(a.row_ptr + b.row_ptr, 4 * num_threads if big else 1)
+    ranges = even_ranges(a.row_ptr + b.row_ptr, 4 * num_threads if big else 1)
     lens = np.empty(n, np.int64)
 
     def lengths(r):

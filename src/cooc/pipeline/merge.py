@@ -33,6 +33,7 @@ from cooc.errors import CoocError
 from cooc.index import CoocIndex, IndexWriter, open_index
 from cooc.pipeline.csr import Csr, concat_rows, sum_csrs
 from cooc.pipeline.progress import log
+from cooc.ranges import bounded_ranges
 from cooc.tokenizers.whitespace import EOT_TEXT, WhitespaceTokenizer
 
 # decoded inputs, remapped columns, the pairwise sums: bytes per input entry of a row range
@@ -167,19 +168,6 @@ def _range_entries(options: RunOptions) -> int:
     return min(_MAX_RANGE_ENTRIES, max(_MIN_RANGE_ENTRIES, share))
 
 
-def _row_ranges(bound: np.ndarray, max_entries: int):
-    """Consecutive row ranges of at most `max_entries` entries by the per-row `bound`
-    (a row longer than that comes alone)."""
-    cum = np.zeros(bound.shape[0] + 1, np.int64)
-    np.cumsum(bound, out=cum[1:])
-    lo, n = 0, bound.shape[0]
-    while lo < n:
-        hi = int(np.searchsorted(cum, cum[lo] + max_entries, side="right")) - 1
-        hi = min(max(hi, lo + 1), n)
-        yield lo, hi
-        lo = hi
-
-
 def _remapped_rows(index: CoocIndex, id_map: np.ndarray, lo: int, hi: int, chunk: int) -> Csr:
     """Union rows [lo, hi) holding `index`'s entries, in union ids (rows it lacks are empty)."""
     a, b = (int(i) for i in np.searchsorted(id_map, [lo, hi]))
@@ -203,13 +191,14 @@ def _write(indexes: list[CoocIndex], maps: list[np.ndarray], texts: list[str], m
            out: Path, options: RunOptions) -> int:
     """Stream the summed row ranges into a staged writer; returns the entries written."""
     size, nthreads, chunk = len(texts), options.resolved_num_proc(), _range_entries(options)
-    bound = np.zeros(size, np.int64)  # entries of a union row are at most the inputs' sum
+    bound = np.zeros(size + 1, np.int64)  # entries of a union row are at most the inputs' sum
     for index, id_map in zip(indexes, maps, strict=True):
-        bound[id_map] += index.degree()
+        bound[id_map + 1] += index.degree()
+    np.cumsum(bound, out=bound)
     entries = 0
     with ThreadPoolExecutor(nthreads) as pool, \
             IndexWriter(out, size, num_threads=nthreads, chunk_entries=chunk) as writer:
-        for lo, hi in _row_ranges(bound, chunk):
+        for lo, hi in bounded_ranges(bound, chunk):
             parts = [_remapped_rows(index, id_map, lo, hi, chunk)
                      for index, id_map in zip(indexes, maps, strict=True)]
             rows = sum_csrs(parts, pool, nthreads)

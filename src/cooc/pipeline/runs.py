@@ -29,7 +29,8 @@ import numpy as np
 
 from cooc.fileio import HashedFile, file_sha256
 from cooc.kernels import codec
-from cooc.pipeline.csr import Csr, row_ranges, threaded
+from cooc.pipeline.csr import Csr, threaded
+from cooc.ranges import even_ranges
 
 MAGIC = "COOC-RUN"
 VERSION = 2
@@ -130,7 +131,7 @@ class RunWriter:
         if part.row_start != self._rows:
             raise ValueError(f"run {self.path}: rows must arrive in order (got {part.row_start}, "
                              f"expected {self._rows})")
-        ranges = row_ranges(part.row_ptr, 4 * self.num_threads if part.num_entries > (1 << 18) else 1)
+        ranges = even_ranges(part.row_ptr, 4 * self.num_threads if part.num_entries > (1 << 18) else 1)
 
         def encode(r):
             lo, hi = r

@@ -17,9 +17,10 @@ import numpy as np
 
 from cooc import __version__
 from cooc.config import BuildConfig, RunOptions
-from cooc.corpus import SkipReport, default_corpus_documents, discover_files, iter_batches
-from cooc.corpus.default import DEFAULT_CORPUS_NAME, DEFAULT_CORPUS_SOURCE
+from cooc.corpus import SkipReport
+from cooc.corpus.default import DEFAULT_CORPUS_SOURCE
 from cooc.corpus.readers import skip_documents
+from cooc.corpus.sources import document_batches
 from cooc.pipeline.checkpoint import input_fingerprint
 from cooc.pipeline.progress import Progress, peak_rss_bytes
 from cooc.store.writer import StoreWriter
@@ -60,36 +61,27 @@ def tokenize_corpus(source, out: str | os.PathLike, config: BuildConfig | None =
     options = options or RunOptions()
     out = Path(out)
     t_start = time.perf_counter()
-    if source is None:
-        files, names = [], [DEFAULT_CORPUS_SOURCE]
-        desc = {"source": DEFAULT_CORPUS_NAME, "files": names}
-    else:
-        files = discover_files(source)
-        names = [str(f) for f in files]
-        srcs = list(source) if isinstance(source, (list, tuple)) else [source]
-        desc = {"source": [str(s) for s in srcs], "files": names}
+    report = SkipReport()
+    batches, desc = document_batches(source, config.text_field, options.batch_size, report)
+    files = [Path(f) for f in desc["files"]]
+    # the built-in corpus is one "file": its documents' source
+    desc["files"] = names = desc["files"] or [DEFAULT_CORPUS_SOURCE]
     nthreads = options.resolved_num_proc()
     tokenizer = load_tokenizer(config.tokenizer, num_threads=nthreads)
     writer = StoreWriter(out, _fingerprint(files, config, shard_tokens), shard_tokens)
     if _grows_vocabulary(tokenizer):
         if writer.vocab is not None:  # resumed: the ids in finished shards are these words'
-            from cooc.tokenizers.whitespace import _restore
+            from cooc.tokenizers.whitespace import WhitespaceTokenizer
 
-            tokenizer = _restore(nthreads, list(writer.vocab), False)
+            tokenizer = WhitespaceTokenizer.from_vocabulary(writer.vocab, nthreads, frozen=False)
         writer.vocab_fn = tokenizer.token_texts
     file_index = {n: i for i, n in enumerate(names)}
-    report = SkipReport()
-    if source is None:
-        docs = list(default_corpus_documents())
-        batches = (docs[i : i + options.batch_size] for i in range(0, len(docs), options.batch_size))
-    else:
-        max_chars = max(1 << 16, options.resolved_memory() // 10 // _BYTES_PER_CHAR)
-        batches = iter_batches(files, config.text_field, report, options.batch_size, max_chars)
+    max_chars = max(1 << 16, options.resolved_memory() // 10 // _BYTES_PER_CHAR)
     skip = resumed = writer.documents_done  # counted in finished shards: read, not encoded
     progress = Progress("tokenizing", quiet=options.quiet)
     timings = {"tokenize": 0.0}
     try:
-        for docs in skip_documents(batches, skip):
+        for docs in skip_documents(batches(max_chars), skip):
             t0 = time.perf_counter()
             arrays = tokenizer.encode_batch([d.text for d in docs])
             timings["tokenize"] += time.perf_counter() - t0

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from cooc.errors import CoocError
+from cooc.ranges import bounded_ranges
 from cooc.store import format as fmt
 from cooc.tokenizers import Tokenizer, load_tokenizer
 
@@ -40,13 +41,13 @@ class TokenStore:
         """
         want = self.manifest["tokenizer"]
         if want["kind"] == "whitespace":
-            from cooc.tokenizers.whitespace import _restore
+            from cooc.tokenizers.whitespace import WhitespaceTokenizer
 
             try:
                 words = json.loads((self.path / fmt.VOCAB).read_text(encoding="utf-8"))
             except (OSError, ValueError) as e:
                 raise CoocError(f"token store {self.path}: unreadable {fmt.VOCAB} ({e})") from None
-            return _restore(num_threads, words, False)
+            return WhitespaceTokenizer.from_vocabulary(words, num_threads, frozen=False)
         tok = load_tokenizer(want["spec"], num_threads=num_threads)
         got = tok.describe()
         for key in ("vocab_size", "vocab_sha256", "special_tokens_sha256", "pattern_sha256"):
@@ -77,13 +78,9 @@ class TokenStore:
         pages would count toward the process's memory for as long as the map lives."""
         for s in self.shards:
             ptr = self._read(s, "doc_ptr", 0, s["documents"] + 1).astype(np.int64)
-            d = 0
-            while d < s["documents"]:
-                e = int(np.searchsorted(ptr, ptr[d] + max_tokens, side="right")) - 1
-                e = min(max(e, d + 1), s["documents"])
+            for d, e in bounded_ranges(ptr, max_tokens):
                 tokens = self._read(s, "tokens", int(ptr[d]), int(ptr[e])).astype(np.uint32, copy=False)
                 yield tokens, np.diff(ptr[d : e + 1])
-                d = e
 
     def document_origin(self, i: int) -> tuple[str, int]:
         """(source file, line) of document i."""

@@ -54,8 +54,10 @@ class WhitespaceTokenizer(Tokenizer):
         self._frozen = False
 
     @classmethod
-    def from_vocabulary(cls, words: Sequence[str], num_threads: int = 1) -> WhitespaceTokenizer:
-        """A frozen tokenizer whose id i is `words[i]` (e.g. an index's `token_texts()`)."""
+    def from_vocabulary(cls, words: Sequence[str], num_threads: int = 1,
+                        frozen: bool = True) -> WhitespaceTokenizer:
+        """A tokenizer whose id i is `words[i]` (e.g. an index's `token_texts()`); with
+        frozen=False it goes on growing (a resumed or stored tokenization)."""
         words = list(words)
         if not words or words[0] != EOT_TEXT:
             raise ValueError(f"a whitespace vocabulary starts with {EOT_TEXT!r} (id 0)")
@@ -67,7 +69,7 @@ class WhitespaceTokenizer(Tokenizer):
         tok = cls(num_threads)
         tok._words = words
         tok._ids = {w: i for i, w in enumerate(words)}
-        tok._frozen = True
+        tok._frozen = frozen
         return tok
 
     @property
