@@ -170,10 +170,11 @@ def test_killed_build_leaves_no_index(tmp_path):
         time.sleep(delay)
         p.send_signal(sig)
         _, err = p.communicate(timeout=120)
-        if p.returncode == 0:  # finished before the signal: must be complete
+        # 0: done first; 130: our handler; death by the signal itself: it landed before the
+        # handler was set or after it was restored (interpreter start-up or exit)
+        assert p.returncode in (0, 130, -sig), err
+        if out.exists():  # the work was finished: the index must be complete
             assert main(["verify", str(out)]) == 0
         else:
-            # 130 from our handler, or death by SIGINT when it lands before the handler is set
-            assert p.returncode in (130, -signal.SIGINT), err
-            assert not out.exists()
-            assert not [x for x in tmp_path.iterdir() if x.name.startswith(f".{out.name}")]
+            assert p.returncode != 0, err
+        assert not [x for x in tmp_path.iterdir() if x.name.startswith(f".{out.name}")]
