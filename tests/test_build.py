@@ -15,7 +15,7 @@ from reference import reference_counts, reference_dict_of_sets, reference_window
 import cooc
 from cooc.config import BuildConfig, RunOptions, WindowConfig
 from cooc.index import open_index
-from cooc.pipeline import accumulate, build
+from cooc.pipeline import accumulate, build, counter
 from cooc.tokenizers import load_tokenizer
 
 WORDS = [f"w{i}" for i in range(40)]
@@ -53,7 +53,7 @@ def expected(docs: list[str], tokenizer_spec: str, length: int, packing="documen
 @pytest.fixture
 def tiny_budget(monkeypatch):
     """Budgets small enough that every batch spills and runs merge (4 runs at most)."""
-    monkeypatch.setattr(build, "_MIN_DATA_BUDGET", 4096)
+    monkeypatch.setattr(counter, "MIN_DATA_BUDGET", 4096)
     monkeypatch.setattr(accumulate, "MIN_MERGE_BYTES", 2048)
     monkeypatch.setattr(accumulate, "MAX_RUNS", 3)
 
@@ -115,7 +115,7 @@ def test_spills_and_run_merges_give_identical_index(tmp_path, tiny_budget, monke
                       RunOptions(quiet=True, memory_bytes=1, batch_size=4))
     assert many.spills > 3  # several spills, so runs were merged (MAX_RUNS = 3)
     monkeypatch.setattr(accumulate, "MAX_RUNS", 32)
-    monkeypatch.setattr(build, "_MIN_DATA_BUDGET", 1 << 30)
+    monkeypatch.setattr(counter, "MIN_DATA_BUDGET", 1 << 30)
     none = cooc.build(files, tmp_path / "none.cooc", cfg, RunOptions(quiet=True))
     assert none.spills == 0
     assert array_bytes(many.path) == array_bytes(none.path)
@@ -179,7 +179,7 @@ def test_interrupted_build_leaves_nothing(tmp_path, monkeypatch):
     def boom(*a, **k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(build, "count_windows", boom)
+    monkeypatch.setattr(counter, "count_windows", boom)
     with pytest.raises(KeyboardInterrupt):
         cooc.build(f, tmp_path / "a.cooc", BuildConfig(tokenizer="whitespace"), RunOptions(quiet=True))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.jsonl"]

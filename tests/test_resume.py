@@ -11,7 +11,7 @@ import pytest
 import cooc
 from cooc.config import BuildConfig, RunOptions, WindowConfig
 from cooc.index import writer as index_writer
-from cooc.pipeline import accumulate, build, checkpoint
+from cooc.pipeline import accumulate, checkpoint, counter
 from cooc.pipeline.tokenize import tokenize_corpus
 
 
@@ -30,7 +30,7 @@ def array_bytes(path: Path) -> dict[str, bytes]:
 
 @pytest.fixture
 def tiny_budget(monkeypatch):
-    monkeypatch.setattr(build, "_MIN_DATA_BUDGET", 192 << 10)
+    monkeypatch.setattr(counter, "MIN_DATA_BUDGET", 192 << 10)
     monkeypatch.setattr(accumulate, "MIN_MERGE_BYTES", 32 << 10)
     monkeypatch.setattr(accumulate, "MAX_RUNS", 3)
 
@@ -112,7 +112,7 @@ def test_killed_build_resumes_to_identical_index(store, tmp_path, monkeypatch, t
 
 def test_killed_text_build_resumes(data, tmp_path, monkeypatch):
     """From text (qwen): documents already counted are re-read but not re-tokenized."""
-    monkeypatch.setattr(build, "_MIN_DATA_BUDGET", 1 << 20)
+    monkeypatch.setattr(counter, "MIN_DATA_BUDGET", 1 << 20)
     monkeypatch.setattr(accumulate, "MAX_RUNS", 3)
     cfg = BuildConfig(tokenizer="qwen", window=WindowConfig(context_length=16))
     whole = cooc.build(data, tmp_path / "whole.cooc", cfg, OPTS)

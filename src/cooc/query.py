@@ -1,4 +1,5 @@
-"""Questions asked of an index: neighbours, most connected tokens, mutual and common neighbours.
+"""Questions asked of an index: neighbours (by count or an association measure, see
+`cooc.association`), most connected tokens, mutual and common neighbours.
 
 Tokens are named by id (`#42`) or by text. A text is first matched against the display
 texts stored in the index (so ' hello' and 'hello' are different tokens); otherwise it is
@@ -13,9 +14,23 @@ from functools import cached_property
 
 import numpy as np
 
+from cooc import association
+from cooc.association import MEASURES
 from cooc.errors import CoocError
 
-MEASURES = ("count", "pmi")
+__all__ = ["MEASURES", "Analyzer", "Neighbour"]
+
+# rows of non-neighbours decoded to join two runs of neighbour rows (see `_shared_with`)
+_GAP_ENTRIES = 1 << 14
+
+
+def _check_alpha(alpha, by: str) -> None:
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.integer, np.floating)) \
+            or not np.isfinite(alpha) or alpha <= 0:
+        raise CoocError(f"--alpha must be a number > 0 (0.75 is the usual smoothing), "
+                        f"got {alpha!r}")
+    if alpha != 1 and by != "ppmi":
+        raise CoocError(f"--alpha smooths ppmi only; use --by ppmi or drop --alpha {alpha}")
 
 
 @dataclass(frozen=True)
@@ -84,28 +99,92 @@ class Analyzer:
 
     # --- questions -----------------------------------------------------------------------
     def neighbours(self, token: str | int, k: int = 20, by: str = "count",
-                   min_count: int = 1) -> list[Neighbour]:
-        """Top-k neighbours by count or PMI (log of observed over expected windows)."""
+                   min_count: int = 1, alpha: float = 1.0) -> list[Neighbour]:
+        """Top-k neighbours met at least `min_count` times, by `by` (one of MEASURES; see
+        `cooc.association`), highest score first, ties by id. `alpha` smooths the context
+        distribution of ppmi (1: plain ppmi; 0.75 is Levy et al.'s choice)."""
         if by not in MEASURES:
             raise CoocError(f"unknown measure {by!r}; choose one of {', '.join(MEASURES)}")
-        if k < 1:
-            raise CoocError(f"--top-k must be >= 1, got {k}")
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+            raise CoocError(f"--top-k must be an integer >= 1, got {k!r}")
+        if isinstance(min_count, bool) or not isinstance(min_count, (int, np.integer)) \
+                or min_count < 1:
+            raise CoocError(f"--min-count must be an integer >= 1, got {min_count!r}")
+        _check_alpha(alpha, by)
         a = self.resolve(token)
-        cols, counts = self.index.row(a)
-        keep = counts >= min_count
-        cols, counts = cols[keep], counts[keep]
-        scores = self._scores(a, cols, counts, by)
+        row_cols, row_counts = self.index.row(a)
+        keep = row_counts >= min_count  # rare pairs must not dominate pmi-like scores
+        cols, counts = row_cols[keep], row_counts[keep]
+        if by == "jaccard":
+            deg = self.index.degree(cols)
+            scores = association.jaccard(self._shared_with(row_cols, cols), len(row_cols), deg)
+        else:
+            scores = self._scores(a, cols, counts, by, alpha)
         # highest score first, ties by id: a total order, so results are reproducible
         order = np.lexsort((cols, -scores))[:k]
         return [Neighbour(int(cols[i]), self.index.token_text(int(cols[i])), int(counts[i]),
                           float(scores[i])) for i in order]
 
-    def _scores(self, a: int, cols: np.ndarray, counts: np.ndarray, by: str) -> np.ndarray:
-        if by == "count":
-            return counts.astype(np.float64)
-        n = float(self.index.meta["corpus"]["windows"])
+    @property
+    def _total_windows(self) -> int:
+        return int(self.index.meta.get("corpus", {}).get("windows", 0))
+
+    def _scores(self, a: int, cols: np.ndarray, counts: np.ndarray, by: str,
+                alpha: float = 1.0) -> np.ndarray:
         w = self.index.windows
-        return np.log(counts * n / (float(w[a]) * w[cols].astype(np.float64)))
+        wb = w[cols]
+        if by == "ppmi" and alpha != 1:
+            wb = association.smoothed_windows(w, alpha)[cols]
+        return association.score(by, counts, float(w[a]), wb, self._total_windows)
+
+    def _shared_with(self, row: np.ndarray, targets: np.ndarray) -> np.ndarray:
+        """|set(row) & N(t)| for every t of `targets` (sorted, unique token ids).
+
+        Performance notes: the targets' rows are decoded in runs of consecutive ids, a run
+        broken where the rows between two targets hold more than _GAP_ENTRIES entries, so a
+        hub's thousands of neighbours cost a few range decodes instead of one call each, and
+        a token with few, scattered neighbours decodes little more than their rows. Each
+        decoded range is scored in one vectorised pass (`association.shared_neighbours`).
+        """
+        out = np.zeros(len(targets), np.int64)
+        if not len(targets) or not len(row):
+            return out
+        t = np.asarray(targets, dtype=np.int64)
+        ptr = np.zeros(self.index.vocab_size + 1, np.int64)
+        np.cumsum(self.index.degree(), out=ptr[1:])
+        gaps = ptr[t[1:]] - ptr[t[:-1] + 1]
+        cuts = (np.flatnonzero(gaps > _GAP_ENTRIES) + 1).tolist()
+        for s, e in zip([0, *cuts], [*cuts, len(t)], strict=True):
+            for start, row_ptr, cols, _ in self.index.iter_rows(int(t[s]), int(t[e - 1]) + 1):
+                shared = association.shared_neighbours(row, row_ptr, cols)
+                i0, i1 = np.searchsorted(t, [start, start + len(row_ptr) - 1])
+                out[i0:i1] = shared[t[i0:i1] - start]
+        return out
+
+    def pair_association(self, a: str | int, b: str | int, alpha: float = 1.0) -> dict:
+        """Every measure for one pair: count, windows, pmi, ppmi (smoothed by `alpha`), npmi,
+        llr, jaccard. A pair that never met has count 0, pmi -inf, ppmi 0, npmi -1."""
+        _check_alpha(alpha, "ppmi")
+        ia, ib = self.resolve(a), self.resolve(b)
+        idx = self.index
+        c = idx.pair_count(ia, ib)
+        w = idx.windows
+        n = self._total_windows
+        wa, wb = float(w[ia]), float(w[ib])
+        wb_alpha = float(association.smoothed_windows(w, alpha)[ib]) if alpha != 1 else wb
+        ra, rb = idx.row(ia)[0], idx.row(ib)[0]
+        shared = len(np.intersect1d(ra, rb, assume_unique=True))
+        return {
+            "a": ia, "b": ib, "a_text": idx.token_text(ia), "b_text": idx.token_text(ib),
+            "count": c, "windows_a": int(w[ia]), "windows_b": int(w[ib]), "windows": n,
+            "pmi": float(association.pmi(c, wa, wb, n)),
+            "ppmi": float(association.ppmi(c, wa, wb_alpha, n)),
+            "alpha": float(alpha),
+            "npmi": float(association.npmi(c, wa, wb, n)),
+            "llr": float(association.llr(c, wa, wb, n)),
+            "jaccard": float(association.jaccard(shared, len(ra), len(rb))),
+            "shared_neighbours": shared,
+        }
 
     def top_connected(self, n: int = 20) -> list[tuple[int, str, int]]:
         """Tokens with the most distinct neighbours."""

@@ -9,6 +9,9 @@ from pathlib import Path
 
 from cooc.errors import CoocError
 
+# cooc.association.MEASURES, spelled out: building the parser must not import numpy (tested)
+MEASURES = ("count", "pmi", "ppmi", "npmi", "llr", "jaccard")
+
 
 def _open(path: str):
     from cooc.index import open_index
@@ -60,11 +63,13 @@ def cmd_stats(args) -> int:
 def cmd_neighbours(args) -> int:
     an = _analyzer(args.index)
     tid = an.resolve(args.token)
-    rows = an.neighbours(tid, args.top_k, args.by, args.min_count)
+    alpha = 1.0 if getattr(args, "alpha", None) is None else args.alpha
+    rows = an.neighbours(tid, args.top_k, args.by, args.min_count, alpha)
     if args.json:
         _print_json([r.__dict__ for r in rows])
         return 0
-    print(f"top {len(rows)} neighbours of {an.describe(tid)} by {args.by} "
+    by = f"{args.by} (alpha {alpha:g})" if alpha != 1 else args.by
+    print(f"top {len(rows)} neighbours of {an.describe(tid)} by {by} "
           f"(degree {int(an.index.degree([tid])[0]):,}):")
     for r in rows:
         score = f"  {args.by} {r.score:.3f}" if args.by != "count" else ""
@@ -82,9 +87,12 @@ def cmd_top(args) -> int:
 
 def cmd_mutual(args) -> int:
     an = _analyzer(args.index)
-    m = an.mutual(args.a, args.b)
-    verdict = f"met in {m['count']:,} windows" if m["met"] else "never met"
+    m = an.pair_association(args.a, args.b)
+    verdict = f"met in {m['count']:,} windows" if m["count"] > 0 else "never met"
     print(f"#{m['a']} {m['a_text']!r} and #{m['b']} {m['b_text']!r}: {verdict}")
+    print(f"  windows {m['windows']:,}; holding a {m['windows_a']:,}, holding b "
+          f"{m['windows_b']:,}; shared neighbours {m['shared_neighbours']:,}")
+    print("  " + "  ".join(f"{k} {m[k]:.4g}" for k in ("pmi", "ppmi", "npmi", "llr", "jaccard")))
     return 0
 
 
@@ -106,6 +114,7 @@ def cmd_analyze(args) -> int:
         return cmd_stats(ns)
     if args.query_token is not None:
         ns.token, ns.top_k, ns.by, ns.min_count = args.query_token, args.top_k, "count", 1
+        ns.alpha = None
         return cmd_neighbours(ns)
     if args.top_connected is not None:
         ns.n = args.top_connected
@@ -164,8 +173,13 @@ def register(sub) -> None:
     p.add_argument("index")
     p.add_argument("token", help="token text (e.g. ' the') or #id")
     p.add_argument("--top-k", "-k", type=int, default=20)
-    p.add_argument("--by", choices=("count", "pmi"), default="count")
+    p.add_argument("--by", choices=MEASURES, default="count",
+                   help="count, or an association measure: pmi, ppmi, npmi, llr (Dunning's "
+                   "G^2), jaccard (of neighbour sets)")
     p.add_argument("--min-count", type=int, default=1, help="ignore pairs met fewer times")
+    p.add_argument("--alpha", type=float, default=None,
+                   help="ppmi context-distribution smoothing exponent (default 1: none; "
+                   "0.75 is usual)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_neighbours)
 
@@ -174,7 +188,8 @@ def register(sub) -> None:
     p.add_argument("-n", type=int, default=20)
     p.set_defaults(func=cmd_top)
 
-    p = sub.add_parser("mutual", help="did two tokens meet, and how often")
+    p = sub.add_parser("mutual", help="did two tokens meet, how often, and how strongly "
+                       "associated (pmi, ppmi, npmi, llr, jaccard)")
     p.add_argument("index")
     p.add_argument("a")
     p.add_argument("b")

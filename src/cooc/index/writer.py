@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +95,51 @@ def _degree_order(deg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     rank = np.empty(deg.shape[0], dtype=np.uint32)
     rank[token_of_rank] = np.arange(deg.shape[0], dtype=np.uint32)
     return token_of_rank, rank
+
+
+@dataclass
+class EncodedRows:
+    """Rows [row_start, row_start + n) in final form (columns as degree ranks), with their
+    symmetry hashes: what `IndexWriter.add_encoded` appends."""
+
+    row_start: int
+    row_ptr: np.ndarray  # int64[n+1] from 0
+    words: np.ndarray  # uint64: the rows' blocks, each row starting on a word
+    row_word: np.ndarray  # int64[n+1] from 0
+    skip: np.ndarray  # uint32[blocks, 2]
+    bits: np.ndarray  # int64[2]: id and count payload bits
+    diagonal: int
+    h_row: np.ndarray  # uint64[n]
+    h_col: np.ndarray  # uint64[V]
+
+    @property
+    def num_rows(self) -> int:
+        return self.row_ptr.shape[0] - 1
+
+
+def encode_final_rows(row_start: int, ptr: np.ndarray, cols: np.ndarray, counts: np.ndarray,
+                      rank: np.ndarray) -> EncodedRows:
+    """Check, hash, remap to ranks and encode rows; raises ValueError naming a bad entry.
+
+    The bytes of a row depend only on the row and `rank`, so ranges encoded apart (threads,
+    workers) and appended in order give the same index as one pass."""
+    vocab_size = rank.shape[0]
+    problem, r, i = codec.check_rows(ptr, cols, counts, vocab_size)
+    if problem:
+        detail = _CHECK_MESSAGES[problem]
+        if problem == codec.COL_OUT_OF_RANGE:
+            detail += f" ({int(cols[ptr[r] + i])} >= vocab_size={vocab_size})"
+        raise ValueError(f"add_rows: row {row_start + r}, entry {i}: {detail}")
+    n = ptr.shape[0] - 1
+    h_row = np.zeros(vocab_size, np.uint64)
+    h_col = np.zeros(vocab_size, np.uint64)
+    diag = codec.sym_hash_rows(row_start, ptr, cols, counts, h_row, h_col)
+    ranks, cnt, bad = codec.permute_rows(ptr, cols, counts, rank, vocab_size)
+    if bad >= 0:
+        raise RuntimeError(f"internal error: rows from {row_start} do not permute")
+    words, rw, skip, bits = codec.encode_rows(ptr, ranks, cnt, layout.BLOCK_SIZE)
+    return EncodedRows(row_start, ptr, words, rw, skip, bits, int(diag),
+                       h_row[row_start : row_start + n].copy(), h_col)
 
 
 class _ArrayFile(HashedFile):
@@ -247,54 +293,57 @@ class IndexWriter:
         start on a word, so the bytes do not depend on the cut) and appended in order.
         """
         n = ptr.shape[0] - 1
-        got = np.diff(ptr)
-        want = self._degrees[row_start : row_start + n]
-        if not np.array_equal(got, want):
-            r = int(np.flatnonzero(got != want)[0])
-            raise ValueError(f"add_rows: row {row_start + r} has {int(got[r])} entries but "
-                             f"degrees said {int(want[r])}")
+        self._check_degrees(row_start, np.diff(ptr))
         ranges = even_ranges(ptr, 4 * self.num_threads if ptr[-1] > (1 << 16) else 1)
 
-        def work(rng: tuple[int, int]):
+        def work(rng: tuple[int, int]) -> EncodedRows:
             lo, hi = rng
             a, b = int(ptr[lo]), int(ptr[hi])
-            p, c, k = ptr[lo : hi + 1] - a, cols[a:b], counts[a:b]
-            problem, r, i = codec.check_rows(p, c, k, self.vocab_size)
-            if problem:
-                return ("bad", problem, lo + r, i, int(c[p[r] + i]) if problem == codec.COL_OUT_OF_RANGE else 0)
-            h_col = np.zeros(self.vocab_size, np.uint64)
-            diag = codec.sym_hash_rows(row_start + lo, p, c, k, self._h_row, h_col)
-            ranks, cnt, bad = codec.permute_rows(p, c, k, self._rank, self.vocab_size)
-            if bad >= 0:
-                raise RuntimeError(f"internal error: rows from {row_start + lo} do not permute")
-            words, rw, skip, bits = codec.encode_rows(p, ranks, cnt, layout.BLOCK_SIZE)
-            return ("ok", lo, hi, diag, h_col, words, rw, skip, bits)
+            return encode_final_rows(row_start + lo, ptr[lo : hi + 1] - a, cols[a:b],
+                                     counts[a:b], self._rank)
 
         if len(ranges) > 1 and self.num_threads > 1:
             from concurrent.futures import ThreadPoolExecutor
 
             with ThreadPoolExecutor(self.num_threads) as pool:
-                results = list(pool.map(work, ranges))
+                parts = list(pool.map(work, ranges))
         else:
-            results = [work(r) for r in ranges]
-        for res in results:
-            if res[0] == "bad":
-                _, problem, r, i, col = res
-                detail = _CHECK_MESSAGES[problem]
-                if problem == codec.COL_OUT_OF_RANGE:
-                    detail += f" ({col} >= vocab_size={self.vocab_size})"
-                raise ValueError(f"add_rows: row {row_start + r}, entry {i}: {detail}")
-        for _, lo, hi, diag, h_col, words, rw, skip, bits in results:
-            self._diagonal += diag
-            self._h_col += h_col
-            r0 = row_start + lo
-            self._row_word[r0 + 1 : row_start + hi + 1] = self._row_word[r0] + rw[1:]
-            self._data.append(words)
-            self._skip.append(skip)
-            self._bits += bits
-            self._num_blocks += int(skip.shape[0])
-        self._row_ptr[row_start + 1 : row_start + n + 1] = self._row_ptr[row_start] + ptr[1:]
-        self._next_row = row_start + n
+            parts = [work(r) for r in ranges]
+        for part in parts:
+            self._append_encoded(part)
+        assert self._next_row == row_start + n
+
+    def add_encoded(self, part: EncodedRows) -> None:
+        """Direct mode: append rows already encoded by `encode_final_rows` (e.g. by the
+        workers of a distributed build), in order."""
+        self._require_open("add_encoded")
+        if not self._direct:
+            raise RuntimeError("add_encoded needs the degrees: pass degrees= to IndexWriter")
+        if part.row_start != self._next_row:
+            raise ValueError(f"rows must arrive in order: expected row_start={self._next_row}, "
+                             f"got {part.row_start}")
+        self._check_degrees(part.row_start, np.diff(part.row_ptr))
+        self._append_encoded(part)
+
+    def _check_degrees(self, row_start: int, got: np.ndarray) -> None:
+        want = self._degrees[row_start : row_start + got.shape[0]]
+        if not np.array_equal(got, want):
+            r = int(np.flatnonzero(got != want)[0])
+            raise ValueError(f"add_rows: row {row_start + r} has {int(got[r])} entries but "
+                             f"degrees said {int(want[r])}")
+
+    def _append_encoded(self, part: EncodedRows) -> None:
+        r0, n = part.row_start, part.num_rows
+        self._diagonal += part.diagonal
+        self._h_row[r0 : r0 + n] = part.h_row
+        self._h_col += part.h_col
+        self._row_word[r0 + 1 : r0 + n + 1] = self._row_word[r0] + part.row_word[1:]
+        self._row_ptr[r0 + 1 : r0 + n + 1] = self._row_ptr[r0] + part.row_ptr[1:]
+        self._data.append(part.words)
+        self._skip.append(part.skip)
+        self._bits += part.bits
+        self._num_blocks += int(part.skip.shape[0])
+        self._next_row = r0 + n
 
     # -- finish / abort -----------------------------------------------------------------------
 
@@ -448,7 +497,9 @@ class IndexWriter:
         skip_f = self._open_array("skip")
         row_word = np.zeros(V + 1, dtype=np.int64)
         bits = np.zeros(2, dtype=np.int64)
-        for lo, hi in bounded_ranges(row_ptr, self.chunk_entries):
+
+        def reencode(rng: tuple[int, int]):
+            lo, hi = rng
             stage_words, stage_skip = stage_maps()
             ptr, ids, cnt, bad = codec.decode_rows(lo, hi, row_ptr, self._stage_word, blk_ptr,
                                                    stage_skip, stage_words, B, V)
@@ -457,11 +508,28 @@ class IndexWriter:
                 ranks, cnt, bad = codec.permute_rows(ptr, ids, cnt, rank, V)
             if bad >= 0:
                 raise RuntimeError(f"internal error: stage rows from {lo} do not decode")
-            words, rw, skip, b = codec.encode_rows(ptr, ranks, cnt, B)
-            row_word[lo + 1 : hi + 1] = row_word[lo] + rw[1:]
-            data.append(words)
-            skip_f.append(skip)
-            bits += b
+            return (lo, hi, *codec.encode_rows(ptr, ranks, cnt, B))
+
+        # threads share the chunk budget; a group of them is in flight at a time, in order
+        T = self.num_threads
+        ranges = list(bounded_ranges(row_ptr, max(1, self.chunk_entries // T)))
+        pool = None
+        if T > 1 and len(ranges) > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            pool = ThreadPoolExecutor(T)
+        try:
+            for g in range(0, len(ranges), T):
+                group = ranges[g : g + T]
+                done = pool.map(reencode, group) if pool else map(reencode, group)
+                for lo, hi, words, rw, skip, b in done:
+                    row_word[lo + 1 : hi + 1] = row_word[lo] + rw[1:]
+                    data.append(words)
+                    skip_f.append(skip)
+                    bits += b
+        finally:
+            if pool is not None:
+                pool.shutdown()
         data.append(np.zeros(1, np.uint64))  # guard word
         self._write_whole("row_ptr", row_ptr)
         self._write_whole("row_word", row_word)

@@ -108,38 +108,29 @@ class CountAccumulator:
                     r.delete()
             self.runs = [r for r in self.runs if r not in small] + [merged]
 
-    def _write_run(self, runs: list[RunFile], mirrored: Mirrored | None) -> RunFile:
+    def _write_run(self, runs: list[RunFile], mirrored: Mirrored | None,
+                   path: Path | None = None) -> RunFile:
         self._run_seq += 1
-        writer = RunWriter(self.tmp_dir / f"run-{self._run_seq:06d}", self.vocab_size,
-                           self.pool, self.num_threads)
+        path = path or self.tmp_dir / f"run-{self._run_seq:06d}"
+        writer = RunWriter(path, self.vocab_size, self.pool, self.num_threads)
         try:
-            for part in self._stream(runs, mirrored):
+            for part in sum_rows(runs, mirrored, self.vocab_size, self.merge_bytes, self.pool,
+                                 self.num_threads):
                 writer.add(part)
         except BaseException:
             writer.abort()
             raise
         return writer.close()
 
-    def _stream(self, runs: list[RunFile], mirrored: Mirrored | None) -> Iterator[Csr]:
-        """The sum of runs and an in-memory matrix, as consecutive row ranges of bounded size."""
-        V = self.vocab_size
-        if not runs and mirrored is None:
-            yield Csr.empty(V)
-            return
-        # entries at or before each row boundary, over all inputs: cut ranges of ~merge_bytes
-        total_ptr = np.zeros(V + 1, np.int64)
-        for r in runs:
-            total_ptr += r.row_ptr()
-        per_entry = _MERGE_BYTES_PER_ENTRY if runs else 8
-        if mirrored is not None:
-            total_ptr += mirrored.row_ptr
-        max_entries = max(1, min(self.merge_bytes, MAX_RANGE_BYTES) // per_entry)
-        for start, stop in bounded_ranges(total_ptr, max_entries):
-            parts = [r.read_rows(start, stop) for r in runs]
-            if mirrored is not None:
-                parts.append(mirrored.rows(start, stop))
-            yield sum_csrs(parts, self.pool, self.num_threads)
-            del parts
+    def finish_run(self, path: Path) -> RunFile:
+        """The whole sum as one run at `path` (a map task's output); the other runs go."""
+        mirrored = Mirrored(self.pending) if self.pending is not None else None
+        self.pending = None
+        run = self._write_run(self.runs, mirrored, path)
+        for r in self.runs + self.obsolete:
+            r.delete()
+        self.runs, self.obsolete = [], []
+        return run
 
     def final_degrees(self) -> np.ndarray | None:
         """Row lengths of the final sum when it is all in memory (no run spilled), else None.
@@ -161,7 +152,8 @@ class CountAccumulator:
         if mirrored is None and self.pending is not None:
             mirrored = Mirrored(self.pending)
         self._mirrored = self.pending = None
-        yield from self._stream(self.runs, mirrored)
+        yield from sum_rows(self.runs, mirrored, self.vocab_size, self.merge_bytes, self.pool,
+                            self.num_threads)
         for r in self.runs:
             r.delete()
         self.runs = []
@@ -170,3 +162,28 @@ class CountAccumulator:
     @property
     def temp_files(self) -> int:
         return 6 * (len(self.runs) + len(self.obsolete))
+
+
+def sum_rows(runs: list[RunFile], mirrored: Mirrored | None, num_rows: int, merge_bytes: int,
+             pool: Executor | None = None, num_threads: int = 1, start: int = 0,
+             stop: int | None = None) -> Iterator[Csr]:
+    """Rows [start, stop) of the sum of runs and an in-memory matrix, as consecutive row
+    ranges of about `merge_bytes` each."""
+    stop = num_rows if stop is None else stop
+    if not runs and mirrored is None:
+        yield Csr.empty(stop - start, start)
+        return
+    # entries at or before each row boundary, over all inputs: cut ranges of ~merge_bytes
+    total_ptr = np.zeros(stop - start + 1, np.int64)
+    for r in runs:
+        total_ptr += r.row_ptr(start, stop)
+    per_entry = _MERGE_BYTES_PER_ENTRY if runs else 8
+    if mirrored is not None:
+        total_ptr += mirrored.row_ptr[start : stop + 1]
+    max_entries = max(1, min(merge_bytes, MAX_RANGE_BYTES) // per_entry)
+    for lo, hi in bounded_ranges(total_ptr, max_entries):
+        parts = [r.read_rows(start + lo, start + hi) for r in runs]
+        if mirrored is not None:
+            parts.append(mirrored.rows(start + lo, start + hi))
+        yield sum_csrs(parts, pool, num_threads)
+        del parts

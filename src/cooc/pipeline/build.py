@@ -25,44 +25,21 @@ from cooc.corpus.readers import skip_documents
 from cooc.corpus.sources import document_batches
 from cooc.errors import CoocError
 from cooc.pipeline import checkpoint
-from cooc.pipeline.accumulate import CountAccumulator
-from cooc.pipeline.count import BatchStats, count_windows
-from cooc.pipeline.malloc import bound_allocator
-from cooc.pipeline.progress import Progress, fmt_bytes, log, peak_rss_bytes, rss_bytes
+from cooc.pipeline.counter import (
+    WindowCounter,
+    measure_data_budget,
+    new_counter,
+    writer_chunk_entries,
+)
+from cooc.pipeline.progress import Progress, fmt_bytes, log, peak_rss_bytes
 from cooc.pipeline.windowing import WindowCutter
 from cooc.tokenizers import Tokenizer, load_tokenizer
 
-# Memory of a counting batch per token (window sets, inverted lists) and per matrix entry
-# (the upper triangle's row-range parts and their concatenation); measured on English text.
-_BYTES_PER_TOKEN = 48
-_BYTES_PER_ENTRY = 16
-# Below this the spill count explodes (at 16 MB: 360 spills on 20 M tokens; at 8 MB: 1,220)
-_MIN_DATA_BUDGET = 16 << 20
-# Shares of the data budget (memory beyond the process's base): the pending sum, the batch
-# being counted (its windows and counts), the row ranges of merges. A spill holds the sum,
-# its mirror and a range at once (see accumulate.py), so the shares add up to about 1.
-_PENDING_SHARE = 0.3
-_BATCH_SHARE = 0.3
-_MERGE_SHARE = 0.25
 # A tokenizer batch (texts, token arrays, their concatenation) costs up to ~10 bytes per
 # character; it gets a tenth of the budget.
 _TOKENIZE_SHARE = 0.1
 _BYTES_PER_CHAR = 10
 _MIN_BATCH_CHARS = 1 << 16
-# the index writer re-encodes a staged index in chunks: decoded, permuted, encoded entries
-_WRITER_BYTES_PER_ENTRY = 24
-
-
-def _warm_kernels(vocab_size: int) -> None:
-    """Load every compiled kernel of a build once, so the baseline memory includes them."""
-    from cooc.kernels import windows
-    from cooc.pipeline.csr import Mirrored, merge2
-
-    tokens = np.arange(min(vocab_size, 4), dtype=np.uint32)
-    upper, _ = count_windows(tokens, windows.document_windows(np.array([0, len(tokens)]), 4),
-                             vocab_size)
-    merge2(upper, upper)
-    Mirrored(upper).rows(0, vocab_size)
 
 
 @dataclass
@@ -182,16 +159,7 @@ def build_index(source, out: str | os.PathLike, config: BuildConfig | None = Non
     if config.window.packing == "concat" and tokenizer.eot_id is None:
         raise CoocError(f"tokenizer {config.tokenizer!r} has no end-of-text token; use --packing document")
 
-    bound_allocator()
-    _warm_kernels(tokenizer.vocab_size)
-    baseline = rss_bytes()  # interpreter, libraries, tokenizer and compiled kernels
-    data_budget = options.resolved_memory() - baseline
-    if data_budget < _MIN_DATA_BUDGET:
-        log.warning("--memory %s leaves %s beyond the %s this process needs to start; "
-                    "using %s for data", fmt_bytes(options.resolved_memory()),
-                    fmt_bytes(max(0, data_budget)), fmt_bytes(baseline), fmt_bytes(_MIN_DATA_BUDGET))
-        data_budget = _MIN_DATA_BUDGET
-    log.debug("memory: base %s, data budget %s", fmt_bytes(baseline), fmt_bytes(data_budget))
+    data_budget = measure_data_budget(options.resolved_memory(), tokenizer.vocab_size)
     tmp_root = Path(options.tmp_dir) if options.tmp_dir else out.parent
     tmp_root.mkdir(parents=True, exist_ok=True)
     # grown vocabularies from text are tokenized whole before counting: no checkpoints
@@ -247,12 +215,7 @@ def _count_and_write(token_batches, tokenizer, config, out, tmp, data_budget, nt
 
     win = config.window
     cutter = WindowCutter(win.context_length, win.packing, tokenizer.eot_id)
-    stats = None
-    acc = None
-    bytes_per_token = _BYTES_PER_TOKEN + 16 * _BYTES_PER_ENTRY  # first guess, then measured
-    pending_tokens: list[np.ndarray] = []
-    pending_wins: list[np.ndarray] = []
-    pending_n = 0
+    counter: WindowCounter | None = None
     num_docs = resume.documents if resume else 0
     if resume is not None:
         cutter._carry = resume.carry
@@ -260,81 +223,45 @@ def _count_and_write(token_batches, tokenizer, config, out, tmp, data_budget, nt
 
     with ThreadPoolExecutor(nthreads) as pool:
 
-        def start() -> None:
+        def start() -> WindowCounter:
             """The accumulator and statistics, from the checkpoint when resuming. Made at
             the first batch: a vocabulary grown from the corpus is only fixed then."""
-            nonlocal stats, acc, saved_spills
+            nonlocal saved_spills
             vocab = tokenizer.vocab_size
-            acc = _accumulator(vocab, data_budget, tmp, pool, nthreads, fingerprint is not None)
-            stats = BatchStats.zeros(vocab)
+            counter = new_counter(vocab, data_budget, tmp, win.include_self, pool, nthreads,
+                                  timings, keep_merged=fingerprint is not None)
+            acc = counter.acc
+            counter.on_counted = lambda n: progress.update(n, spilled=fmt_bytes(acc.spilled_bytes))
             if resume is not None:
                 acc.adopt_runs(resume.runs)
-                stats = resume.stats
+                counter.stats = resume.stats
                 saved_spills = acc.num_spills
+            return counter
 
         def save_checkpoint() -> None:
             """After a spill, at a batch boundary: runs hold all documents counted so far."""
             nonlocal saved_spills
-            if fingerprint is None or acc is None or acc.num_spills == saved_spills:
+            acc = counter.acc
+            if fingerprint is None or acc.num_spills == saved_spills:
                 return
             acc.spill_pending()
-            checkpoint.save(tmp, fingerprint, checkpoint.Checkpoint(num_docs, acc.runs, stats,
-                                                                    cutter._carry))
+            checkpoint.save(tmp, fingerprint, checkpoint.Checkpoint(num_docs, acc.runs,
+                                                                    counter.stats, cutter._carry))
             acc.drop_obsolete()
             saved_spills = acc.num_spills
-
-        def count_slice(tokens: np.ndarray, win_ptr: np.ndarray) -> None:
-            nonlocal stats, acc, bytes_per_token
-            vocab = tokenizer.vocab_size
-            if acc is None:
-                start()
-            t0 = time.perf_counter()
-            csr, bstats = count_windows(tokens, win_ptr, vocab, "windows", win.include_self, pool, nthreads)
-            timings["count"] = timings.get("count", 0.0) + time.perf_counter() - t0
-            if len(tokens):
-                bytes_per_token = _BYTES_PER_TOKEN + _BYTES_PER_ENTRY * csr.num_entries / len(tokens)
-            stats = stats + bstats
-            del bstats
-            t0 = time.perf_counter()
-            acc.add(csr)
-            timings["merge"] = timings.get("merge", 0.0) + time.perf_counter() - t0
-            progress.update(len(tokens), spilled=fmt_bytes(acc.spilled_bytes))
-
-        def count_pending():
-            """Count the gathered windows in slices that fit the batch share of the budget."""
-            nonlocal pending_tokens, pending_wins, pending_n
-            if not pending_tokens:
-                return
-            tokens, win_ptr = _join(pending_tokens, pending_wins)
-            pending_tokens, pending_wins, pending_n = [], [], 0
-            w = 0
-            nwin = len(win_ptr) - 1
-            while w < nwin:
-                max_tokens = max(1, int(data_budget * _BATCH_SHARE / bytes_per_token))
-                end = int(np.searchsorted(win_ptr, win_ptr[w] + max_tokens, side="right")) - 1
-                end = min(nwin, max(end, w + 1))
-                lo, hi = int(win_ptr[w]), int(win_ptr[end])
-                count_slice(tokens[lo:hi], win_ptr[w : end + 1] - lo)
-                w = end
-            save_checkpoint()
 
         for batch in token_batches:
             num_docs += len(batch.doc_lens)
             tokens, win_ptr = cutter.cut(batch.tokens, batch.doc_lens)
-            if len(win_ptr) > 1:
-                pending_tokens.append(tokens)
-                pending_wins.append(win_ptr)
-                pending_n += len(tokens)
-            if pending_n * bytes_per_token >= data_budget * _BATCH_SHARE:
-                count_pending()
-        tail, tail_ptr = cutter.flush()
-        if len(tail_ptr) > 1:
-            pending_tokens.append(tail)
-            pending_wins.append(tail_ptr)
-        count_pending()
+            counter = counter or start()
+            if counter.add(tokens, win_ptr):
+                save_checkpoint()
+        counter = counter or start()
+        counter.add(*cutter.flush())
+        counter.flush()
+        save_checkpoint()
+        acc, stats = counter.acc, counter.stats
         vocab = tokenizer.vocab_size
-        if acc is None:
-            start()
 
         t0 = time.perf_counter()
         meta = {
@@ -347,7 +274,7 @@ def _count_and_write(token_batches, tokenizer, config, out, tmp, data_budget, nt
         }
         entries = 0
         degrees = acc.final_degrees()
-        chunk = max(1 << 16, int(data_budget * _MERGE_SHARE) // _WRITER_BYTES_PER_ENTRY)
+        chunk = writer_chunk_entries(data_budget)
         with IndexWriter(out, vocab, degrees=degrees, num_threads=nthreads, chunk_entries=chunk) as writer:
             for part in acc.finish():
                 writer.add_rows(part.row_start, part.row_ptr, part.cols, part.counts)
@@ -357,20 +284,3 @@ def _count_and_write(token_batches, tokenizer, config, out, tmp, data_budget, nt
         log.debug("index written: %s entries", entries)
     return BuildResult(out, num_docs, stats.num_tokens, stats.num_windows, entries, report,
                        spills=acc.num_spills, spilled_bytes=acc.spilled_bytes)
-
-
-def _accumulator(vocab: int, data_budget: int, tmp: Path, pool, nthreads: int,
-                 keep_merged: bool) -> CountAccumulator:
-    return CountAccumulator(vocab, int(data_budget * _PENDING_SHARE), tmp,
-                            int(data_budget * _MERGE_SHARE), pool=pool, num_threads=nthreads,
-                            keep_merged=keep_merged)
-
-
-def _join(token_parts: list[np.ndarray], win_parts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    if len(token_parts) == 1:
-        return token_parts[0], win_parts[0]
-    offsets = np.cumsum([0] + [len(t) for t in token_parts])
-    win_ptr = np.concatenate(
-        [np.zeros(1, np.int64)] + [w[1:] + o for w, o in zip(win_parts, offsets, strict=False)]
-    )
-    return np.concatenate(token_parts), win_ptr

@@ -64,8 +64,11 @@ class RunFile:
     def _file(self, name: str) -> Path:
         return self.path / _FILES[name]
 
-    def row_ptr(self) -> np.ndarray:
-        return _read(self._file("row_ptr"), "<i8", 0, self.num_rows + 1).astype(np.int64, copy=False)
+    def row_ptr(self, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """Entries before each row of [start, stop], from 0 at `start`."""
+        stop = self.num_rows if stop is None else stop
+        ptr = _read(self._file("row_ptr"), "<i8", start, stop + 1).astype(np.int64, copy=False)
+        return ptr - ptr[0]
 
     def read_rows(self, start: int, stop: int) -> Csr:
         """Rows [start, stop), decoded into RAM."""

@@ -28,8 +28,13 @@ class WindowCutter:
         np.cumsum(doc_lens, out=doc_ptr[1:])
         if self.packing == "document":
             return tokens, windows.document_windows(doc_ptr, L)
-        stream = np.concatenate([self._carry, np.insert(tokens, doc_ptr[1:], self.eot_id)])
-        stream = stream.astype(np.uint32, copy=False)
+        return self.cut_stream(concat_stream(tokens, doc_ptr, self.eot_id))
+
+    def cut_stream(self, stream: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Concat packing: the complete windows of the carry followed by `stream` (a piece
+        of the packed stream, end-of-text tokens already in)."""
+        L = self.context_length
+        stream = np.concatenate([self._carry, stream]).astype(np.uint32, copy=False)
         full = (len(stream) // L) * L
         self._carry = stream[full:].copy()
         return stream[:full], np.arange(0, full + 1, L, dtype=np.int64)
@@ -40,3 +45,8 @@ class WindowCutter:
         if len(tail) == 0:
             return tail, np.zeros(1, np.int64)
         return tail, np.array([0, len(tail)], np.int64)
+
+
+def concat_stream(tokens: np.ndarray, doc_ptr: np.ndarray, eot_id: int) -> np.ndarray:
+    """Documents joined as concat packing reads them: each followed by the end-of-text token."""
+    return np.insert(tokens, doc_ptr[1:], eot_id).astype(np.uint32, copy=False)

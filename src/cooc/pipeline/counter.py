@@ -1,0 +1,147 @@
+"""Counting a stream of windows into an accumulator, in slices that fit the memory budget.
+
+Windows are gathered until they would fill the batch share of the budget, then counted on
+all threads and summed by the `CountAccumulator` (which spills when its share is full). The
+cost of a token is measured batch by batch, so slices follow the corpus's real density.
+Used by the local build and by every map task of a distributed one.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import Executor
+
+import numpy as np
+
+from cooc.pipeline.accumulate import CountAccumulator
+from cooc.pipeline.count import BatchStats, count_windows
+from cooc.pipeline.malloc import bound_allocator
+from cooc.pipeline.progress import fmt_bytes, log, rss_bytes
+
+# Memory of a counting batch per token (window sets, inverted lists) and per matrix entry
+# (the upper triangle's row-range parts and their concatenation); measured on English text.
+BYTES_PER_TOKEN = 48
+BYTES_PER_ENTRY = 16
+# Below this the spill count explodes (at 16 MB: 360 spills on 20 M tokens; at 8 MB: 1,220)
+MIN_DATA_BUDGET = 16 << 20
+# Shares of the data budget (memory beyond the process's base): the pending sum, the batch
+# being counted (its windows and counts), the row ranges of merges. A spill holds the sum,
+# its mirror and a range at once (see accumulate.py), so the shares add up to about 1.
+PENDING_SHARE = 0.3
+BATCH_SHARE = 0.3
+MERGE_SHARE = 0.25
+# the index writer re-encodes a staged index in chunks: decoded, permuted, encoded entries
+_WRITER_BYTES_PER_ENTRY = 24
+
+
+def _warm_kernels(vocab_size: int) -> None:
+    """Load every compiled kernel of a build once, so the baseline memory includes them."""
+    from cooc.kernels import windows
+    from cooc.pipeline.csr import Mirrored, merge2
+
+    tokens = np.arange(min(vocab_size, 4), dtype=np.uint32)
+    upper, _ = count_windows(tokens, windows.document_windows(np.array([0, len(tokens)]), 4),
+                             vocab_size)
+    merge2(upper, upper)
+    Mirrored(upper).rows(0, vocab_size)
+
+
+def measure_data_budget(memory_bytes: int, vocab_size: int) -> int:
+    """The memory left for data: `memory_bytes` less what this process holds once its
+    libraries, tokenizer and compiled kernels are loaded (at least MIN_DATA_BUDGET)."""
+    bound_allocator()
+    _warm_kernels(vocab_size)
+    baseline = rss_bytes()
+    data_budget = memory_bytes - baseline
+    if data_budget < MIN_DATA_BUDGET:
+        log.warning("--memory %s leaves %s beyond the %s this process needs to start; "
+                    "using %s for data", fmt_bytes(memory_bytes), fmt_bytes(max(0, data_budget)),
+                    fmt_bytes(baseline), fmt_bytes(MIN_DATA_BUDGET))
+        data_budget = MIN_DATA_BUDGET
+    log.debug("memory: base %s, data budget %s", fmt_bytes(baseline), fmt_bytes(data_budget))
+    return data_budget
+
+
+def new_counter(vocab_size: int, data_budget: int, tmp_dir, include_self: bool,
+                pool: Executor | None, num_threads: int, timings: dict[str, float],
+                keep_merged: bool = False) -> WindowCounter:
+    """A counter and its accumulator, sharing `data_budget` as the shares above say."""
+    acc = CountAccumulator(vocab_size, int(data_budget * PENDING_SHARE), tmp_dir,
+                           int(data_budget * MERGE_SHARE), pool=pool, num_threads=num_threads,
+                           keep_merged=keep_merged)
+    return WindowCounter(acc, BatchStats.zeros(vocab_size), int(data_budget * BATCH_SHARE),
+                         include_self, pool, num_threads, timings)
+
+
+def writer_chunk_entries(data_budget: int) -> int:
+    """Entries the index writer handles at a time within the merge share."""
+    return max(1 << 16, int(data_budget * MERGE_SHARE) // _WRITER_BYTES_PER_ENTRY)
+
+
+class WindowCounter:
+    def __init__(self, acc: CountAccumulator, stats: BatchStats, batch_bytes: int,
+                 include_self: bool, pool: Executor | None, num_threads: int,
+                 timings: dict[str, float], on_counted=None):
+        self.acc, self.stats = acc, stats
+        self.batch_bytes = batch_bytes
+        self.include_self = include_self
+        self.pool, self.num_threads = pool, num_threads
+        self.timings = timings
+        self.on_counted = on_counted  # called with the number of tokens of each counted slice
+        self.bytes_per_token = BYTES_PER_TOKEN + 16 * BYTES_PER_ENTRY  # first guess, then measured
+        self._tokens: list[np.ndarray] = []
+        self._wins: list[np.ndarray] = []
+        self._n = 0
+
+    def add(self, tokens: np.ndarray, win_ptr: np.ndarray) -> bool:
+        """Gather windows; returns True when the gathered windows were counted."""
+        if len(win_ptr) > 1:
+            self._tokens.append(tokens)
+            self._wins.append(win_ptr)
+            self._n += len(tokens)
+        if self._n * self.bytes_per_token >= self.batch_bytes:
+            self.flush()
+            return True
+        return False
+
+    def flush(self) -> None:
+        """Count everything gathered, in slices of the batch budget."""
+        if not self._tokens:
+            return
+        tokens, win_ptr = join_windows(self._tokens, self._wins)
+        self._tokens, self._wins, self._n = [], [], 0
+        w, nwin = 0, len(win_ptr) - 1
+        while w < nwin:
+            max_tokens = max(1, int(self.batch_bytes / self.bytes_per_token))
+            end = int(np.searchsorted(win_ptr, win_ptr[w] + max_tokens, side="right")) - 1
+            end = min(nwin, max(end, w + 1))
+            lo, hi = int(win_ptr[w]), int(win_ptr[end])
+            self._count(tokens[lo:hi], win_ptr[w : end + 1] - lo)
+            w = end
+
+    def _count(self, tokens: np.ndarray, win_ptr: np.ndarray) -> None:
+        t0 = time.perf_counter()
+        csr, bstats = count_windows(tokens, win_ptr, self.acc.vocab_size, "windows",
+                                    self.include_self, self.pool, self.num_threads)
+        self.timings["count"] = self.timings.get("count", 0.0) + time.perf_counter() - t0
+        if len(tokens):
+            self.bytes_per_token = BYTES_PER_TOKEN + BYTES_PER_ENTRY * csr.num_entries / len(tokens)
+        self.stats = self.stats + bstats
+        del bstats
+        t0 = time.perf_counter()
+        self.acc.add(csr)
+        self.timings["merge"] = self.timings.get("merge", 0.0) + time.perf_counter() - t0
+        if self.on_counted is not None:
+            self.on_counted(len(tokens))
+
+
+def join_windows(token_parts: list[np.ndarray],
+                 win_parts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Window batches -> one (tokens, win_ptr)."""
+    if len(token_parts) == 1:
+        return token_parts[0], win_parts[0]
+    offsets = np.cumsum([0] + [len(t) for t in token_parts])
+    win_ptr = np.concatenate(
+        [np.zeros(1, np.int64)] + [w[1:] + o for w, o in zip(win_parts, offsets, strict=False)]
+    )
+    return np.concatenate(token_parts), win_ptr
