@@ -106,6 +106,8 @@ class RunOptions:
     quiet: bool = False
     strict: bool = False
     resume: bool = True  # go on from the checkpoint a killed run left with the same inputs
+    engine: str = "local"  # local: this process; ray: tasks on a Ray cluster (in-process: tests)
+    address: str | None = None  # Ray cluster address (None: start a local one)
 
     def resolved_num_proc(self) -> int:
         return self.num_proc if self.num_proc > 0 else (os.cpu_count() or 1)

@@ -222,6 +222,13 @@ class IndexWriter:
             self._stage_data = open(self._tmp / _STAGE_DATA, "wb")
             self._stage_skip = open(self._tmp / _STAGE_SKIP, "wb")
 
+    @property
+    def rank(self) -> np.ndarray:
+        """Direct mode: the degree rank of every token (the final column order)."""
+        if not self._direct:
+            raise RuntimeError("the rank is known up front only when degrees= is given")
+        return self._rank
+
     # -- context manager ----------------------------------------------------------------------
 
     def __enter__(self) -> IndexWriter:

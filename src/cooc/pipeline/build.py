@@ -139,6 +139,10 @@ def build_index(source, out: str | os.PathLike, config: BuildConfig | None = Non
     (None: the built-in default corpus). Returns counts, timings and the skip report."""
     config = config or BuildConfig()
     options = options or RunOptions()
+    if options.engine != "local":
+        from cooc.pipeline.distributed import build_distributed
+
+        return build_distributed(source, out, config, options)
     out = Path(out)
     if out.exists() and not (out / "manifest.json").exists():
         raise CoocError(f"output path {out} exists and is not a cooc index; choose another --out-file")
@@ -264,14 +268,7 @@ def _count_and_write(token_batches, tokenizer, config, out, tmp, data_budget, nt
         vocab = tokenizer.vocab_size
 
         t0 = time.perf_counter()
-        meta = {
-            "config": config.to_dict(),
-            "tokenizer": tokenizer.describe(),
-            "corpus": {**corpus_desc, "documents": num_docs, "tokens": stats.num_tokens,
-                       "windows": stats.num_windows},
-            "skip_report": report.to_dict(),
-            "cooc_version": __version__,
-        }
+        meta = index_meta(config, tokenizer, corpus_desc, num_docs, stats, report)
         entries = 0
         degrees = acc.final_degrees()
         chunk = writer_chunk_entries(data_budget)
@@ -284,3 +281,16 @@ def _count_and_write(token_batches, tokenizer, config, out, tmp, data_budget, nt
         log.debug("index written: %s entries", entries)
     return BuildResult(out, num_docs, stats.num_tokens, stats.num_windows, entries, report,
                        spills=acc.num_spills, spilled_bytes=acc.spilled_bytes)
+
+
+def index_meta(config: BuildConfig, tokenizer: Tokenizer, corpus_desc: dict, num_docs: int,
+               stats, report: SkipReport) -> dict:
+    """The manifest's "meta" of a built index: what was counted, how, from what."""
+    return {
+        "config": config.to_dict(),
+        "tokenizer": tokenizer.describe(),
+        "corpus": {**corpus_desc, "documents": num_docs, "tokens": stats.num_tokens,
+                   "windows": stats.num_windows},
+        "skip_report": report.to_dict(),
+        "cooc_version": __version__,
+    }

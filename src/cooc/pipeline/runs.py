@@ -1,6 +1,6 @@
 """Sorted runs spilled to disk: full-height slices of the count matrix, compressed.
 
-A run holds rows 0..V-1 (each sorted by column) in the index's block codec with columns as
+A run holds rows 0..V-1 (a partition of a distributed build: some of them; each sorted by column) in the index's block codec with columns as
 token ids (`codec.encode_rows`: Elias-Fano ids, bit-packed or Rice counts; ~2-3 bytes per
 entry instead of 8 raw). Files, all little-endian, in one folder:
 
@@ -60,6 +60,7 @@ class RunFile:
     num_rows: int
     num_entries: int
     disk_bytes: int
+    num_cols: int = 0  # column ids are < num_cols (0: num_rows, a full-height run)
 
     def _file(self, name: str) -> Path:
         return self.path / _FILES[name]
@@ -80,7 +81,8 @@ class RunFile:
         words[:nw] = _read(self._file("data"), "<u8", int(rw[0]), int(rw[-1]))
         skip = _read(self._file("skip"), "<u4", 2 * int(bp[0]), 2 * int(bp[-1])).reshape(-1, 2)
         out_ptr, cols, counts, bad = codec.decode_rows(
-            0, stop - start, ptr, rw - rw[0], bp - bp[0], skip, words, BLOCK, self.num_rows)
+            0, stop - start, ptr, rw - rw[0], bp - bp[0], skip, words, BLOCK,
+            self.num_cols or self.num_rows)
         if bad >= 0:
             raise RunFormatError(f"run {self.path}: row {start + int(bad)} does not decode")
         return Csr(out_ptr, cols, counts, start)
@@ -108,19 +110,21 @@ def _load_meta(path: Path) -> dict:
 
 def open_run(path: Path) -> RunFile:
     meta = _load_meta(Path(path))
-    return RunFile(Path(path), meta["rows"], meta["entries"], meta["disk_bytes"])
+    return RunFile(Path(path), meta["rows"], meta["entries"], meta["disk_bytes"],
+                   meta.get("cols", meta["rows"]))
 
 
 class RunWriter:
     """Streams consecutive row ranges (covering rows 0..num_rows-1 in order) into a new run."""
 
     def __init__(self, path: Path, num_rows: int, pool: Executor | None = None,
-                 num_threads: int = 1):
+                 num_threads: int = 1, num_cols: int | None = None):
         self.path = Path(path)
         self.tmp = self.path.with_name(self.path.name + ".tmp")
         shutil.rmtree(self.tmp, ignore_errors=True)
         self.tmp.mkdir(parents=True)
         self.num_rows = num_rows
+        self.num_cols = num_rows if num_cols is None else num_cols
         self.pool, self.num_threads = pool, num_threads
         self._files = {k: HashedFile(self.tmp / f, _DTYPES[k]) for k, f in _FILES.items()}
         for k in ("row_ptr", "row_word", "blk_ptr"):
@@ -161,13 +165,14 @@ class RunWriter:
         for f in self._files.values():
             f.close()
         disk = sum(f.nbytes for f in self._files.values())
-        meta = {"magic": MAGIC, "version": VERSION, "rows": self._rows, "entries": self._entries,
+        meta = {"magic": MAGIC, "version": VERSION, "rows": self._rows, "cols": self.num_cols,
+                "entries": self._entries,
                 "words": self._words, "blocks": self._blocks, "disk_bytes": disk,
                 "sha256": {k: f.h.hexdigest() for k, f in self._files.items()}}
         (self.tmp / "run.json").write_text(json.dumps(meta))
         shutil.rmtree(self.path, ignore_errors=True)
         os.replace(self.tmp, self.path)
-        return RunFile(self.path, self._rows, self._entries, disk)
+        return RunFile(self.path, self._rows, self._entries, disk, self.num_cols)
 
     def abort(self) -> None:
         for f in self._files.values():

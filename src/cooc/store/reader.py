@@ -72,11 +72,14 @@ class TokenStore:
             raise CoocError(f"token store {self.path}: {shard['name']}/{spec['file']} is truncated")
         return a
 
-    def iter_batches(self, max_tokens: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def iter_batches(self, max_tokens: int,
+                     shards: list[int] | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """(tokens uint32, document lengths int64) of whole documents, about `max_tokens`
-        tokens at a time (a longer document comes alone). Positioned reads, not maps: mapped
-        pages would count toward the process's memory for as long as the map lives."""
-        for s in self.shards:
+        tokens at a time (a longer document comes alone), of all shards or the listed ones.
+        Positioned reads, not maps: mapped pages would count toward the process's memory
+        for as long as the map lives."""
+        for i in range(len(self.shards)) if shards is None else shards:
+            s = self.shards[i]
             ptr = self._read(s, "doc_ptr", 0, s["documents"] + 1).astype(np.int64)
             for d, e in bounded_ranges(ptr, max_tokens):
                 tokens = self._read(s, "tokens", int(ptr[d]), int(ptr[e])).astype(np.uint32, copy=False)

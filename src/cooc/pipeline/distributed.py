@@ -1,0 +1,241 @@
+"""The build as tasks on an engine: in-process (tests, reference) or a Ray cluster.
+
+The driver tokenizes text into a token store first (stores are the unit of distribution: a
+map task per shard), runs the map tasks, cuts the rows into ranges by the maps' row sizes,
+runs the reduce tasks, fixes the column order from the reduced degrees, runs the encode
+tasks and appends their parts in order into one index (see `partitioned` for the tasks). The
+work folder `.OUT.dist/` (beside the index or under --tmp-dir) must be on storage every
+worker sees, as must the store. A killed job run again with the same inputs and settings
+keeps the finished map outputs (checked against their checksums).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from cooc.config import BuildConfig, RunOptions
+from cooc.corpus import SkipReport
+from cooc.errors import CoocError
+from cooc.pipeline import partitioned as part
+from cooc.pipeline.count import BatchStats
+from cooc.pipeline.progress import Progress, log, peak_rss_bytes
+
+# input entries per reduce task: ~24 bytes each while summed, within a quarter of the budget
+_REDUCE_BYTES_PER_ENTRY = 96
+
+
+class InProcessEngine:
+    """Runs tasks one after the other in this process, each on all threads."""
+
+    name = "in-process"
+
+    def __init__(self, num_threads: int):
+        self.num_threads = num_threads
+        self.parallelism = 1
+
+    def put(self, obj):
+        return obj
+
+    def run(self, fn: Callable, calls: list[tuple]) -> Iterator:
+        for args in calls:
+            yield fn(*args)
+
+    def close(self) -> None:
+        pass
+
+
+class RayEngine:
+    """Runs tasks on a Ray cluster: `address` None starts a local one (all cores)."""
+
+    name = "ray"
+
+    def __init__(self, address: str | None, threads_per_task: int, memory_per_task: int):
+        try:
+            import ray
+        except ImportError:
+            raise CoocError("--engine ray needs Ray: pip install 'cooc[ray]'") from None
+        self.ray = ray
+        self._started = False
+        if not ray.is_initialized():
+            import logging
+
+            ray.init(address=address, include_dashboard=False, logging_level=logging.WARNING,
+                     log_to_driver=False)
+            self._started = True
+        self.num_threads = threads_per_task
+        self.memory = memory_per_task
+        nodes = [n for n in ray.nodes() if n.get("Alive")]
+        most = max((n["Resources"].get("memory", 0) for n in nodes), default=0)
+        if most < memory_per_task:
+            self.close()
+            raise CoocError(f"--memory {memory_per_task >> 20} MB per task is more than any Ray "
+                            f"node offers ({int(most) >> 20} MB); give a smaller --memory")
+        cpus = int(ray.cluster_resources().get("CPU", 1))
+        self.parallelism = max(1, cpus // threads_per_task)
+
+    def put(self, obj):
+        return self.ray.put(obj)
+
+    def run(self, fn: Callable, calls: list[tuple]) -> Iterator:
+        remote = self.ray.remote(fn).options(num_cpus=self.num_threads, memory=self.memory,
+                                             max_retries=2)
+        refs = [remote.remote(*args) for args in calls]
+        for ref in refs:  # in order; the cluster works on all of them meanwhile
+            yield self.ray.get(ref)
+
+    def close(self) -> None:
+        if self._started:
+            self.ray.shutdown()
+            self._started = False
+
+
+def make_engine(options: RunOptions):
+    if options.engine == "ray":
+        return RayEngine(options.address, max(1, options.num_proc), options.resolved_memory())
+    if options.engine == "in-process":
+        return InProcessEngine(options.resolved_num_proc())
+    raise CoocError(f"unknown engine {options.engine!r}; choose local or ray")
+
+
+def build_distributed(source, out: str | os.PathLike, config: BuildConfig | None = None,
+                      options: RunOptions | None = None, engine=None):
+    """`build_index` as map/reduce/encode tasks on `options.engine`; the same index bytes."""
+    from cooc.index import IndexWriter
+    from cooc.pipeline.build import BuildResult, _token_store, index_meta
+    from cooc.pipeline.tokenize import tokenize_corpus
+    from cooc.store import open_store
+
+    config = config or BuildConfig()
+    options = options or RunOptions()
+    out = Path(out)
+    if out.exists() and not (out / "manifest.json").exists():
+        raise CoocError(f"output path {out} exists and is not a cooc index; choose another --out-file")
+    t_start = time.perf_counter()
+    timings: dict[str, float] = {}
+    work = (Path(options.tmp_dir) if options.tmp_dir else out.parent) / f".{out.name}.dist"
+    work.mkdir(parents=True, exist_ok=True)
+    own_engine = engine is None
+    engine = engine or make_engine(options)
+    done = False
+    try:
+        store = _token_store(source)
+        if store is not None:
+            corpus_desc = {**store.manifest["corpus"], "token_store": str(store.path)}
+        else:  # text: tokenized here, once (resumable), into the work folder
+            t0 = time.perf_counter()
+            tokenize_corpus(source, work / "tokens", config, options,
+                            _shard_tokens(source, engine.parallelism))
+            store = open_store(work / "tokens")
+            corpus_desc = dict(store.manifest["corpus"])
+            timings["tokenize"] = time.perf_counter() - t0
+        tokenizer = store.tokenizer(options.resolved_num_proc())
+        remap = tokenizer.freeze()
+        config = replace(config, tokenizer=store.manifest["tokenizer"]["spec"])
+        report = SkipReport.from_dict(store.manifest["skip_report"])
+        win = config.window
+        if win.packing == "concat" and tokenizer.eot_id is None:
+            raise CoocError(f"tokenizer {config.tokenizer!r} has no end-of-text token; use --packing document")
+        V = tokenizer.vocab_size
+        maps_dir = _maps_folder(work, config, store, options.resume)
+        plan = part.Plan(str(store.path), V, win.context_length, win.packing, win.include_self,
+                         tokenizer.eot_id, remap, options.resolved_memory(), engine.num_threads,
+                         str(maps_dir))
+        plan_ref = engine.put(plan)
+
+        t0 = time.perf_counter()
+        maps = _run_maps(engine, plan_ref, maps_dir, store, options.quiet)
+        timings["count"] = time.perf_counter() - t0
+        stats = BatchStats.zeros(V)
+        for m in maps:
+            stats = stats + m.stats
+        runs = [m.run for m in maps]
+
+        t0 = time.perf_counter()
+        budget = options.resolved_memory()
+        ranges = part.row_ranges(runs, V, max(1, budget // _REDUCE_BYTES_PER_ENTRY),
+                                 2 * engine.parallelism)
+        reduced = list(engine.run(part.reduce_range, [(plan_ref, runs, lo, hi) for lo, hi in ranges]))
+        degrees = np.concatenate([r.degrees for r in reduced]) if reduced else np.zeros(V, np.int64)
+        timings["merge"] = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        meta = index_meta(config, tokenizer, corpus_desc, store.num_documents, stats, report)
+        entries = 0
+        with IndexWriter(out, V, degrees=degrees, num_threads=options.resolved_num_proc()) as writer:
+            rank_ref = engine.put(writer.rank)
+            for enc in engine.run(part.encode_range, [(plan_ref, r, rank_ref) for r in reduced]):
+                rows = part.load_part(enc)
+                writer.add_encoded(rows)
+                entries += int(rows.row_ptr[-1])
+                del rows
+                os.unlink(enc.words_file)
+                os.unlink(enc.skip_file)
+            writer.finish(stats.occurrences, stats.windows, tokenizer.token_texts(), meta)
+        timings["write"] = time.perf_counter() - t0
+        done = True
+    finally:
+        if own_engine:
+            engine.close()
+        if done or not any(work.glob("maps/map-*")):
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            log.warning("build interrupted; run the same command again to resume from %s", work)
+    timings["total"] = time.perf_counter() - t_start
+    result = BuildResult(out, store.num_documents, stats.num_tokens, stats.num_windows, entries,
+                         report, timings)
+    result.peak_rss = peak_rss_bytes()
+    if options.strict and report.total_skipped:
+        raise CoocError(f"--strict: {report.total_skipped} bad records skipped (index written to {out})")
+    return result
+
+
+def _shard_tokens(source, parallelism: int) -> int:
+    """Shards small enough for four map tasks per worker (text: ~4 bytes per token)."""
+    from cooc.corpus.discover import discover_files
+    from cooc.pipeline.tokenize import DEFAULT_SHARD_TOKENS
+
+    nbytes = sum(f.stat().st_size for f in discover_files(source)) if source is not None else 0
+    return int(min(DEFAULT_SHARD_TOKENS, max(1 << 16, nbytes // 4 // (4 * parallelism))))
+
+
+def _maps_folder(work: Path, config: BuildConfig, store, resume: bool) -> Path:
+    """The folder of map outputs; finished ones are kept when inputs and settings match."""
+    folder = work / "maps"
+    fingerprint = {"config": config.to_dict(), "shards": store.manifest["shards"]}
+    fp_file = folder / "fingerprint.json"
+    if resume and fp_file.exists():
+        import json
+
+        try:
+            if json.loads(fp_file.read_text()) == json.loads(json.dumps(fingerprint, sort_keys=True)):
+                return folder
+        except (OSError, ValueError):
+            pass
+        log.warning("the map outputs in %s are of other inputs or settings: starting over", folder)
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    part.write_json(fp_file, fingerprint)
+    return folder
+
+
+def _run_maps(engine, plan_ref, maps_dir: Path, store, quiet: bool) -> list:
+    shards = store.shards
+    maps = {i: m for i in range(len(shards)) if (m := part.load_map_output(maps_dir, i)) is not None}
+    if maps:
+        log.info("resuming: %d of %d map outputs are done", len(maps), len(shards))
+    todo = [i for i in range(len(shards)) if i not in maps]
+    progress = Progress("counting", total=sum(shards[i]["tokens"] for i in todo), quiet=quiet)
+    try:
+        for m in engine.run(part.map_shard, [(plan_ref, i) for i in todo]):
+            maps[m.shard] = m
+            progress.update(shards[m.shard]["tokens"])
+    finally:
+        progress.close()
+    return [maps[i] for i in range(len(shards))]
