@@ -15,7 +15,7 @@ from reference import reference_counts, reference_dict_of_sets, reference_window
 import cooc
 from cooc.config import BuildConfig, RunOptions, WindowConfig
 from cooc.index import open_index
-from cooc.pipeline import accumulate, build, counter
+from cooc.pipeline import accumulate, counter
 from cooc.tokenizers import load_tokenizer
 
 WORDS = [f"w{i}" for i in range(40)]

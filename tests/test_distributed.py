@@ -92,7 +92,7 @@ def test_concat_spans_tile_the_stream():
         spans = part.concat_spans(shards, L)
         total = sum(s["tokens"] + s["documents"] for s in shards)
         assert spans[0][0] == 0 and spans[-1][1] == total
-        assert all(a == b for (_, a), (b, _) in zip(spans[:-1], spans[1:]))
+        assert all(a == b for (_, a), (b, _) in zip(spans[:-1], spans[1:], strict=True))
         assert all(a % L == 0 or a == total for a, _ in spans)
 
 
