@@ -28,7 +28,7 @@ EXPONENT = 1.1
 CHUNK = 1 << 24
 
 
-def make_store(path: Path, num_tokens: int, seed: int = 0) -> Path:
+def make_store(path: Path, num_tokens: int, seed: int = 0, shard_tokens: int = 1 << 26) -> Path:
     from cooc.store.writer import StoreWriter
     from cooc.tokenizers import load_tokenizer
 
@@ -39,7 +39,7 @@ def make_store(path: Path, num_tokens: int, seed: int = 0) -> Path:
     cdf /= cdf[-1]
     ids_of_rank = rng.permutation(VOCAB).astype(np.uint32)
     spec = {"synthetic": "zipf", "tokens": num_tokens, "exponent": EXPONENT, "seed": seed}
-    w = StoreWriter(path, spec, shard_tokens=1 << 26)
+    w = StoreWriter(path, spec, shard_tokens=shard_tokens)
     done = docs = 0
     while done < num_tokens:
         n = min(CHUNK, num_tokens - done)

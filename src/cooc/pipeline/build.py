@@ -31,6 +31,7 @@ from cooc.pipeline.counter import (
     new_counter,
     writer_chunk_entries,
 )
+from cooc.pipeline.prefetch import prefetch
 from cooc.pipeline.progress import Progress, fmt_bytes, log, peak_rss_bytes
 from cooc.pipeline.windowing import WindowCutter
 from cooc.tokenizers import Tokenizer, load_tokenizer
@@ -182,7 +183,8 @@ def build_index(source, out: str | os.PathLike, config: BuildConfig | None = Non
         if store is not None:
             token_batches = _stored_batches(store, tokenizer, max_chars, timings, skip)
         else:
-            token_batches = _tokenize(batches(max_chars), tokenizer, report, timings, skip)
+            token_batches = _tokenize(prefetch(batches(max_chars)), tokenizer, report, timings,
+                                      skip)
             if not resumable:
                 token_batches = _frozen_batches(token_batches, tokenizer, tmp)
         result = _count_and_write(token_batches, tokenizer, config, out, tmp, data_budget,

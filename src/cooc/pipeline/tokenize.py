@@ -22,6 +22,7 @@ from cooc.corpus.default import DEFAULT_CORPUS_SOURCE
 from cooc.corpus.readers import skip_documents
 from cooc.corpus.sources import document_batches
 from cooc.pipeline.checkpoint import input_fingerprint
+from cooc.pipeline.prefetch import prefetch
 from cooc.pipeline.progress import Progress, peak_rss_bytes
 from cooc.store.writer import StoreWriter
 from cooc.tokenizers import Tokenizer, load_tokenizer
@@ -81,7 +82,7 @@ def tokenize_corpus(source, out: str | os.PathLike, config: BuildConfig | None =
     progress = Progress("tokenizing", quiet=options.quiet)
     timings = {"tokenize": 0.0}
     try:
-        for docs in skip_documents(batches(max_chars), skip):
+        for docs in skip_documents(prefetch(batches(max_chars)), skip):
             t0 = time.perf_counter()
             arrays = tokenizer.encode_batch([d.text for d in docs])
             timings["tokenize"] += time.perf_counter() - t0
