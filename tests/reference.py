@@ -60,3 +60,23 @@ def csr_to_counter(row_ptr, cols, counts, row_start: int = 0) -> Counter:
         for i in range(int(row_ptr[r]), int(row_ptr[r + 1])):
             out[(r + row_start, int(cols[i]))] = int(counts[i])
     return out
+
+
+def reference_distance_counts(windows: list[list[int]], weights: list, include_self: bool = False) -> Counter:
+    """Directed {(a, b): sum of weights[d]} over ordered occurrence pairs (p, q), p != q, of
+    one window at distance d = |p - q| <= len(weights) - 1 (weights[0] unused)."""
+    c: Counter = Counter()
+    radius = len(weights) - 1
+    for w in windows:
+        for p, a in enumerate(w):
+            for q, b in enumerate(w):
+                d = abs(p - q)
+                if p != q and d <= radius and (a != b or include_self) and weights[d]:
+                    c[(a, b)] += weights[d]
+    return c
+
+
+def reference_min_count(docs: list[list[int]], min_count: int) -> list[list[int]]:
+    """Documents without the tokens seen fewer than min_count times in all of them."""
+    freq = Counter(t for d in docs for t in d)
+    return [[t for t in d if freq[t] >= min_count] for d in docs]

@@ -21,11 +21,15 @@ def _opt(help: str, **kw: Any) -> Any:
     return field(default=default, metadata={"help": help, **kw})
 
 
+COUNT_MODES = ("windows", "occurrences", "harmonic", "weights")
+MAX_COUNT_SCALE = 1 << 20
+
+
 @dataclass(frozen=True)
 class WindowConfig:
-    """How the token stream is cut into context windows."""
+    """How the token stream is cut into context windows, and what a pair's count is."""
 
-    context_length: int = _opt("tokens per context window", default=128)
+    context_length: int = _opt("tokens per context window; 0: whole documents", default=128)
     packing: str = _opt(
         "document: each document is cut into chunks on its own (the last chunk may be shorter); "
         "concat: documents are joined with the end-of-text token, then cut, as in pretraining",
@@ -35,14 +39,86 @@ class WindowConfig:
     include_self: bool = _opt(
         "count a token as its own neighbour when it occurs twice in one window", default=False
     )
+    count_mode: str = _opt(
+        "windows: windows holding both; occurrences: pairs of occurrences; harmonic: "
+        "occurrence pairs weighted 1/distance (GloVe); weights: by --distance-weights",
+        default="windows",
+        choices=COUNT_MODES,
+    )
+    radius: int = _opt("count only occurrence pairs at most this far apart within a window "
+                       "(a sliding +-R window; 0: the whole window)", default=0)
+    distance_weights: str = _opt("--count-mode weights: weights of distances 1, 2, ... as "
+                                 "decimals, e.g. 1,0.5,0.25 (sets the radius)", default="")
+    min_count: int = _opt("drop tokens seen fewer times in the corpus before cutting windows "
+                          "(GloVe's vocabulary cut)", default=1)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.context_length, int) or self.context_length < 2:
-            raise ValueError(
-                f"context_length must be an integer >= 2, got {self.context_length!r}"
-            )
+        L = self.context_length
+        if not isinstance(L, int) or (L < 2 and L != 0):
+            raise ValueError(f"context_length must be an integer >= 2 (or 0: whole documents), "
+                             f"got {L!r}")
         if self.packing not in PACKINGS:
             raise ValueError(f"packing must be one of {PACKINGS}, got {self.packing!r}")
+        if L == 0 and self.packing != "document":
+            raise ValueError("context_length 0 (whole documents) needs --packing document")
+        if self.count_mode not in COUNT_MODES:
+            raise ValueError(f"count_mode must be one of {COUNT_MODES}, got {self.count_mode!r}")
+        if not isinstance(self.radius, int) or self.radius < 0:
+            raise ValueError(f"radius must be an integer >= 0, got {self.radius!r}")
+        if self.radius and self.count_mode == "windows":
+            raise ValueError("--radius counts occurrence pairs: use --count-mode occurrences, "
+                             "harmonic or weights")
+        if self.distance_weights and self.count_mode != "weights":
+            raise ValueError("--distance-weights needs --count-mode weights")
+        if not isinstance(self.min_count, int) or self.min_count < 1:
+            raise ValueError(f"min_count must be an integer >= 1, got {self.min_count!r}")
+        if self.min_count > 1 and self.packing != "document":
+            raise ValueError("--min-count needs --packing document")
+        if self.count_mode in ("harmonic", "weights"):
+            self.distance_weighting()  # validates
+
+    @property
+    def by_distance(self) -> bool:
+        """Counted by the distance kernel (occurrence pairs within a radius, weighted)."""
+        return self.count_mode in ("harmonic", "weights") or (
+            self.count_mode == "occurrences" and self.radius > 0)
+
+    def distance_weighting(self) -> tuple[list[int], int]:
+        """(integer weights of distances 0..R, scale): a pair at distance d adds
+        weights[d] / scale. Fractions are scaled to a common denominator, so sums are exact."""
+        from fractions import Fraction
+        from math import lcm
+
+        if self.count_mode == "weights":
+            if not self.distance_weights:
+                raise ValueError("--count-mode weights needs --distance-weights w1,w2,...")
+            try:
+                fr = [Fraction(x.strip()) for x in self.distance_weights.split(",")]
+            except (ValueError, ZeroDivisionError):
+                raise ValueError(f"cannot read distance weights {self.distance_weights!r}; "
+                                 "give decimals like 1,0.5,0.25") from None
+            if any(f < 0 for f in fr):
+                raise ValueError("distance weights must be >= 0")
+            if self.radius and self.radius != len(fr):
+                raise ValueError(f"--radius {self.radius} but {len(fr)} distance weights")
+        else:
+            R = self.radius or self.context_length - 1
+            if R < 1:
+                raise ValueError("--count-mode harmonic over whole documents needs a --radius")
+            fr = [Fraction(1, d) for d in range(1, R + 1)]
+        scale = lcm(*(f.denominator for f in fr))
+        if scale > MAX_COUNT_SCALE:
+            raise ValueError(f"the distance weights need a common denominator of {scale:,}, "
+                             f"more than {MAX_COUNT_SCALE:,}: use a smaller radius or "
+                             "weights with fewer decimals")
+        return [0] + [int(f * scale) for f in fr], scale
+
+    @property
+    def effective_radius(self) -> int:
+        """The largest distance counted (by_distance modes)."""
+        if self.count_mode in ("harmonic", "weights"):
+            return len(self.distance_weighting()[0]) - 1
+        return self.radius
 
 
 def default_memory_bytes() -> int:

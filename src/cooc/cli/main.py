@@ -15,7 +15,7 @@ EXIT_INTERRUPTED = 130
 
 def _parser() -> argparse.ArgumentParser:
     from cooc import __version__
-    from cooc.cli import build, merge, query, tokenize
+    from cooc.cli import build, diff, merge, query, tokenize
 
     p = argparse.ArgumentParser(
         prog="cooc",
@@ -28,6 +28,7 @@ def _parser() -> argparse.ArgumentParser:
     build.register(sub)
     merge.register(sub)
     query.register(sub)
+    diff.register(sub)
     return p
 
 

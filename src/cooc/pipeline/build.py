@@ -25,6 +25,7 @@ from cooc.corpus.readers import skip_documents
 from cooc.corpus.sources import document_batches
 from cooc.errors import CoocError
 from cooc.pipeline import checkpoint
+from cooc.pipeline.count import drop_rare
 from cooc.pipeline.counter import (
     WindowCounter,
     measure_data_budget,
@@ -92,11 +93,12 @@ def _token_store(source):
     return None
 
 
-def _stored_batches(store, tokenizer: Tokenizer, max_chars: int,
-                    timings: dict[str, float], skip: int = 0) -> Iterator[_TokenBatch]:
-    """Batches read from a token store, with ids made canonical for grown vocabularies;
-    the first `skip` documents are left out."""
+def _stored_batches(store, tokenizer: Tokenizer, max_chars: int, timings: dict[str, float],
+                    skip: int = 0, min_count: int = 1) -> Iterator[_TokenBatch]:
+    """Batches read from a token store, with ids made canonical for grown vocabularies and
+    tokens below `min_count` dropped; the first `skip` documents are left out."""
     remap = tokenizer.freeze()
+    keep = corpus_counts(store, remap, tokenizer.vocab_size) >= min_count if min_count > 1 else None
     t0 = time.perf_counter()
     for tokens, lens in store.iter_batches(max(1, max_chars // 4)):
         if skip >= len(lens):
@@ -106,30 +108,62 @@ def _stored_batches(store, tokenizer: Tokenizer, max_chars: int,
             tokens, lens, skip = tokens[int(lens[:skip].sum()):], lens[skip:], 0
         if remap is not None:
             tokens = remap[tokens].astype(np.uint32)
+        if keep is not None:
+            tokens, lens = drop_rare(tokens, lens, keep)
         timings["read"] = timings.get("read", 0.0) + time.perf_counter() - t0
         yield _TokenBatch(tokens, lens)
         t0 = time.perf_counter()
 
 
-def _frozen_batches(batches: Iterator[_TokenBatch], tokenizer: Tokenizer, tmp: Path) -> Iterator[_TokenBatch]:
-    """For vocabularies grown from the corpus: tokenize everything to disk, fix the
-    vocabulary (canonical ids, independent of file order), then replay with final ids."""
+def corpus_counts(store, remap: np.ndarray | None, vocab_size: int) -> np.ndarray:
+    """Occurrences of every (canonical) token id in a store: one pass over its shards."""
+    n = len(remap) if remap is not None else vocab_size
+    counts = np.zeros(n, np.int64)
+    for tokens, _ in store.iter_batches(1 << 24):
+        counts += np.bincount(tokens, minlength=n)
+    if remap is None:
+        return counts
+    canon = np.zeros(vocab_size, np.int64)
+    canon[remap] = counts
+    return canon
+
+
+def _spooled_batches(batches: Iterator[_TokenBatch], tokenizer: Tokenizer, tmp: Path,
+                     min_count: int = 1) -> Iterator[_TokenBatch]:
+    """Tokenize everything to disk, then replay: for vocabularies grown from the corpus (the
+    vocabulary is fixed, with canonical ids independent of file order, only at the end) and
+    for `min_count` (rare tokens are known only at the end)."""
     tok_path, len_path = tmp / "tokens.u32", tmp / "doclens.i64"
     sizes = []
+    counts = np.zeros(0, np.int64)
     with open(tok_path, "wb") as ft, open(len_path, "wb") as fl:
         for b in batches:
             ft.write(b.tokens.astype("<u4").tobytes())
             fl.write(b.doc_lens.astype("<i8").tobytes())
             sizes.append((len(b.tokens), len(b.doc_lens)))
+            if min_count > 1 and len(b.tokens):
+                c = np.bincount(b.tokens)
+                if len(c) > len(counts):
+                    counts = np.concatenate([counts, np.zeros(len(c) - len(counts), np.int64)])
+                counts[: len(c)] += c
     remap = tokenizer.freeze()
+    keep = None
+    if min_count > 1:
+        canon = np.zeros(tokenizer.vocab_size, np.int64)
+        ids = remap[: len(counts)] if remap is not None else np.arange(len(counts))
+        canon[ids] = counts
+        keep = canon >= min_count
     tok_mm = np.memmap(tok_path, "<u4", "r") if tok_path.stat().st_size else np.zeros(0, np.uint32)
     len_mm = np.memmap(len_path, "<i8", "r") if len_path.stat().st_size else np.zeros(0, np.int64)
     t = d = 0
     for nt, nd in sizes:
         tokens = np.asarray(tok_mm[t : t + nt])
+        lens = np.array(len_mm[d : d + nd])
         if remap is not None:
             tokens = remap[tokens].astype(np.uint32)
-        yield _TokenBatch(tokens, np.array(len_mm[d : d + nd]))
+        if keep is not None:
+            tokens, lens = drop_rare(tokens, lens, keep)
+        yield _TokenBatch(tokens, lens)
         t += nt
         d += nd
 
@@ -168,7 +202,8 @@ def build_index(source, out: str | os.PathLike, config: BuildConfig | None = Non
     tmp_root = Path(options.tmp_dir) if options.tmp_dir else out.parent
     tmp_root.mkdir(parents=True, exist_ok=True)
     # grown vocabularies from text are tokenized whole before counting: no checkpoints
-    resumable = store is not None or type(tokenizer).freeze is Tokenizer.freeze
+    min_count = config.window.min_count
+    resumable = store is not None or (type(tokenizer).freeze is Tokenizer.freeze and min_count == 1)
     fingerprint = checkpoint.input_fingerprint(
         [] if store is not None else corpus_desc["files"], config.to_dict(),
         {"token_store": store.manifest["shards"]} if store is not None else None)
@@ -181,12 +216,12 @@ def build_index(source, out: str | os.PathLike, config: BuildConfig | None = Non
         max_chars = max(_MIN_BATCH_CHARS, int(data_budget * _TOKENIZE_SHARE / _BYTES_PER_CHAR))
         skip = resume.documents if resume else 0
         if store is not None:
-            token_batches = _stored_batches(store, tokenizer, max_chars, timings, skip)
+            token_batches = _stored_batches(store, tokenizer, max_chars, timings, skip, min_count)
         else:
             token_batches = _tokenize(prefetch(batches(max_chars)), tokenizer, report, timings,
                                       skip)
             if not resumable:
-                token_batches = _frozen_batches(token_batches, tokenizer, tmp)
+                token_batches = _spooled_batches(token_batches, tokenizer, tmp, min_count)
         result = _count_and_write(token_batches, tokenizer, config, out, tmp, data_budget,
                                   nthreads, progress, report, corpus_desc, timings, resume,
                                   fingerprint if resumable else None)
@@ -234,7 +269,7 @@ def _count_and_write(token_batches, tokenizer, config, out, tmp, data_budget, nt
             the first batch: a vocabulary grown from the corpus is only fixed then."""
             nonlocal saved_spills
             vocab = tokenizer.vocab_size
-            counter = new_counter(vocab, data_budget, tmp, win.include_self, pool, nthreads,
+            counter = new_counter(vocab, data_budget, tmp, win, pool, nthreads,
                                   timings, keep_merged=fingerprint is not None)
             acc = counter.acc
             counter.on_counted = lambda n: progress.update(n, spilled=fmt_bytes(acc.spilled_bytes))
@@ -275,14 +310,39 @@ def _count_and_write(token_batches, tokenizer, config, out, tmp, data_budget, nt
         degrees = acc.final_degrees()
         chunk = writer_chunk_entries(data_budget)
         with IndexWriter(out, vocab, degrees=degrees, num_threads=nthreads, chunk_entries=chunk) as writer:
+            saturated = 0
             for part in acc.finish():
                 writer.add_rows(part.row_start, part.row_ptr, part.cols, part.counts)
                 entries += part.num_entries
+                saturated += count_saturated(part.counts)
+            check_saturation(saturated, config)
             writer.finish(stats.occurrences, stats.windows, tokenizer.token_texts(), meta)
         timings["write"] = time.perf_counter() - t0
         log.debug("index written: %s entries", entries)
     return BuildResult(out, num_docs, stats.num_tokens, stats.num_windows, entries, report,
                        spills=acc.num_spills, spilled_bytes=acc.spilled_bytes)
+
+
+def count_saturated(counts: np.ndarray) -> int:
+    return int(np.count_nonzero(counts == np.uint32(0xFFFFFFFF)))
+
+
+def check_saturation(saturated: int, config: BuildConfig) -> None:
+    """Counts are stored as uint32 and saturate at 2**32-1: an error where the weights are
+    scaled (the stored values would be wrong), a warning otherwise."""
+    if not saturated:
+        return
+    scale = count_scale(config)
+    if scale > 1:
+        raise CoocError(f"{saturated:,} pair counts reached 2**32-1 (stored scaled by {scale:,} "
+                        "for exact weighted sums); use a smaller --radius or simpler weights")
+    log.warning("%s pair counts reached 2**32-1 and are stored as that", f"{saturated:,}")
+
+
+def count_scale(config: BuildConfig) -> int:
+    """Stored counts are the weighted sums times this (harmonic and weights modes)."""
+    win = config.window
+    return win.distance_weighting()[1] if win.count_mode in ("harmonic", "weights") else 1
 
 
 def index_meta(config: BuildConfig, tokenizer: Tokenizer, corpus_desc: dict, num_docs: int,
@@ -293,6 +353,7 @@ def index_meta(config: BuildConfig, tokenizer: Tokenizer, corpus_desc: dict, num
         "tokenizer": tokenizer.describe(),
         "corpus": {**corpus_desc, "documents": num_docs, "tokens": stats.num_tokens,
                    "windows": stats.num_windows},
+        "count_scale": count_scale(config),
         "skip_report": report.to_dict(),
         "cooc_version": __version__,
     }

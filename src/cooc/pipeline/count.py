@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cooc.kernels import cooccur, windows
+from cooc.kernels import cooccur, distance, windows
 from cooc.pipeline.csr import Csr, concat_rows
 
 MODES = {"windows": cooccur.MODE_WINDOWS, "occurrences": cooccur.MODE_OCCURRENCES}
@@ -121,3 +121,58 @@ def count_windows(
         num_windows=nwin,
     )
     return up, stats
+
+
+def count_by_distance(
+    tokens: np.ndarray,
+    win_ptr: np.ndarray,
+    vocab_size: int,
+    weights: np.ndarray,
+    include_self: bool = False,
+    pool: Executor | None = None,
+    num_threads: int = 1,
+) -> tuple[Csr, BatchStats]:
+    """Occurrence pairs within each window at distance 1..R (R = len(weights) - 1), each
+    adding weights[d]: an upper triangle as `count_windows` gives, with the same statistics."""
+    weights = np.asarray(weights, np.uint64)
+    radius = len(weights) - 1
+    nwin = len(win_ptr) - 1
+    inv_pos = np.empty(len(tokens), np.int64)
+    inv_ptr = distance.position_index(tokens, vocab_size, inv_pos)
+    seg = distance.segment_of(win_ptr, len(tokens))
+    work = distance.row_work(inv_ptr, inv_pos, seg, win_ptr, radius, 0, vocab_size)
+    ranges = _split_by_work(work, num_threads * 16)
+    run = pool.map if pool is not None else map
+
+    def upper(r: tuple[int, int]) -> Csr:
+        bound = min(int(work[r[0] : r[1]].sum()), (r[1] - r[0]) * vocab_size)
+        ptr = np.empty(r[1] - r[0] + 1, np.int64)
+        cols = np.empty(bound, np.uint32)
+        counts = np.empty(bound, np.uint32)
+        k = distance.upper_rows(tokens, inv_ptr, inv_pos, seg, win_ptr, weights, radius, r[0],
+                                r[1], vocab_size, include_self, ptr, cols, counts)
+        return Csr(ptr, cols[:k], counts[:k], r[0])
+
+    up = concat_rows(list(run(upper, ranges)))
+    # windows holding each token: the distinct tokens of every window
+    chunks = _split_even(nwin, num_threads * 2) if nwin else []
+    held = [np.bincount(p[1], minlength=vocab_size) for p in
+            run(lambda c: _window_sets(tokens, win_ptr, c), chunks)]
+    stats = BatchStats(
+        occurrences=np.bincount(tokens, minlength=vocab_size).astype(np.uint64),
+        windows=(np.sum(held, axis=0) if held else np.zeros(vocab_size)).astype(np.uint64),
+        num_tokens=int(tokens.shape[0]),
+        num_windows=nwin,
+    )
+    return up, stats
+
+
+def drop_rare(tokens: np.ndarray, doc_lens: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The tokens with keep[t] (documents keep their place, possibly empty), as GloVe drops
+    out-of-vocabulary words before windowing."""
+    doc_ptr = np.zeros(len(doc_lens) + 1, np.int64)
+    np.cumsum(doc_lens, out=doc_ptr[1:])
+    out = np.empty(len(tokens), np.uint32)
+    out_ptr = np.empty(len(doc_ptr), np.int64)
+    k = distance.drop_tokens(tokens, doc_ptr, keep, out, out_ptr)
+    return out[:k], np.diff(out_ptr)

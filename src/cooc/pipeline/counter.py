@@ -13,8 +13,9 @@ from concurrent.futures import Executor
 
 import numpy as np
 
+from cooc.config import WindowConfig
 from cooc.pipeline.accumulate import CountAccumulator
-from cooc.pipeline.count import BatchStats, count_windows
+from cooc.pipeline.count import BatchStats, count_by_distance, count_windows
 from cooc.pipeline.malloc import bound_allocator
 from cooc.pipeline.progress import fmt_bytes, log, rss_bytes
 
@@ -62,7 +63,7 @@ def measure_data_budget(memory_bytes: int, vocab_size: int) -> int:
     return data_budget
 
 
-def new_counter(vocab_size: int, data_budget: int, tmp_dir, include_self: bool,
+def new_counter(vocab_size: int, data_budget: int, tmp_dir, window: WindowConfig,
                 pool: Executor | None, num_threads: int, timings: dict[str, float],
                 keep_merged: bool = False) -> WindowCounter:
     """A counter and its accumulator, sharing `data_budget` as the shares above say."""
@@ -70,7 +71,7 @@ def new_counter(vocab_size: int, data_budget: int, tmp_dir, include_self: bool,
                            int(data_budget * MERGE_SHARE), pool=pool, num_threads=num_threads,
                            keep_merged=keep_merged)
     return WindowCounter(acc, BatchStats.zeros(vocab_size), int(data_budget * BATCH_SHARE),
-                         include_self, pool, num_threads, timings)
+                         window, pool, num_threads, timings)
 
 
 def writer_chunk_entries(data_budget: int) -> int:
@@ -80,11 +81,14 @@ def writer_chunk_entries(data_budget: int) -> int:
 
 class WindowCounter:
     def __init__(self, acc: CountAccumulator, stats: BatchStats, batch_bytes: int,
-                 include_self: bool, pool: Executor | None, num_threads: int,
+                 window: WindowConfig, pool: Executor | None, num_threads: int,
                  timings: dict[str, float], on_counted=None):
         self.acc, self.stats = acc, stats
         self.batch_bytes = batch_bytes
-        self.include_self = include_self
+        self.window = window
+        self.weights = np.array(window.distance_weighting()[0] if window.by_distance and
+                                window.count_mode != "occurrences" else
+                                [0] + [1] * window.radius, np.uint64)
         self.pool, self.num_threads = pool, num_threads
         self.timings = timings
         self.on_counted = on_counted  # called with the number of tokens of each counted slice
@@ -121,8 +125,13 @@ class WindowCounter:
 
     def _count(self, tokens: np.ndarray, win_ptr: np.ndarray) -> None:
         t0 = time.perf_counter()
-        csr, bstats = count_windows(tokens, win_ptr, self.acc.vocab_size, "windows",
-                                    self.include_self, self.pool, self.num_threads)
+        if self.window.by_distance:
+            csr, bstats = count_by_distance(tokens, win_ptr, self.acc.vocab_size, self.weights,
+                                            self.window.include_self, self.pool, self.num_threads)
+        else:
+            csr, bstats = count_windows(tokens, win_ptr, self.acc.vocab_size,
+                                        self.window.count_mode, self.window.include_self,
+                                        self.pool, self.num_threads)
         self.timings["count"] = self.timings.get("count", 0.0) + time.perf_counter() - t0
         if len(tokens):
             self.bytes_per_token = BYTES_PER_TOKEN + BYTES_PER_ENTRY * csr.num_entries / len(tokens)

@@ -108,7 +108,7 @@ def build_distributed(source, out: str | os.PathLike, config: BuildConfig | None
                       options: RunOptions | None = None, engine=None):
     """`build_index` as map/reduce/encode tasks on `options.engine`; the same index bytes."""
     from cooc.index import IndexWriter
-    from cooc.pipeline.build import BuildResult, _token_store, index_meta
+    from cooc.pipeline.build import BuildResult, _token_store, check_saturation, index_meta
     from cooc.pipeline.tokenize import tokenize_corpus
     from cooc.store import open_store
 
@@ -144,9 +144,13 @@ def build_distributed(source, out: str | os.PathLike, config: BuildConfig | None
             raise CoocError(f"tokenizer {config.tokenizer!r} has no end-of-text token; use --packing document")
         V = tokenizer.vocab_size
         maps_dir = _maps_folder(work, config, store, options.resume)
-        plan = part.Plan(str(store.path), V, win.context_length, win.packing, win.include_self,
-                         tokenizer.eot_id, remap, options.resolved_memory(), engine.num_threads,
-                         str(maps_dir))
+        keep = None
+        if win.min_count > 1:
+            from cooc.pipeline.build import corpus_counts
+
+            keep = corpus_counts(store, remap, V) >= win.min_count
+        plan = part.Plan(str(store.path), V, win, tokenizer.eot_id, remap, keep,
+                         options.resolved_memory(), engine.num_threads, str(maps_dir))
         plan_ref = engine.put(plan)
 
         t0 = time.perf_counter()
@@ -164,6 +168,7 @@ def build_distributed(source, out: str | os.PathLike, config: BuildConfig | None
         reduced = list(engine.run(part.reduce_range, [(plan_ref, runs, lo, hi) for lo, hi in ranges]))
         degrees = np.concatenate([r.degrees for r in reduced]) if reduced else np.zeros(V, np.int64)
         timings["merge"] = time.perf_counter() - t0
+        check_saturation(sum(r.saturated for r in reduced), config)
 
         t0 = time.perf_counter()
         meta = index_meta(config, tokenizer, corpus_desc, store.num_documents, stats, report)

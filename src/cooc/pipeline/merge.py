@@ -157,6 +157,7 @@ def _merged_meta(indexes: list[CoocIndex], tokenizer: dict) -> dict:
             "files": [f for c in corpora for f in c.get("files", [])],
             **{k: sum(int(c.get(k, 0)) for c in corpora) for k in ("documents", "tokens", "windows")},
         },
+        "count_scale": metas[0].get("count_scale", 1),
         "skip_report": report.to_dict(),
         "cooc_version": __version__,
         "merged_from": [str(index.path) for index in indexes],

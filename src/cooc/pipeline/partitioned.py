@@ -30,10 +30,11 @@ from pathlib import Path
 
 import numpy as np
 
+from cooc.config import WindowConfig
 from cooc.fileio import HashedFile
 from cooc.index.writer import EncodedRows, encode_final_rows
 from cooc.pipeline.accumulate import sum_rows
-from cooc.pipeline.count import BatchStats
+from cooc.pipeline.count import BatchStats, drop_rare
 from cooc.pipeline.counter import measure_data_budget, new_counter, writer_chunk_entries
 from cooc.pipeline.csr import Csr
 from cooc.pipeline.runs import RunWriter, open_run
@@ -50,11 +51,10 @@ class Plan:
 
     store: str  # token store path, on storage every worker sees
     vocab_size: int
-    context_length: int
-    packing: str
-    include_self: bool
+    window: WindowConfig
     eot_id: int | None
     remap: np.ndarray | None  # stored ids -> canonical ids (vocabularies grown from the corpus)
+    keep: np.ndarray | None  # tokens kept by --min-count (canonical ids), None: all
     memory_bytes: int  # per task
     num_threads: int  # per task
     work_dir: str  # shared folder for map runs, partitions and parts
@@ -74,6 +74,7 @@ class ReduceOutput:
     hi: int
     run: str
     degrees: np.ndarray  # int64[hi - lo]
+    saturated: int  # counts that reached 2**32-1
 
 
 @dataclass
@@ -140,19 +141,22 @@ def map_shard(plan: Plan, shard: int) -> MapOutput:
     store = open_store(plan.store)
     budget = measure_data_budget(plan.memory_bytes, plan.vocab_size)
     max_tokens = max(1 << 16, (budget >> 20) * _READ_TOKENS_PER_MB)
-    cutter = WindowCutter(plan.context_length, plan.packing, plan.eot_id)
+    win = plan.window
+    cutter = WindowCutter(win.context_length, win.packing, plan.eot_id)
     timings: dict[str, float] = {}
     try:
         with ThreadPoolExecutor(plan.num_threads) as pool:
-            counter = new_counter(plan.vocab_size, budget, tmp, plan.include_self, pool,
+            counter = new_counter(plan.vocab_size, budget, tmp, plan.window, pool,
                                   plan.num_threads, timings)
-            if plan.packing == "document":
+            if win.packing == "document":
                 for tokens, lens in store.iter_batches(max_tokens, [shard]):
                     if plan.remap is not None:
                         tokens = plan.remap[tokens].astype(np.uint32)
+                    if plan.keep is not None:
+                        tokens, lens = drop_rare(tokens, lens, plan.keep)
                     counter.add(*cutter.cut(tokens, lens))
             else:
-                lo, hi = concat_spans(store.shards, plan.context_length)[shard]
+                lo, hi = concat_spans(store.shards, win.context_length)[shard]
                 for piece in _stream_pieces(store, store.shards, shard, lo, hi, plan.remap,
                                             plan.eot_id, max_tokens):
                     counter.add(*cutter.cut_stream(piece))
@@ -207,15 +211,17 @@ def reduce_range(plan: Plan, runs: list[str], lo: int, hi: int) -> ReduceOutput:
     budget = measure_data_budget(plan.memory_bytes, plan.vocab_size)
     with ThreadPoolExecutor(plan.num_threads) as pool:
         writer = RunWriter(out, hi - lo, pool, plan.num_threads, plan.vocab_size)
+        saturated = 0
         try:
             for part in sum_rows(inputs, None, plan.vocab_size, budget // 2, pool,
                                  plan.num_threads, lo, hi):
+                saturated += int(np.count_nonzero(part.counts == np.uint32(0xFFFFFFFF)))
                 writer.add(Csr(part.row_ptr, part.cols, part.counts, part.row_start - lo))
         except BaseException:
             writer.abort()
             raise
         run = writer.close()
-    return ReduceOutput(lo, hi, str(out), np.diff(run.row_ptr()))
+    return ReduceOutput(lo, hi, str(out), np.diff(run.row_ptr()), saturated)
 
 
 # -- encode ---------------------------------------------------------------------------------

@@ -27,6 +27,8 @@ class WindowCutter:
         doc_ptr = np.zeros(len(doc_lens) + 1, np.int64)
         np.cumsum(doc_lens, out=doc_ptr[1:])
         if self.packing == "document":
+            if L == 0:  # whole documents (empty ones make no window)
+                return tokens, np.unique(doc_ptr)
             return tokens, windows.document_windows(doc_ptr, L)
         return self.cut_stream(concat_stream(tokens, doc_ptr, self.eot_id))
 
