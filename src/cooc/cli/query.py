@@ -46,6 +46,8 @@ def cmd_stats(args) -> int:
     print(f"documents        {s['documents']:,}")
     print(f"tokens           {s['tokens']:,}")
     print(f"windows          {s['windows']:,}   ({s['window']})")
+    if an.index.count_scale != 1:
+        print(f"counts           stored x {an.index.count_scale:,} (exact weighted sums)")
     print(f"tokenizer        {s['tokenizer']}  (vocabulary {s['vocab_size']:,}, seen {s['vocab_seen']:,})")
     print(f"pairs            {s['pairs']:,}   (directed entries {s['directed_entries']:,})")
     print(f"degree           min {d['min']}, median {d['median']:.0f}, mean {d['mean']:.1f}, "
@@ -71,9 +73,11 @@ def cmd_neighbours(args) -> int:
     by = f"{args.by} (alpha {alpha:g})" if alpha != 1 else args.by
     print(f"top {len(rows)} neighbours of {an.describe(tid)} by {by} "
           f"(degree {int(an.index.degree([tid])[0]):,}):")
+    scale = an.index.count_scale
     for r in rows:
         score = f"  {args.by} {r.score:.3f}" if args.by != "count" else ""
-        print(f"  #{r.token_id:<8} {r.text!r:<24} {r.count:>10,}{score}")
+        count = f"{r.count:>10,}" if scale == 1 else f"{r.count / scale:>14,.4f}"
+        print(f"  #{r.token_id:<8} {r.text!r:<24} {count}{score}")
     return 0
 
 

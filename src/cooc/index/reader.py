@@ -246,6 +246,12 @@ class CoocIndex:
         return self.manifest["meta"]
 
     @property
+    def count_scale(self) -> int:
+        """Stored counts are the counts times this: weighted modes (harmonic, user weights)
+        store their exact sums as integers; divide by it for the weighted value."""
+        return int(self.meta.get("count_scale", 1))
+
+    @property
     def occurrences(self) -> np.ndarray:
         return self._arrays["occurrences"]
 
