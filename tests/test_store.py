@@ -151,3 +151,17 @@ def test_cli_tokenize_then_build(corpus, tmp_path, capsys):
                  "--tokenizer", "whitespace"]) == 0
     assert array_bytes(tmp_path / "c.cooc") == array_bytes(tmp_path / "d.cooc")
     assert main(["tokenize", str(tmp_path / "missing"), "-o", store]) == 2
+
+
+def test_cli_verify_checks_a_store(corpus, tmp_path, capsys):
+    store = tmp_path / "v.tokens"
+    tokenize_corpus(corpus, store, BuildConfig(tokenizer="whitespace"), QUIET, shard_tokens=3000)
+    assert main(["verify", str(store)]) == 0
+    assert "ok (token store)" in capsys.readouterr().out
+    victim = sorted(store.glob("shard-*/tokens.u32"))[1]
+    data = bytearray(victim.read_bytes())
+    data[0] ^= 1
+    victim.write_bytes(bytes(data))
+    assert main(["verify", str(store)]) == 1
+    out = capsys.readouterr().out
+    assert victim.parent.name in out and "checksum" in out

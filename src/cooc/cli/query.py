@@ -146,7 +146,16 @@ def cmd_export(args) -> int:
 
 def cmd_verify(args) -> int:
     from cooc.index.verify import verify_index
+    from cooc.store import is_store, open_store
 
+    if is_store(args.index):  # a token store: every shard against its sizes and checksums
+        try:
+            open_store(args.index).verify()
+        except CoocError as e:
+            print(f"cooc: verify: {e}")
+            return 1
+        print(f"cooc: {args.index}: ok (token store)")
+        return 0
     problems = verify_index(args.index)
     if problems:
         for p in problems:
@@ -213,6 +222,7 @@ def register(sub) -> None:
     p.add_argument("--directed", action="store_true", help="parquet: both directions of each pair")
     p.set_defaults(func=cmd_export)
 
-    p = sub.add_parser("verify", help="recompute checksums and check the index structure")
-    p.add_argument("index")
+    p = sub.add_parser("verify", help="recompute checksums and check the structure of an index "
+                       "or a token store")
+    p.add_argument("index", help="index or token store")
     p.set_defaults(func=cmd_verify)
