@@ -6,8 +6,18 @@ from collections import Counter
 
 
 def reference_windows(docs: list[list[int]], context_length: int, packing: str = "document",
-                      eot_id: int | None = None) -> list[list[int]]:
+                      eot_id: int | None = None, stride: int = 0) -> list[list[int]]:
     """Cut token lists into windows the way cooc documents it."""
+    if stride and stride < context_length:
+        out = []
+        for doc in docs:
+            s = 0
+            while s < len(doc):
+                out.append(doc[s : s + context_length])
+                if s + context_length >= len(doc):
+                    break
+                s += stride
+        return out
     if packing == "document":
         out = []
         for doc in docs:

@@ -52,7 +52,7 @@ docs_st = st.lists(st.lists(st.integers(0, len(WORDS) - 1), min_size=1, max_size
 def expected(docs, win: WindowConfig) -> dict:
     docs = reference_min_count(docs, win.min_count) if win.min_count > 1 else docs
     L = win.context_length
-    windows = [d for d in docs if d] if L == 0 else reference_windows(docs, L)
+    windows = [d for d in docs if d] if L == 0 else reference_windows(docs, L, stride=win.stride)
     if not win.by_distance:
         return dict(reference_counts(windows, win.count_mode, win.include_self))
     if win.count_mode == "occurrences":
@@ -65,13 +65,15 @@ def expected(docs, win: WindowConfig) -> dict:
     return dict(reference_distance_counts(windows, weights, win.include_self))
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 @given(docs=docs_st, length=st.sampled_from([0, 2, 5, 16]),
        mode=st.sampled_from(["windows", "occurrences", "harmonic", "weights"]),
-       radius=st.integers(0, 6), include_self=st.booleans(), min_count=st.integers(1, 4))
-def test_modes_equal_reference(tmp_path_factory, docs, length, mode, radius, include_self, min_count):
+       radius=st.integers(0, 6), include_self=st.booleans(), min_count=st.integers(1, 4),
+       stride=st.integers(0, 16))
+def test_modes_equal_reference(tmp_path_factory, docs, length, mode, radius, include_self, min_count,
+                               stride):
     kw = dict(context_length=length, count_mode=mode, include_self=include_self,
-              min_count=min_count)
+              min_count=min_count, stride=min(stride, length))
     if mode == "windows":
         radius = 0
     if mode == "weights":
@@ -138,6 +140,8 @@ def test_store_and_text_agree_with_min_count(tmp_path):
     (dict(count_mode="weights", distance_weights="1,x"), "cannot read distance weights"),
     (dict(context_length=0, packing="concat"), "whole documents"),
     (dict(min_count=2, packing="concat"), "--min-count needs --packing document"),
+    (dict(stride=200), "stride must be"),
+    (dict(stride=3, packing="concat"), "--stride needs"),
 ])
 def test_bad_settings_say_why(kw, msg):
     with pytest.raises(ValueError, match=msg):

@@ -49,6 +49,9 @@ class WindowConfig:
                        "(a sliding +-R window; 0: the whole window)", default=0)
     distance_weights: str = _opt("--count-mode weights: weights of distances 1, 2, ... as "
                                  "decimals, e.g. 1,0.5,0.25 (sets the radius)", default="")
+    stride: int = _opt("--packing document: start a window every STRIDE tokens (overlapping "
+                       "windows, up to the one that reaches the document's end; 0: every "
+                       "context-length tokens)", default=0)
     min_count: int = _opt("drop tokens seen fewer times in the corpus before cutting windows "
                           "(GloVe's vocabulary cut)", default=1)
 
@@ -72,6 +75,10 @@ class WindowConfig:
             raise ValueError("--distance-weights needs --count-mode weights")
         if not isinstance(self.min_count, int) or self.min_count < 1:
             raise ValueError(f"min_count must be an integer >= 1, got {self.min_count!r}")
+        if not isinstance(self.stride, int) or self.stride < 0 or (L and self.stride > L):
+            raise ValueError(f"stride must be an integer in [0, context_length], got {self.stride!r}")
+        if self.stride and (self.packing != "document" or L == 0):
+            raise ValueError("--stride needs --packing document and a --context-length")
         if self.min_count > 1 and self.packing != "document":
             raise ValueError("--min-count needs --packing document")
         if self.count_mode in ("harmonic", "weights"):

@@ -40,6 +40,48 @@ def document_windows(doc_ptr, context_length):
 
 
 @njit(**_JIT)
+def strided_windows(doc_ptr, context_length, stride):
+    """Overlapping windows of each document: [s, min(s + L, n)) for s = 0, S, 2S, ... up to
+    the first window that reaches the document's end (so none lies inside the one before).
+
+    Returns (starts, lengths) as int64 arrays, positions in the token array.
+    """
+    ndocs = doc_ptr.shape[0] - 1
+    nwin = 0
+    for d in range(ndocs):
+        n = doc_ptr[d + 1] - doc_ptr[d]
+        if n > 0:
+            nwin += 1 + max(0, (n - context_length + stride - 1) // stride)
+    starts = np.empty(nwin, dtype=np.int64)
+    lens = np.empty(nwin, dtype=np.int64)
+    k = 0
+    for d in range(ndocs):
+        b = doc_ptr[d]
+        n = doc_ptr[d + 1] - b
+        s = 0
+        while s < n:
+            e = min(s + context_length, n)
+            starts[k] = b + s
+            lens[k] = e - s
+            k += 1
+            if e == n:
+                break
+            s += stride
+    return starts[:k], lens[:k]
+
+
+@njit(**_JIT)
+def gather_windows(tokens, starts, lens, out):
+    """Copy windows back to back into `out` (overlapping windows get their own copies)."""
+    k = 0
+    for w in range(starts.shape[0]):
+        for i in range(starts[w], starts[w] + lens[w]):
+            out[k] = tokens[i]
+            k += 1
+    return k
+
+
+@njit(**_JIT)
 def window_sets(tokens, win_ptr, win_start, win_stop, set_ptr, set_tok, set_mult):
     """Sorted distinct tokens of windows [win_start, win_stop), with multiplicities.
 

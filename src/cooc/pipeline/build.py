@@ -255,7 +255,7 @@ def _count_and_write(token_batches, tokenizer, config, out, tmp, data_budget, nt
     from cooc.index import IndexWriter
 
     win = config.window
-    cutter = WindowCutter(win.context_length, win.packing, tokenizer.eot_id)
+    cutter = WindowCutter(win.context_length, win.packing, tokenizer.eot_id, win.stride)
     counter: WindowCounter | None = None
     num_docs = resume.documents if resume else 0
     if resume is not None:

@@ -142,7 +142,7 @@ def map_shard(plan: Plan, shard: int) -> MapOutput:
     budget = measure_data_budget(plan.memory_bytes, plan.vocab_size)
     max_tokens = max(1 << 16, (budget >> 20) * _READ_TOKENS_PER_MB)
     win = plan.window
-    cutter = WindowCutter(win.context_length, win.packing, plan.eot_id)
+    cutter = WindowCutter(win.context_length, win.packing, plan.eot_id, win.stride)
     timings: dict[str, float] = {}
     try:
         with ThreadPoolExecutor(plan.num_threads) as pool:

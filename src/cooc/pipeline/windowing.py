@@ -13,10 +13,11 @@ from cooc.kernels import windows
 
 
 class WindowCutter:
-    def __init__(self, context_length: int, packing: str, eot_id: int | None):
+    def __init__(self, context_length: int, packing: str, eot_id: int | None, stride: int = 0):
         if packing == "concat" and eot_id is None:
             raise ValueError("concat packing needs a tokenizer with an end-of-text token")
         self.context_length = context_length
+        self.stride = stride
         self.packing = packing
         self.eot_id = eot_id
         self._carry = np.zeros(0, np.uint32)
@@ -29,6 +30,13 @@ class WindowCutter:
         if self.packing == "document":
             if L == 0:  # whole documents (empty ones make no window)
                 return tokens, np.unique(doc_ptr)
+            if self.stride and self.stride < L:  # overlapping windows, each its own copy
+                starts, lens = windows.strided_windows(doc_ptr, L, self.stride)
+                out = np.empty(int(lens.sum()), np.uint32)
+                windows.gather_windows(tokens, starts, lens, out)
+                win_ptr = np.zeros(len(lens) + 1, np.int64)
+                np.cumsum(lens, out=win_ptr[1:])
+                return out, win_ptr
             return tokens, windows.document_windows(doc_ptr, L)
         return self.cut_stream(concat_stream(tokens, doc_ptr, self.eot_id))
 
