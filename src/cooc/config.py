@@ -166,6 +166,13 @@ class BuildConfig:
         default="qwen",
     )
     text_field: str = _opt("JSON/Parquet field holding the text", default="text")
+    granularity: str = _opt(
+        "document, or cut documents into paragraph, line or sentence units first (English "
+        "and Chinese rules): units are the documents windows are cut from; with "
+        "--context-length 0 a window is one unit",
+        default="document",
+        choices=("document", "paragraph", "line", "sentence"),
+    )
     window: WindowConfig = field(default_factory=WindowConfig)
 
     def to_dict(self) -> dict[str, Any]:

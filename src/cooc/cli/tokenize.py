@@ -25,6 +25,9 @@ def register(sub) -> None:
                    help=f"as for cooc build (default: {defaults.tokenizer})")
     p.add_argument("--text-field", default=defaults.text_field,
                    help=f"JSON/Parquet field holding the text (default: {defaults.text_field})")
+    p.add_argument("--granularity", default="document",
+                   choices=("document", "paragraph", "line", "sentence"),
+                   help="store documents whole (default) or as paragraph, line or sentence units")
     p.add_argument("--shard-tokens", type=int, default=0,
                    help="tokens per shard (default: 2**25); a crash loses at most one shard")
     p.add_argument("--num-proc", type=int, default=0, help="worker threads (default: all cores)")
@@ -45,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
                              memory_bytes=parse_bytes(args.memory) if args.memory else 0)
     except ValueError as e:
         raise CoocError(str(e)) from None
-    config = BuildConfig(tokenizer=args.tokenizer, text_field=args.text_field)
+    config = BuildConfig(tokenizer=args.tokenizer, text_field=args.text_field,
+                         granularity=args.granularity)
     r = tokenize_corpus(list(args.data) or None, Path(args.out_file), config, options,
                         args.shard_tokens or DEFAULT_SHARD_TOKENS)
     if not args.quiet:

@@ -93,6 +93,15 @@ def _token_store(source):
     return None
 
 
+def config_for_store(config: BuildConfig, store) -> BuildConfig:
+    """The config of a build from a token store: the store's tokenizer and granularity."""
+    g = store.manifest.get("granularity", "document")
+    if config.granularity not in ("document", g):
+        raise CoocError(f"token store {store.path} holds {g} units: --granularity "
+                        f"{config.granularity} needs a store tokenized with it")
+    return replace(config, tokenizer=store.manifest["tokenizer"]["spec"], granularity=g)
+
+
 def _stored_batches(store, tokenizer: Tokenizer, max_chars: int, timings: dict[str, float],
                     skip: int = 0, min_count: int = 1) -> Iterator[_TokenBatch]:
     """Batches read from a token store, with ids made canonical for grown vocabularies and
@@ -188,12 +197,12 @@ def build_index(source, out: str | os.PathLike, config: BuildConfig | None = Non
     store = _token_store(source)
     if store is not None:  # already tokenized: the store's tokenizer, its ids and report
         tokenizer = store.tokenizer(nthreads)
-        config = replace(config, tokenizer=store.manifest["tokenizer"]["spec"])
+        config = config_for_store(config, store)
         corpus_desc = {**store.manifest["corpus"], "token_store": str(store.path)}
         report = SkipReport.from_dict(store.manifest["skip_report"])
     else:
         batches, corpus_desc = document_batches(source, config.text_field, options.batch_size,
-                                                report)
+                                                report, config.granularity)
         tokenizer = load_tokenizer(config.tokenizer, num_threads=nthreads)
     if config.window.packing == "concat" and tokenizer.eot_id is None:
         raise CoocError(f"tokenizer {config.tokenizer!r} has no end-of-text token; use --packing document")

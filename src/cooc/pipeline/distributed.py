@@ -15,7 +15,6 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -108,7 +107,13 @@ def build_distributed(source, out: str | os.PathLike, config: BuildConfig | None
                       options: RunOptions | None = None, engine=None):
     """`build_index` as map/reduce/encode tasks on `options.engine`; the same index bytes."""
     from cooc.index import IndexWriter
-    from cooc.pipeline.build import BuildResult, _token_store, check_saturation, index_meta
+    from cooc.pipeline.build import (
+        BuildResult,
+        _token_store,
+        check_saturation,
+        config_for_store,
+        index_meta,
+    )
     from cooc.pipeline.tokenize import tokenize_corpus
     from cooc.store import open_store
 
@@ -137,7 +142,7 @@ def build_distributed(source, out: str | os.PathLike, config: BuildConfig | None
             timings["tokenize"] = time.perf_counter() - t0
         tokenizer = store.tokenizer(options.resolved_num_proc())
         remap = tokenizer.freeze()
-        config = replace(config, tokenizer=store.manifest["tokenizer"]["spec"])
+        config = config_for_store(config, store)
         report = SkipReport.from_dict(store.manifest["skip_report"])
         win = config.window
         if win.packing == "concat" and tokenizer.eot_id is None:

@@ -49,7 +49,8 @@ def _grows_vocabulary(tok: Tokenizer) -> bool:
 
 def _fingerprint(files: list[Path], config: BuildConfig, shard_tokens: int) -> dict:
     """What must not change for a partial store to be resumed."""
-    return input_fingerprint(files, {"tokenizer": config.tokenizer, "text_field": config.text_field},
+    return input_fingerprint(files, {"tokenizer": config.tokenizer, "text_field": config.text_field,
+                                     "granularity": config.granularity},
                              {"shard_tokens": shard_tokens})
 
 
@@ -63,7 +64,8 @@ def tokenize_corpus(source, out: str | os.PathLike, config: BuildConfig | None =
     out = Path(out)
     t_start = time.perf_counter()
     report = SkipReport()
-    batches, desc = document_batches(source, config.text_field, options.batch_size, report)
+    batches, desc = document_batches(source, config.text_field, options.batch_size, report,
+                                     config.granularity)
     files = [Path(f) for f in desc["files"]]
     # the built-in corpus is one "file": its documents' source
     desc["files"] = names = desc["files"] or [DEFAULT_CORPUS_SOURCE]
@@ -93,7 +95,8 @@ def tokenize_corpus(source, out: str | os.PathLike, config: BuildConfig | None =
                        np.fromiter((d.line for d in docs), np.uint64, len(docs)))
             progress.update(len(tokens))
         header = {"created_by": f"cooc {__version__}", "tokenizer": tokenizer.describe(),
-                  "text_field": config.text_field, "corpus": desc,
+                  "text_field": config.text_field, "granularity": config.granularity,
+                  "corpus": desc,
                   "skip_report": report.to_dict()}
         writer.finish(header)
     finally:
