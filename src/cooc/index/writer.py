@@ -118,12 +118,13 @@ class EncodedRows:
 
 
 def encode_final_rows(row_start: int, ptr: np.ndarray, cols: np.ndarray, counts: np.ndarray,
-                      rank: np.ndarray) -> EncodedRows:
+                      rank: np.ndarray | None, vocab_size: int | None = None) -> EncodedRows:
     """Check, hash, remap to ranks and encode rows; raises ValueError naming a bad entry.
+    With rank None, columns stay token ids (the writer's stage).
 
     The bytes of a row depend only on the row and `rank`, so ranges encoded apart (threads,
     workers) and appended in order give the same index as one pass."""
-    vocab_size = rank.shape[0]
+    vocab_size = rank.shape[0] if rank is not None else vocab_size
     problem, r, i = codec.check_rows(ptr, cols, counts, vocab_size)
     if problem:
         detail = _CHECK_MESSAGES[problem]
@@ -131,15 +132,17 @@ def encode_final_rows(row_start: int, ptr: np.ndarray, cols: np.ndarray, counts:
             detail += f" ({int(cols[ptr[r] + i])} >= vocab_size={vocab_size})"
         raise ValueError(f"add_rows: row {row_start + r}, entry {i}: {detail}")
     n = ptr.shape[0] - 1
-    h_row = np.zeros(vocab_size, np.uint64)
+    h_row = np.zeros(n, np.uint64)
     h_col = np.zeros(vocab_size, np.uint64)
-    diag = codec.sym_hash_rows(row_start, ptr, cols, counts, h_row, h_col)
-    ranks, cnt, bad = codec.permute_rows(ptr, cols, counts, rank, vocab_size)
-    if bad >= 0:
-        raise RuntimeError(f"internal error: rows from {row_start} do not permute")
+    diag = codec.sym_hash_rows(row_start, ptr, cols, counts, h_row, h_col, row_start)
+    if rank is None:
+        ranks, cnt = cols, counts
+    else:
+        ranks, cnt, bad = codec.permute_rows(ptr, cols, counts, rank, vocab_size)
+        if bad >= 0:
+            raise RuntimeError(f"internal error: rows from {row_start} do not permute")
     words, rw, skip, bits = codec.encode_rows(ptr, ranks, cnt, layout.BLOCK_SIZE)
-    return EncodedRows(row_start, ptr, words, rw, skip, bits, int(diag),
-                       h_row[row_start : row_start + n].copy(), h_col)
+    return EncodedRows(row_start, ptr, words, rw, skip, bits, int(diag), h_row, h_col)
 
 
 class _ArrayFile(HashedFile):
@@ -274,23 +277,36 @@ class IndexWriter:
         if self._direct:
             self._add_final(row_start, ptr, cols, counts)
             return
-        problem, r, i = codec.check_rows(ptr, cols, counts, self.vocab_size)
-        if problem:
-            detail = _CHECK_MESSAGES[problem]
-            if problem == codec.COL_OUT_OF_RANGE:
-                detail += f" ({int(cols[ptr[r] + i])} >= vocab_size={self.vocab_size})"
-            raise ValueError(f"add_rows: row {row_start + r}, entry {i}: {detail}")
-        if n == 0:
-            return
-        self._diagonal += codec.sym_hash_rows(row_start, ptr, cols, counts,
-                                              self._h_row, self._h_col)
-        words, row_word, skip, _ = codec.encode_rows(ptr, cols, counts, layout.BLOCK_SIZE)
-        base = self._stage_word[row_start]
-        self._stage_word[row_start + 1 : row_start + n + 1] = base + row_word[1:]
+        for part in self._encode_parts(row_start, ptr, cols, counts, None):
+            r0, m = part.row_start, part.num_rows
+            self._diagonal += part.diagonal
+            self._h_row[r0 : r0 + m] = part.h_row
+            self._h_col += part.h_col
+            self._stage_word[r0 + 1 : r0 + m + 1] = self._stage_word[r0] + part.row_word[1:]
+            self._stage_data.write(part.words.tobytes())
+            self._stage_skip.write(part.skip.tobytes())
         self._row_ptr[row_start + 1 : row_start + n + 1] = self._row_ptr[row_start] + ptr[1:]
-        self._stage_data.write(words.tobytes())
-        self._stage_skip.write(skip.tobytes())
         self._next_row = row_start + n
+
+    def _encode_parts(self, row_start: int, ptr: np.ndarray, cols: np.ndarray,
+                      counts: np.ndarray, rank: np.ndarray | None) -> list[EncodedRows]:
+        """The rows cut into sub-ranges of similar size, encoded on `num_threads` threads
+        (rows start on a word, so the bytes do not depend on the cut), in order."""
+        # each range hashes columns into its own vocabulary-sized array: few ranges
+        ranges = even_ranges(ptr, 2 * self.num_threads if ptr[-1] > (1 << 16) else 1)
+
+        def work(rng: tuple[int, int]) -> EncodedRows:
+            lo, hi = rng
+            a, b = int(ptr[lo]), int(ptr[hi])
+            return encode_final_rows(row_start + lo, ptr[lo : hi + 1] - a, cols[a:b],
+                                     counts[a:b], rank, self.vocab_size)
+
+        if len(ranges) > 1 and self.num_threads > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(self.num_threads) as pool:
+                return list(pool.map(work, ranges))
+        return [work(r) for r in ranges]
 
     def _add_final(self, row_start: int, ptr: np.ndarray, cols: np.ndarray,
                    counts: np.ndarray) -> None:
@@ -301,22 +317,7 @@ class IndexWriter:
         """
         n = ptr.shape[0] - 1
         self._check_degrees(row_start, np.diff(ptr))
-        ranges = even_ranges(ptr, 4 * self.num_threads if ptr[-1] > (1 << 16) else 1)
-
-        def work(rng: tuple[int, int]) -> EncodedRows:
-            lo, hi = rng
-            a, b = int(ptr[lo]), int(ptr[hi])
-            return encode_final_rows(row_start + lo, ptr[lo : hi + 1] - a, cols[a:b],
-                                     counts[a:b], self._rank)
-
-        if len(ranges) > 1 and self.num_threads > 1:
-            from concurrent.futures import ThreadPoolExecutor
-
-            with ThreadPoolExecutor(self.num_threads) as pool:
-                parts = list(pool.map(work, ranges))
-        else:
-            parts = [work(r) for r in ranges]
-        for part in parts:
+        for part in self._encode_parts(row_start, ptr, cols, counts, self._rank):
             self._append_encoded(part)
         assert self._next_row == row_start + n
 

@@ -692,10 +692,11 @@ def _mix(x):
 
 
 @njit(**_JIT)
-def sym_hash_rows(row_start, ptr, cols, counts, h_row, h_col):
+def sym_hash_rows(row_start, ptr, cols, counts, h_row, h_col, h_row_base=0):
     """Accumulate symmetry hashes of rows [row_start, row_start + n); returns diagonal entries.
 
-    Every off-diagonal entry (r, b, c) adds h({r, b}, c) to h_row[r] and to h_col[b]. The
+    Every off-diagonal entry (r, b, c) adds h({r, b}, c) to h_row[r - h_row_base] and to
+    h_col[b] (h_row may cover just the rows hashed, from h_row_base). The
     matrix is symmetric iff h_row == h_col everywhere (up to 64-bit hash collisions): both
     then hold, for token t, the multiset of (unordered pair, count) of t's row and column.
     """
@@ -710,7 +711,7 @@ def sym_hash_rows(row_start, ptr, cols, counts, h_row, h_col):
             lo = min(r, b)
             hi = max(r, b)
             h = _mix(_mix(np.uint64((lo << 32) | hi)) + np.uint64(counts[i]))
-            h_row[r] += h
+            h_row[r - h_row_base] += h
             h_col[b] += h
     return diag
 
