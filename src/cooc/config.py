@@ -52,6 +52,9 @@ class WindowConfig:
     stride: int = _opt("--packing document: start a window every STRIDE tokens (overlapping "
                        "windows, up to the one that reaches the document's end; 0: every "
                        "context-length tokens)", default=0)
+    first_only: bool = _opt("count only occurrence pairs whose smaller token id comes first "
+                            "(a channel of positions, see cooc.positions)", default=False,
+                            cli=False)
     min_count: int = _opt("drop tokens seen fewer times in the corpus before cutting windows "
                           "(GloVe's vocabulary cut)", default=1)
 
@@ -88,7 +91,7 @@ class WindowConfig:
     def by_distance(self) -> bool:
         """Counted by the distance kernel (occurrence pairs within a radius, weighted)."""
         return self.count_mode in ("harmonic", "weights") or (
-            self.count_mode == "occurrences" and self.radius > 0)
+            self.count_mode == "occurrences" and self.radius > 0) or self.first_only
 
     def distance_weighting(self) -> tuple[list[int], int]:
         """(integer weights of distances 0..R, scale): a pair at distance d adds
@@ -125,7 +128,7 @@ class WindowConfig:
         """The largest distance counted (by_distance modes)."""
         if self.count_mode in ("harmonic", "weights"):
             return len(self.distance_weighting()[0]) - 1
-        return self.radius
+        return self.radius or max(self.context_length - 1, 0)
 
 
 def default_memory_bytes() -> int:

@@ -44,6 +44,9 @@ def register(sub) -> None:
     p.add_argument("--address", help="--engine ray: the cluster to join, e.g. auto or "
                    "ray://head:10001 (default: start a local one); data, index and --tmp-dir "
                    "must be on storage every node sees")
+    p.add_argument("--positions", action="store_true", help="also write OUT.positions/: per "
+                   "pair, how far apart and in which order the tokens occur (`cooc positions`; "
+                   "four more counting passes)")
     p.add_argument("--fresh", action="store_true", help="ignore the checkpoint a killed build "
                    "left (by default the same command resumes it)")
     p.set_defaults(func=run)
@@ -88,6 +91,10 @@ def run(args: argparse.Namespace) -> int:
         f"peak memory {fmt_bytes(r.peak_rss)}, spills {r.spills})")
     for line in r.report.summary_lines():
         say(f"cooc: skipped {line}")
+    if args.positions:
+        from cooc.positions import build_positions
+
+        say(f"cooc: positions {build_positions(sources or None, out, config, options)}")
     with open_index(out) as index:
         say(f"cooc: index {out} ({fmt_bytes(index.nbytes()['total'])}, "
             f"{index.bytes_per_entry:.2f} bytes per entry)")

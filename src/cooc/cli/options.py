@@ -14,6 +14,8 @@ def _flag(name: str) -> str:
 def add_config_args(parser: argparse.ArgumentParser, cls: type) -> None:
     """Add one flag per field of `cls` (recursing into nested config dataclasses)."""
     for f in dataclasses.fields(cls):
+        if f.metadata.get("cli") is False:  # internal (set by cooc itself)
+            continue
         if dataclasses.is_dataclass(f.type) or (isinstance(f.type, str) and f.type.endswith("Config")):
             add_config_args(parser, _nested_type(cls, f.name))
             continue
@@ -35,6 +37,8 @@ def _nested_type(cls: type, name: str) -> type:
 def config_from_args(cls: type, args: argparse.Namespace) -> Any:
     kwargs = {}
     for f in dataclasses.fields(cls):
+        if f.metadata.get("cli") is False:
+            continue
         if hasattr(args, f.name):
             kwargs[f.name] = getattr(args, f.name)
         else:

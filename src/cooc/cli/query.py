@@ -165,6 +165,31 @@ def cmd_verify(args) -> int:
     return 0
 
 
+def cmd_positions(args) -> int:
+    from cooc.positions import Positions
+
+    an = _analyzer(args.index)
+    a, b = an.resolve(args.a), an.resolve(args.b)
+    pos = Positions(args.index)
+    try:
+        p = pos.pair(a, b)
+    finally:
+        pos.close()
+    if args.json:
+        _print_json({**p.__dict__, "a_text": an.index.token_text(a), "b_text": an.index.token_text(b)})
+        return 0
+    if not p.pairs:
+        print(f"{an.describe(a)} and {an.describe(b)} never occur within {p.radius} tokens")
+        return 0
+    print(f"{an.describe(a)} and {an.describe(b)}: {p.pairs:,} occurrence pairs within "
+          f"{p.radius} tokens, {p.mean_distance:.2f} apart on average")
+    if a != b:
+        share = p.a_first / p.pairs
+        print(f"  {an.describe(a)} first in {p.a_first:,} ({share:.0%}), {an.describe(b)} first "
+              f"in {p.b_first:,}; mean offset of b after a {p.mean_offset:+.2f}")
+    return 0
+
+
 def register(sub) -> None:
     p = sub.add_parser("analyze", help="the reference system's analyze command")
     p.add_argument("--data", required=True, help="index (or the .pkl built beside it)")
@@ -221,6 +246,14 @@ def register(sub) -> None:
     p.add_argument("--output", "-o", required=True)
     p.add_argument("--directed", action="store_true", help="parquet: both directions of each pair")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("positions", help="how far apart and in which order two tokens occur "
+                       "(index built with --positions)")
+    p.add_argument("index")
+    p.add_argument("a")
+    p.add_argument("b")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_positions)
 
     p = sub.add_parser("verify", help="recompute checksums and check the structure of an index "
                        "or a token store")

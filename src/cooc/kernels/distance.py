@@ -62,10 +62,12 @@ def row_work(inv_ptr, inv_pos, seg, seg_ptr, radius, row_start, row_stop):
 
 @njit(**_JIT)
 def upper_rows(tokens, inv_ptr, inv_pos, seg, seg_ptr, weights, radius, row_start, row_stop,
-               vocab_size, include_self, row_ptr, cols, counts):
+               vocab_size, include_self, forward_only, row_ptr, cols, counts):
     """Rows [row_start, row_stop) of C, columns >= row (the diagonal only with include_self).
 
-    weights: uint64[radius + 1], weights[d] for distance d (weights[0] unused). Fills row_ptr
+    weights: uint64[radius + 1], weights[d] for distance d (weights[0] unused). With
+    forward_only, only pairs where the row's token comes first (q > p) count: the upper
+    triangle then holds, for a < b, what a-before-b pairs add (positions). Fills row_ptr
     (int64[n+1] from 0), cols and counts (uint32, room for the rows' `row_work`); sums
     saturate at 2**32-1. Returns the number of entries.
     """
@@ -84,7 +86,7 @@ def upper_rows(tokens, inv_ptr, inv_pos, seg, seg_ptr, weights, radius, row_star
                 q1 = min(seg_ptr[s + 1], p + radius + 1)
                 for q in range(q0, q1):
                     b = np.int64(tokens[q])
-                    if b < a or q == p or (b == a and not include_self):
+                    if b < a or q == p or (b == a and not include_self) or (forward_only and q < p):
                         continue
                     acc[b] += weights[abs(q - p)]
                     bits[b >> 6] |= _ONE << np.uint64(b & 63)

@@ -131,9 +131,11 @@ def count_by_distance(
     include_self: bool = False,
     pool: Executor | None = None,
     num_threads: int = 1,
+    forward_only: bool = False,
 ) -> tuple[Csr, BatchStats]:
     """Occurrence pairs within each window at distance 1..R (R = len(weights) - 1), each
-    adding weights[d]: an upper triangle as `count_windows` gives, with the same statistics."""
+    adding weights[d]: an upper triangle as `count_windows` gives, with the same statistics.
+    forward_only: only pairs where the smaller id comes first (see `kernels.distance`)."""
     weights = np.asarray(weights, np.uint64)
     radius = len(weights) - 1
     nwin = len(win_ptr) - 1
@@ -150,7 +152,7 @@ def count_by_distance(
         cols = np.empty(bound, np.uint32)
         counts = np.empty(bound, np.uint32)
         k = distance.upper_rows(tokens, inv_ptr, inv_pos, seg, win_ptr, weights, radius, r[0],
-                                r[1], vocab_size, include_self, ptr, cols, counts)
+                                r[1], vocab_size, include_self, forward_only, ptr, cols, counts)
         return Csr(ptr, cols[:k], counts[:k], r[0])
 
     up = concat_rows(list(run(upper, ranges)))

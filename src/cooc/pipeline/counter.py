@@ -88,7 +88,7 @@ class WindowCounter:
         self.window = window
         self.weights = np.array(window.distance_weighting()[0] if window.by_distance and
                                 window.count_mode != "occurrences" else
-                                [0] + [1] * window.radius, np.uint64)
+                                [0] + [1] * window.effective_radius, np.uint64)
         self.pool, self.num_threads = pool, num_threads
         self.timings = timings
         self.on_counted = on_counted  # called with the number of tokens of each counted slice
@@ -127,7 +127,8 @@ class WindowCounter:
         t0 = time.perf_counter()
         if self.window.by_distance:
             csr, bstats = count_by_distance(tokens, win_ptr, self.acc.vocab_size, self.weights,
-                                            self.window.include_self, self.pool, self.num_threads)
+                                            self.window.include_self, self.pool, self.num_threads,
+                                            self.window.first_only)
         else:
             csr, bstats = count_windows(tokens, win_ptr, self.acc.vocab_size,
                                         self.window.count_mode, self.window.include_self,
