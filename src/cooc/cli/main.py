@@ -15,7 +15,7 @@ EXIT_INTERRUPTED = 130
 
 def _parser() -> argparse.ArgumentParser:
     from cooc import __version__
-    from cooc.cli import build, diff, merge, query, tokenize
+    from cooc.cli import build, diff, merge, ngram, query, tokenize
 
     p = argparse.ArgumentParser(
         prog="cooc",
@@ -29,6 +29,7 @@ def _parser() -> argparse.ArgumentParser:
     merge.register(sub)
     query.register(sub)
     diff.register(sub)
+    ngram.register(sub)
     return p
 
 

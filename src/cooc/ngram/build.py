@@ -1,0 +1,142 @@
+"""The n-gram counting job: text or a token store -> token batches -> `NgramCounter` ->
+`NgramWriter` (an `X.ngrams` index). Text is read and tokenized as `cooc build` does
+(`cooc.corpus.sources.document_batches`, `load_tokenizer(spec).encode_batch`); vocabularies
+grown from the corpus (whitespace) are tokenized to disk first, so that ids are final before
+any key is packed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cooc.errors import CoocError
+from cooc.ngram.config import NgramConfig, NgramOptions
+from cooc.ngram.count import CountStats, NgramCounter, write_levels
+from cooc.ngram.writer import BOS_TEXT, EOS_TEXT, NgramWriter
+from cooc.pipeline.progress import Progress, peak_rss_bytes
+
+
+@dataclass
+class NgramResult:
+    path: Path
+    grams: dict[int, int]
+    stats: CountStats
+    timings: dict[str, float] = field(default_factory=dict)
+    peak_rss: int = 0
+    skipped: int = 0  # bad records of a text corpus (cooc.corpus.SkipReport), not counted
+
+
+def _threads(options: NgramOptions) -> int:
+    return options.num_threads or (os.cpu_count() or 1)
+
+
+def count_ngrams_from_arrays(batches: Iterable[tuple[np.ndarray, np.ndarray]], vocab_size: int,
+                             out: str | os.PathLike, config: NgramConfig | None = None,
+                             options: NgramOptions | None = None, *,
+                             texts: list[str] | None = None,
+                             header: dict[str, Any] | None = None) -> NgramResult:
+    """Count (tokens uint32, document lengths int64) batches of ids < vocab_size into `out`.
+
+    `texts` are the display texts of the ids (default: the ids as decimal strings); with
+    markers, "<s>" and "</s>" are appended as ids vocab_size and vocab_size + 1.
+    """
+    config = config or NgramConfig()
+    options = options or NgramOptions()
+    t_start = time.perf_counter()
+    texts = [str(i) for i in range(vocab_size)] if texts is None else list(texts)
+    if len(texts) != vocab_size:
+        raise ValueError(f"{len(texts)} texts for vocab_size {vocab_size}")
+    v = vocab_size + (2 if config.markers else 0)
+    if config.markers:
+        texts += [BOS_TEXT, EOS_TEXT]
+    nthreads = _threads(options)
+    head = {"tokenizer": None, "markers": config.markers, "config": asdict(config),
+            **(header or {})}
+    progress = Progress("counting n-grams", quiet=options.quiet)
+    try:
+        with NgramCounter(config.order, v, markers=config.markers,
+                          memory_bytes=options.memory_bytes, tmp_dir=options.tmp_dir,
+                          num_threads=nthreads, batch_tokens=options.batch_tokens) as counter:
+            for tokens, lens in batches:
+                counter.add(tokens, lens)
+                progress.update(len(tokens))
+            head.update(documents=counter.stats.documents, tokens=counter.stats.tokens)
+            t0 = time.perf_counter()
+            with NgramWriter(out, config.order, v, texts, head, nthreads) as writer:
+                write_levels(counter.merged(), writer, counter)
+                path = writer.finish()
+            counter.stats.timings["write"] = time.perf_counter() - t0
+            stats = counter.stats
+    finally:
+        progress.close()
+    grams = {1: int(np.count_nonzero(writer.unigrams)), **writer.grams}
+    timings = {**stats.timings, "total": time.perf_counter() - t_start}
+    return NgramResult(path, grams, stats, timings, peak_rss_bytes())
+
+
+def _peek(it: Iterator) -> tuple[Any, Iterator]:
+    first = next(it, None)
+
+    def chain():
+        if first is not None:
+            yield first
+            yield from it
+
+    return first, chain()
+
+
+def count_ngrams(source, out: str | os.PathLike, config: NgramConfig | None = None,
+                 options: NgramOptions | None = None) -> NgramResult:
+    """Count the n-grams of orders 1..config.order of a text corpus (files, folders, globs or
+    a list of them) or of one token store into the n-gram index `out`."""
+    from cooc.corpus import SkipReport
+    from cooc.corpus.sources import document_batches
+    from cooc.pipeline import build as pb
+    from cooc.pipeline.prefetch import prefetch
+    from cooc.tokenizers import Tokenizer, load_tokenizer
+
+    config = config or NgramConfig()
+    options = options or NgramOptions()
+    nthreads = _threads(options)
+    report = SkipReport()
+    timings: dict[str, float] = {}
+    max_chars = max(1 << 16, options.memory_bytes // 100)
+    store = pb._token_store(source)
+    spool = None
+    try:
+        if store is not None:
+            tokenizer = store.tokenizer(nthreads)
+            corpus = {**store.manifest["corpus"], "token_store": str(store.path)}
+            batches = ((b.tokens, b.doc_lens) for b in
+                       pb._stored_batches(store, tokenizer, max_chars, timings))
+        else:
+            if source is None:
+                raise CoocError("give corpus files, folders, globs or a token store to count")
+            docs, corpus = document_batches(source, config.text_field, 1024, report)
+            tokenizer = load_tokenizer(config.tokenizer, num_threads=nthreads)
+            tb = pb._tokenize(prefetch(docs(max_chars)), tokenizer, report, timings)
+            if type(tokenizer).freeze is not Tokenizer.freeze:  # ids final only at the end
+                spool = Path(tempfile.mkdtemp(prefix="cooc-ngram-tokens-", dir=options.tmp_dir))
+                tb = pb._spooled_batches(tb, tokenizer, spool)
+            batches = ((b.tokens, b.doc_lens) for b in tb)
+        first, batches = _peek(iter(batches))  # a grown vocabulary is final after the first
+        if first is None:
+            raise CoocError(f"no documents to count in {source}")
+        header = {"tokenizer": tokenizer.describe(), "corpus": corpus}
+        res = count_ngrams_from_arrays(batches, tokenizer.vocab_size, out, config, options,
+                                       texts=tokenizer.token_texts(), header=header)
+        res.skipped = report.total_skipped
+        res.timings.update(timings)
+        return res
+    finally:
+        if spool is not None:
+            shutil.rmtree(spool, ignore_errors=True)

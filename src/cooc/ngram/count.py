@@ -1,0 +1,267 @@
+"""Counting n-grams of orders 1..N in bounded memory: token batches -> sorted runs -> (spill)
+-> one merged stream -> trie levels (`cooc.ngram.writer`).
+
+Every position of every document gives one padded key of N tokens (`cooc.kernels.ngram`:
+cut at the document's end, so no n-gram crosses documents); a batch's keys are sorted and
+run-length encoded into a run of distinct keys with counts (uint64). Because sorting groups
+every prefix, this single stream of N-token keys yields the counts of every order 1..N.
+
+Memory model (`memory_bytes` = B, default 1 GiB; the process's fixed cost, ~200-300 MB of
+Python, numba and a tokenizer vocabulary, comes on top). With w = words per key, an item of
+a run costs r = 8w + 8 bytes:
+- counting: a batch of T tokens peaks at ~(24w + 40) T bytes (keys, sort permutation,
+  sorted copy, run); batches are sized so that all threads together use B/4;
+- runs in memory are merged as they come (equal sizes merge, like a binary counter: each key
+  is merged O(log) times) and held up to 0.35 B; past that they are merged into one run
+  (peak 2x: 0.7 B) and spilled to the temporary folder as a sorted run file;
+- at the end, spilled runs are merged k ways in slices: each step reads a slice of
+  C = B / (4 r K) items from each of the K runs, merges everything up to the smallest of the
+  slices' last keys, and hands it on;
+- the level cutter keeps one slice of 2**16 items (20 (N + 1) bytes per item of output
+  buffers); the trie writer spools levels to disk and encodes at most 2**22 entries per
+  thread (~60 bytes per entry).
+The result does not depend on B, the batch size or the number of threads (tested).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from cooc.kernels import ngram as kn
+from cooc.ngram.writer import NgramWriter, key_shape
+from cooc.pipeline.progress import log
+from cooc.ranges import bounded_ranges, even_ranges
+
+_RUN_SHARE = 0.35
+_BATCH_SHARE = 0.25
+_MERGE_SHARE = 0.25
+_SPLIT_ITEMS = 1 << 16
+_MIN_BATCH_TOKENS = 1 << 12
+
+
+@dataclass
+class CountStats:
+    """What a count did; `+` merges them."""
+
+    documents: int = 0
+    tokens: int = 0
+    keys: int = 0
+    spills: int = 0
+    spilled_bytes: int = 0
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class _Run:
+    """A sorted run of distinct keys with counts, in memory or in a pair of raw files."""
+
+    def __init__(self, keys: np.ndarray | None, counts: np.ndarray | None,
+                 path: Path | None = None, n: int = 0, nwords: int = 0):
+        self.keys = keys
+        self.counts = counts
+        self.path = path
+        self.n = keys.shape[0] if keys is not None else n
+        self.nwords = keys.shape[1] if keys is not None else nwords
+
+    @classmethod
+    def spill(cls, keys: np.ndarray, counts: np.ndarray, path: Path) -> _Run:
+        keys.astype("<u8", copy=False).tofile(path.with_suffix(".keys"))
+        counts.astype("<u8", copy=False).tofile(path.with_suffix(".counts"))
+        return cls(None, None, path, keys.shape[0], keys.shape[1])
+
+    @property
+    def nbytes(self) -> int:
+        return self.n * (8 * self.nwords + 8)
+
+    def read(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+        if self.path is None:
+            return self.keys[lo:hi], self.counts[lo:hi]
+        with open(self.path.with_suffix(".keys"), "rb") as f:
+            k = np.fromfile(f, "<u8", (hi - lo) * self.nwords, offset=8 * lo * self.nwords)
+        with open(self.path.with_suffix(".counts"), "rb") as f:
+            c = np.fromfile(f, "<u8", hi - lo, offset=8 * lo)
+        return k.reshape(-1, self.nwords).astype(np.uint64, copy=False), c.astype(np.uint64, copy=False)
+
+
+class NgramCounter:
+    """Counts the padded `order`-gram keys of token batches into sorted runs.
+
+    Parameters
+    ----------
+    order : N, 1..8.
+    vocab_size : V of the n-gram index (markers included: ids V - 2 and V - 1 are <s>, </s>).
+    markers : put <s> (V - 2) before and </s> (V - 1) after every document.
+    memory_bytes : the budget B of the module docstring.
+    tmp_dir : where spilled runs go (a private folder is made inside and removed).
+    num_threads : threads for packing and sorting (numba kernels release the GIL).
+    batch_tokens : tokens per counting batch (0: from the budget); never changes the result.
+    """
+
+    def __init__(self, order: int, vocab_size: int, *, markers: bool = False,
+                 memory_bytes: int = 1 << 30, tmp_dir: str | os.PathLike | None = None,
+                 num_threads: int = 1, batch_tokens: int = 0):
+        self.order = order
+        self.vocab_size = vocab_size
+        self.markers = markers
+        self.bits, self.per_word, self.nwords = key_shape(order, vocab_size)
+        self.memory_bytes = memory_bytes
+        self.num_threads = max(1, num_threads)
+        item = 24 * self.nwords + 40
+        self.batch_tokens = batch_tokens or max(
+            _MIN_BATCH_TOKENS, int(memory_bytes * _BATCH_SHARE / item / self.num_threads))
+        self.run_budget = int(memory_bytes * _RUN_SHARE)
+        self._tmp = Path(tempfile.mkdtemp(prefix="cooc-ngrams-", dir=tmp_dir))
+        self.runs: list[_Run] = []  # in memory, sizes decreasing
+        self.spilled: list[_Run] = []
+        self.stats = CountStats()
+        self._pool = ThreadPoolExecutor(self.num_threads) if self.num_threads > 1 else None
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+        shutil.rmtree(self._tmp, ignore_errors=True)
+
+    def __enter__(self) -> NgramCounter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _count_piece(self, tokens: np.ndarray, lens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        bos = self.vocab_size - 2 if self.markers else -1
+        eos = self.vocab_size - 1 if self.markers else -1
+        keys = kn.pack_grams(tokens, lens, self.order, self.bits, self.per_word, self.nwords,
+                             bos, eos)
+        return kn.sort_count(keys, np.zeros(0, np.uint64))
+
+    def add(self, tokens: np.ndarray, doc_lens: np.ndarray) -> None:
+        """Count a batch of whole documents (token ids < V, minus 2 with markers)."""
+        tokens = np.ascontiguousarray(tokens, dtype=np.uint32)
+        doc_lens = np.ascontiguousarray(doc_lens, dtype=np.int64)
+        limit = self.vocab_size - (2 if self.markers else 0)
+        if len(tokens) and int(tokens.max()) >= limit:
+            raise ValueError(f"token id {int(tokens.max())} >= vocab_size {limit}")
+        if int(doc_lens.sum()) != len(tokens):
+            raise ValueError(f"document lengths sum to {int(doc_lens.sum())}, not {len(tokens)}")
+        t0 = time.perf_counter()
+        ptr = np.zeros(len(doc_lens) + 1, np.int64)
+        np.cumsum(doc_lens, out=ptr[1:])
+        pieces = []
+        for d, e in bounded_ranges(ptr, self.batch_tokens * self.num_threads):
+            parts = even_ranges(ptr[d : e + 1] - ptr[d], self.num_threads)
+            pieces = [(tokens[ptr[d + a] : ptr[d + b]], doc_lens[d + a : d + b]) for a, b in parts]
+            if self._pool is None or len(pieces) == 1:
+                results = [self._count_piece(*p) for p in pieces]
+            else:
+                results = list(self._pool.map(lambda p: self._count_piece(*p), pieces))
+            for keys, counts in results:
+                self._push(_Run(keys, counts))
+        self.stats.documents += len(doc_lens)
+        self.stats.tokens += len(tokens)
+        self.stats.keys += len(tokens) + (2 * len(doc_lens) if self.markers else 0)
+        self.stats.timings["count"] = self.stats.timings.get("count", 0.0) + time.perf_counter() - t0
+
+    def _push(self, run: _Run) -> None:
+        if run.n == 0:
+            return
+        self.runs.append(run)
+        # binary-counter merging: a run merges with the previous one once that is not larger
+        # than twice its size, so every key is merged O(log(keys)) times
+        while len(self.runs) > 1 and self.runs[-2].n <= 2 * self.runs[-1].n:
+            b = self.runs.pop()
+            a = self.runs.pop()
+            self.runs.append(_Run(*kn.merge_two(a.keys, a.counts, b.keys, b.counts)))
+        if sum(r.nbytes for r in self.runs) > self.run_budget:
+            self._spill()
+
+    def _merged_in_memory(self) -> _Run | None:
+        while len(self.runs) > 1:
+            b = self.runs.pop()
+            a = self.runs.pop()
+            self.runs.append(_Run(*kn.merge_two(a.keys, a.counts, b.keys, b.counts)))
+        return self.runs.pop() if self.runs else None
+
+    def _spill(self) -> None:
+        run = self._merged_in_memory()
+        if run is None:
+            return
+        path = self._tmp / f"run{len(self.spilled):05d}"
+        self.spilled.append(_Run.spill(run.keys, run.counts, path))
+        self.stats.spills += 1
+        self.stats.spilled_bytes += run.nbytes
+        log.debug("spilled run %d: %d keys", len(self.spilled), run.n)
+
+    def merged(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """The sorted, distinct keys of everything added, with counts, in slices."""
+        if not self.spilled:
+            run = self._merged_in_memory()
+            if run is not None:
+                for lo in range(0, run.n, _SPLIT_ITEMS):
+                    yield run.read(lo, min(run.n, lo + _SPLIT_ITEMS))
+            return
+        self._spill()
+        runs = self.spilled
+        item = 8 * self.nwords + 8
+        step = max(1024, int(self.memory_bytes * _MERGE_SHARE / (4 * item * len(runs))))
+        pos = [0] * len(runs)
+        while True:
+            live = [i for i, r in enumerate(runs) if pos[i] < r.n]
+            if not live:
+                return
+            slices = {i: runs[i].read(pos[i], min(runs[i].n, pos[i] + step)) for i in live}
+            bound = None  # the smallest last key among slices that do not end their run
+            for i in live:
+                if pos[i] + len(slices[i][1]) < runs[i].n:
+                    last = slices[i][0][-1:]
+                    if bound is None or kn.count_not_above(bound, last, 0) == 0:
+                        bound = last
+            keys, counts = [], []
+            for i in live:
+                k, c = slices[i]
+                m = len(c) if bound is None else kn.count_not_above(k, bound, 0)
+                keys.append(k[:m])
+                counts.append(c[:m])
+                pos[i] += m
+            merged = kn.sort_count(np.concatenate(keys), np.concatenate(counts))
+            for lo in range(0, len(merged[1]), _SPLIT_ITEMS):
+                yield merged[0][lo : lo + _SPLIT_ITEMS], merged[1][lo : lo + _SPLIT_ITEMS]
+
+
+def write_levels(stream: Iterable[tuple[np.ndarray, np.ndarray]], writer: NgramWriter,
+                 counter: NgramCounter) -> None:
+    """Cut the merged key stream into the writer's levels (unigram counts and levels 2..N)."""
+    order = counter.order
+    cur = np.zeros(order + 1, np.int64)
+    cur_count = np.zeros(order + 1, np.uint64)
+    cur_parent = np.zeros(order + 1, np.int64)
+    started = np.zeros(order + 1, np.int64)
+    out_n = np.zeros(order + 1, np.int64)
+    out_row = np.zeros((order + 1, _SPLIT_ITEMS), np.int64)
+    out_tok = np.zeros((order + 1, _SPLIT_ITEMS), np.uint32)
+    out_cnt = np.zeros((order + 1, _SPLIT_ITEMS), np.uint64)
+
+    def drain() -> None:
+        for k in range(2, order + 1):
+            m = int(out_n[k])
+            if m:
+                writer.add_level(k, out_row[k, :m], out_tok[k, :m], out_cnt[k, :m])
+        out_n[:] = 0
+
+    for keys, counts in stream:
+        for lo in range(0, len(counts), _SPLIT_ITEMS):
+            kn.split_levels(np.ascontiguousarray(keys[lo : lo + _SPLIT_ITEMS]),
+                            np.ascontiguousarray(counts[lo : lo + _SPLIT_ITEMS]), order,
+                            counter.bits, counter.per_word, cur, cur_count, cur_parent, started,
+                            writer.unigrams, out_row, out_tok, out_cnt, out_n)
+            drain()
+    kn.finish_levels(order, cur, cur_count, cur_parent, writer.unigrams, out_row, out_tok,
+                     out_cnt, out_n)
+    drain()
