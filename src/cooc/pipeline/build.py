@@ -162,12 +162,11 @@ def _spooled_batches(batches: Iterator[_TokenBatch], tokenizer: Tokenizer, tmp: 
         ids = remap[: len(counts)] if remap is not None else np.arange(len(counts))
         canon[ids] = counts
         keep = canon >= min_count
-    tok_mm = np.memmap(tok_path, "<u4", "r") if tok_path.stat().st_size else np.zeros(0, np.uint32)
-    len_mm = np.memmap(len_path, "<i8", "r") if len_path.stat().st_size else np.zeros(0, np.int64)
     t = d = 0
     for nt, nd in sizes:
-        tokens = np.asarray(tok_mm[t : t + nt])
-        lens = np.array(len_mm[d : d + nd])
+        # positioned reads, not a memory map: mapped pages would count toward the budget
+        tokens = np.fromfile(tok_path, "<u4", count=nt, offset=4 * t).astype(np.uint32, copy=False)
+        lens = np.fromfile(len_path, "<i8", count=nd, offset=8 * d).astype(np.int64, copy=False)
         if remap is not None:
             tokens = remap[tokens].astype(np.uint32)
         if keep is not None:
