@@ -15,7 +15,7 @@ EXIT_INTERRUPTED = 130
 
 def _parser() -> argparse.ArgumentParser:
     from cooc import __version__
-    from cooc.cli import build, diff, merge, ngram, query, tokenize
+    from cooc.cli import build, diff, lm, merge, ngram, query, tokenize
 
     p = argparse.ArgumentParser(
         prog="cooc",
@@ -30,6 +30,7 @@ def _parser() -> argparse.ArgumentParser:
     query.register(sub)
     diff.register(sub)
     ngram.register(sub)
+    lm.register(sub)
     return p
 
 
