@@ -1,0 +1,154 @@
+"""`cooc lm`: estimate a modified Kneser-Ney language model (as KenLM's lmplz), score text with
+it (as KenLM's query), and check ARPA files."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from cooc.errors import CoocError
+
+
+def register(sub) -> None:
+    from cooc.cli.options import add_config_args
+    from cooc.lm.config import KneserNeyConfig
+
+    p = sub.add_parser("lm", help="n-gram language models: Kneser-Ney estimation, ARPA, scoring",
+                       description="Estimate interpolated modified Kneser-Ney models as KenLM's "
+                       "lmplz does, write and read ARPA files, score text as KenLM's query.")
+    lm = p.add_subparsers(dest="lm_command", metavar="SUBCOMMAND", required=True)
+
+    e = lm.add_parser("estimate", help="estimate a model from a corpus into an ARPA file",
+                      description="Each document (each line of a .txt file) is a sentence "
+                      "<s> ... </s>; n-grams never cross sentences.")
+    e.add_argument("data", nargs="+", help="corpus files, folders or globs, or one token store")
+    e.add_argument("--out-file", "-o", required=True, help="ARPA file to write (.gz: gzip)")
+    add_config_args(e, KneserNeyConfig)
+    e.add_argument("--discount-fallback", nargs=3, type=float, default=None,
+                   metavar=("D1", "D2", "D3"), help="discounts for orders whose closed-form "
+                   "estimate fails (lmplz's --discount_fallback; default: fail)")
+    e.add_argument("--memory", default="1G", help="memory budget for counting (default: 1G)")
+    e.add_argument("--num-proc", type=int, default=0, help="threads (default: all cores)")
+    e.add_argument("--tmp-dir", default=None, help="folder for temporary counts")
+    e.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+    e.set_defaults(func=cmd_estimate)
+
+    s = lm.add_parser("score", help="log10 probabilities and perplexity of text",
+                      description="Score sentences as KenLM's query: <s> context at the start, "
+                      "</s> at the end, unknown words as <unk>.")
+    s.add_argument("model", help="ARPA file (plain or .gz)")
+    s.add_argument("text", help="a .txt file (one sentence a line; '-' reads stdin) or the "
+                   "text of one sentence")
+    s.add_argument("--per-token", action="store_true", help="print every token's log10 prob")
+    s.add_argument("--json", action="store_true", help="print JSON")
+    s.add_argument("--num-proc", type=int, default=1, help="scoring threads (default: 1)")
+    s.set_defaults(func=cmd_score)
+
+    a = lm.add_parser("arpa", help="check an ARPA file and print its counts",
+                      description="Read an ARPA file, report n-grams per order, or the first "
+                      "problem as file:line.")
+    a.add_argument("model", help="ARPA file (plain or .gz)")
+    a.add_argument("--json", action="store_true", help="print JSON")
+    a.set_defaults(func=cmd_arpa)
+
+
+def cmd_estimate(args: argparse.Namespace) -> int:
+    import time
+
+    from cooc.cli.options import config_from_args
+    from cooc.config import parse_bytes
+    from cooc.lm.arpa import write_arpa
+    from cooc.lm.config import KneserNeyConfig
+    from cooc.lm.kneser_ney import estimate
+    from cooc.pipeline.progress import fmt_bytes, peak_rss_bytes
+
+    try:
+        config = config_from_args(KneserNeyConfig, args)
+        if args.discount_fallback:
+            config = KneserNeyConfig(**{**config.__dict__,
+                                        "discount_fallback": tuple(args.discount_fallback)})
+        memory = parse_bytes(args.memory)
+    except ValueError as e:
+        raise CoocError(str(e)) from None
+    if args.num_proc < 0:
+        raise CoocError(f"--num-proc must be >= 0, got {args.num_proc}")
+    t0 = time.perf_counter()
+    data = args.data[0] if len(args.data) == 1 else list(args.data)
+    model = estimate(data, config, memory_bytes=memory, num_threads=args.num_proc,
+                     tmp_dir=args.tmp_dir, quiet=args.quiet)
+    path = write_arpa(model, Path(args.out_file))
+    if not args.quiet:
+        per = ", ".join(f"{k}: {c:,}" for k, c in enumerate(model.counts, 1))
+        disc = "; ".join(f"{k}: " + " ".join(f"{d:.4f}" for d in v)
+                         for k, v in model.meta["discounts"].items())
+        print(f"cooc: {model.meta.get('sentences') or 0:,} sentences, "
+              f"{model.meta.get('tokens') or 0:,} tokens -> {path} ({per}); discounts {disc}; "
+              f"{time.perf_counter() - t0:.2f} s, peak memory {fmt_bytes(peak_rss_bytes())}",
+              file=sys.stderr)
+        if model.meta.get("skipped"):
+            print(f"cooc: {model.meta['skipped']:,} bad records skipped", file=sys.stderr)
+    return 0
+
+
+def _sentences(text: str) -> list[str]:
+    if text == "-":
+        return sys.stdin.read().splitlines()
+    p = Path(text)
+    if p.is_file():
+        import gzip
+
+        opener = gzip.open if p.suffix == ".gz" else open
+        try:
+            with opener(p, "rt", encoding="utf-8") as f:
+                return f.read().splitlines()
+        except (OSError, UnicodeDecodeError) as e:
+            raise CoocError(f"{p}: cannot read it as UTF-8 text ({e})") from None
+    return [text]
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from cooc.lm.arpa import read_arpa
+    from cooc.lm.scorer import LanguageModel
+
+    if args.num_proc < 1:
+        raise CoocError(f"--num-proc must be >= 1, got {args.num_proc}")
+    lm = LanguageModel(read_arpa(args.model), num_threads=args.num_proc)
+    sentences = _sentences(args.text)
+    s = lm.score(sentences)
+    if args.json:
+        out = s.summary()
+        out["sentence_logprob"] = s.sentence_logprob.tolist()
+        if args.per_token:
+            out["token_logprob"] = s.token_logprob.tolist()
+        print(json.dumps(out))
+        return 0
+    if args.per_token or len(sentences) <= 1000:
+        ids, _ = lm.encode(sentences)
+        for i, sent in enumerate(sentences):
+            a, b = int(s.sent_ptr[i]), int(s.sent_ptr[i + 1])
+            if args.per_token:
+                words = sent.split() + ["</s>"]
+                wid = ids[a - i : b - i - 1].tolist() + [lm.eos]
+                print("\t".join(f"{w}={t} {p:.6g}" for w, t, p in
+                                zip(words, wid, s.token_logprob[a:b].tolist(), strict=True))
+                      + "\t", end="")
+            print(f"Total: {s.sentence_logprob[i]:.6g} OOV: {int(s.oov[a:b].sum())}")
+    print(f"Perplexity including OOVs:\t{s.perplexity:.6g}")
+    print(f"Perplexity excluding OOVs:\t{s.perplexity_excluding_oovs:.6g}")
+    print(f"OOVs:\t{s.oovs}")
+    print(f"Tokens:\t{s.tokens}")
+    return 0
+
+
+def cmd_arpa(args: argparse.Namespace) -> int:
+    from cooc.lm.arpa import read_arpa
+
+    m = read_arpa(args.model)
+    if args.json:
+        print(json.dumps({"order": m.order, "counts": m.counts, "vocab": len(m.vocab)}))
+    else:
+        print(f"{args.model}: order {m.order}, " + ", ".join(
+            f"{k}-grams {c:,}" for k, c in enumerate(m.counts, 1)))
+    return 0

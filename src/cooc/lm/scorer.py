@@ -1,0 +1,179 @@
+"""Scoring text with a backoff model, as KenLM's `query` does: every sentence starts in the
+`<s>` context and ends with `</s>`; a word not in the vocabulary is `<unk>` (an OOV).
+
+Perplexities are `query`'s: including OOVs 10**(-total / tokens), excluding them
+10**(-(total - OOV log10 probs) / (tokens - OOVs)), where tokens count each `</s>`.
+
+Performance notes: a token costs one dense unigram read and one hash probe per order it
+extends (tables at most half full); sentences are cut into groups scored on threads (the
+kernel releases the GIL). Text is split on whitespace and looked up in a dict (or encoded with
+the model's tokenizer), which dominates for short sentences: `score_ids` takes model ids.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from itertools import repeat
+
+import numpy as np
+
+from cooc.kernels import lm as kl
+from cooc.lm.model import NgramModel
+
+_PARALLEL_BELOW = 1 << 16  # fewer tokens than this are scored on the calling thread
+
+
+@dataclass
+class Scores:
+    """Per-token log10 probabilities of a batch of sentences (each ends with `</s>`)."""
+
+    token_logprob: np.ndarray  # float32[tokens + sentences]
+    sent_ptr: np.ndarray  # int64[sentences + 1]: sentence s is token_logprob[sent_ptr[s]:sent_ptr[s+1]]
+    oov: np.ndarray  # bool, like token_logprob
+
+    @property
+    def sentence_logprob(self) -> np.ndarray:
+        """log10 p of every sentence (float64)."""
+        c = np.concatenate([[0.0], np.cumsum(self.token_logprob, dtype=np.float64)])
+        return c[self.sent_ptr[1:]] - c[self.sent_ptr[:-1]]
+
+    @property
+    def tokens(self) -> int:
+        return int(self.token_logprob.shape[0])
+
+    @property
+    def oovs(self) -> int:
+        return int(self.oov.sum())
+
+    @property
+    def total(self) -> float:
+        return float(self.token_logprob.sum(dtype=np.float64))
+
+    @property
+    def perplexity(self) -> float:
+        """Including OOVs (KenLM query's 'Perplexity including OOVs')."""
+        return float(10.0 ** (-self.total / self.tokens)) if self.tokens else float("nan")
+
+    @property
+    def perplexity_excluding_oovs(self) -> float:
+        t = self.tokens - self.oovs
+        oov_total = float(self.token_logprob[self.oov].sum(dtype=np.float64))
+        return float(10.0 ** (-(self.total - oov_total) / t)) if t else float("nan")
+
+    def summary(self) -> dict:
+        return {"sentences": len(self.sent_ptr) - 1, "tokens": self.tokens, "oovs": self.oovs,
+                "total_log10": self.total, "perplexity": self.perplexity,
+                "perplexity_excluding_oovs": self.perplexity_excluding_oovs}
+
+
+class LanguageModel:
+    """A backoff model compiled for scoring (hash tables; see `cooc.kernels.lm`).
+
+    Parameters
+    ----------
+    model : an `NgramModel` (from `cooc.lm.estimate` or `cooc.lm.read_arpa`).
+    num_threads : threads for large batches (1: the calling thread only).
+    """
+
+    def __init__(self, model: NgramModel, num_threads: int = 1):
+        self.model = model
+        self.order = model.order
+        self.vocab_size = len(model.vocab)
+        self.num_threads = max(1, num_threads)
+        self.unk, self.bos, self.eos = model.unk_id, model.bos_id, model.eos_id
+        self._ids = {w: i for i, w in enumerate(model.vocab)}
+        v = self.vocab_size
+        n = self.order
+        self.slot_base = np.zeros(n + 1, np.int64)
+        self.slot_bits = np.zeros(n + 1, np.int64)
+        self.row_base = np.zeros(n + 1, np.int64)
+        sizes = [0] * (n + 1)
+        for k in range(2, n + 1):
+            self.slot_bits[k] = kl.table_bits(model.counts[k - 1])
+            sizes[k] = 1 << int(self.slot_bits[k])
+        total = 0
+        for k in range(2, n + 1):
+            self.slot_base[k] = total
+            total += sizes[k]
+        self.tkeys = np.zeros(max(1, total), np.int64)
+        self.tvals = np.zeros(max(1, total), np.int32)
+        for k in range(2, n + 1):
+            parents = model.parents(k)
+            if len(parents) and parents.min() < 0:
+                raise ValueError(f"a {k}-gram's prefix is not a {k - 1}-gram of the model")
+            keys = parents * v + model.grams[k - 1][:, -1].astype(np.int64) + 1
+            b = int(self.slot_base[k])
+            kl.fill_table(keys, np.arange(len(keys), dtype=np.int64), int(self.slot_bits[k]),
+                          self.tkeys[b : b + sizes[k]], self.tvals[b : b + sizes[k]])
+        base = 0
+        for k in range(1, n + 1):
+            self.row_base[k] = base
+            base += model.counts[k - 1]
+        self.logprob = np.concatenate(model.logprob).astype(np.float32)
+        self.backoff = np.concatenate(model.backoff).astype(np.float32)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the scoring structure (tables, probabilities, backoffs)."""
+        return int(self.tkeys.nbytes + self.tvals.nbytes + self.logprob.nbytes + self.backoff.nbytes)
+
+    # -- encoding ------------------------------------------------------------------------------
+
+    def encode(self, sentences: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(model ids int32, sentence pointers int64) of whitespace-separated sentences."""
+        get = self._ids.get
+        ids: list[int] = []
+        lens = np.zeros(len(sentences) + 1, np.int64)
+        for i, s in enumerate(sentences):
+            ws = s.split()
+            lens[i + 1] = len(ws)
+            ids.extend(map(get, ws, repeat(self.unk, len(ws))))
+        return np.array(ids, np.int32), np.cumsum(lens)
+
+    # -- scoring -------------------------------------------------------------------------------
+
+    def score_ids(self, words: np.ndarray, sent_ptr: np.ndarray) -> Scores:
+        """Scores of sentences given as model ids (words[sent_ptr[s]:sent_ptr[s+1]])."""
+        words = np.ascontiguousarray(words, dtype=np.int32)
+        sent_ptr = np.ascontiguousarray(sent_ptr, dtype=np.int64)
+        if sent_ptr.ndim != 1 or len(sent_ptr) < 1 or sent_ptr[0] != 0 \
+                or sent_ptr[-1] != len(words) or (np.diff(sent_ptr) < 0).any():
+            raise ValueError("sent_ptr must rise from 0 to len(words)")
+        if len(words) and (int(words.min()) < 0 or int(words.max()) >= self.vocab_size):
+            raise ValueError(f"word ids must be in [0, {self.vocab_size}); map OOVs to "
+                             f"<unk> ({self.unk})")
+        ns = len(sent_ptr) - 1
+        out = np.empty(len(words) + ns, np.float32)
+        args = (self.order, np.int64(self.vocab_size), self.bos, self.eos, self.slot_base,
+                self.slot_bits, self.tkeys, self.tvals, self.row_base, self.logprob, self.backoff)
+        if self.num_threads <= 1 or len(words) < _PARALLEL_BELOW or ns < 2:
+            kl.score_sentences(words, sent_ptr, *args, out)
+        else:
+            cuts = np.searchsorted(sent_ptr, np.linspace(0, len(words), self.num_threads + 1))
+            cuts[0], cuts[-1] = 0, ns
+
+            def part(i: int) -> None:
+                a, b = int(cuts[i]), int(cuts[i + 1])
+                if a < b:  # the kernel writes word i of its s-th sentence at i + s
+                    kl.score_sentences(words, sent_ptr[a : b + 1], *args, out[a:])
+            with ThreadPoolExecutor(self.num_threads) as pool:
+                list(pool.map(part, range(self.num_threads)))
+        oov = np.zeros(len(out), bool)
+        pos = np.arange(len(words)) + np.repeat(np.arange(ns), np.diff(sent_ptr))
+        oov[pos] = words == self.unk
+        return Scores(out, sent_ptr + np.arange(ns + 1), oov)
+
+    def score(self, sentences: list[str] | str) -> Scores:
+        """Scores of whitespace-tokenized sentences (a str is one sentence)."""
+        if isinstance(sentences, str):
+            sentences = [sentences]
+        return self.score_ids(*self.encode(sentences))
+
+    def score_documents(self, documents: list[list[str]]) -> tuple[Scores, np.ndarray]:
+        """Scores of documents given as lists of sentences, and the document pointers into
+        the sentences (document d is sentences doc_ptr[d]:doc_ptr[d+1])."""
+        flat = [s for d in documents for s in d]
+        ptr = np.zeros(len(documents) + 1, np.int64)
+        np.cumsum([len(d) for d in documents], out=ptr[1:])
+        return self.score(flat), ptr

@@ -1,0 +1,311 @@
+"""Kneser-Ney estimation, ARPA and scoring against a slow pure-Python reference (and KenLM's
+Python module when it is installed)."""
+
+from __future__ import annotations
+
+import collections
+import json
+import math
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cooc.cli.main import main
+from cooc.errors import CoocError
+from cooc.lm import KneserNeyConfig, LanguageModel, estimate, read_arpa, write_arpa
+
+# -- the reference: modified Kneser-Ney as lmplz defines it, with dicts --------------------
+
+
+def reference_kn(sentences: list[list[str]], order: int) -> dict[tuple, tuple[float, float]]:
+    """{n-gram: (log10 prob, log10 backoff)} of lmplz's interpolated modified Kneser-Ney."""
+    raw = collections.Counter()
+    for s in sentences:
+        t = ["<s>", *s, "</s>"]
+        for k in range(1, order + 1):
+            for i in range(len(t) - k + 1):
+                raw[tuple(t[i : i + k])] += 1
+    left = collections.defaultdict(set)
+    for g in raw:
+        if len(g) > 1:
+            left[g[1:]].add(g[0])
+    adj = {}
+    for g, c in raw.items():
+        adj[g] = c if len(g) == order or g[0] == "<s>" else len(left[g])
+    adj[("<s>",)] = 0
+    adj[("<unk>",)] = 0
+    disc = {}
+    for k in range(1, order + 1):
+        t = collections.Counter(min(a, 5) for g, a in adj.items() if len(g) == k)
+        if not all(t[j] for j in (1, 2, 3)):
+            raise ValueError(f"no {k}-grams with some adjusted count in 1..3")
+        y = t[1] / (t[1] + 2 * t[2])
+        disc[k] = [0.0] + [j - (j + 1) * y * t[j + 1] / t[j] for j in (1, 2, 3)]
+        if not all(0 <= disc[k][j] <= j for j in (1, 2, 3)):
+            raise ValueError(f"{k}-gram discounts out of range")
+    ctx = collections.defaultdict(list)
+    for g in adj:
+        ctx[g[:-1]].append(g)
+    gamma = {}
+    for c, gs in ctx.items():
+        d = disc[len(c) + 1]
+        den = sum(adj[g] for g in gs)
+        gamma[c] = sum(d[min(adj[g], 3)] for g in gs if adj[g] > 0) / den
+    n_uni = sum(1 for g in adj if len(g) == 1)
+    prob = {}
+    for k in range(1, order + 1):
+        for g in (g for g in adj if len(g) == k):
+            d = disc[k]
+            den = sum(adj[h] for h in ctx[g[:-1]])
+            u = (adj[g] - d[min(adj[g], 3)]) / den
+            low = 1.0 / (n_uni - 1) if k == 1 else prob[g[1:]]
+            prob[g] = u + gamma[g[:-1]] * low
+    prob[("<s>",)] = 1.0
+    out = {}
+    for g, p in prob.items():
+        bo = gamma.get(g, 1.0) if len(g) < order else 1.0
+        out[g] = (min(0.0, math.log10(p)), math.log10(bo))
+    return out
+
+
+def model_table(model) -> dict[tuple, tuple[float, float]]:
+    out = {}
+    for k in range(1, model.order + 1):
+        for g, p, b in zip(model.grams[k - 1].tolist(), model.logprob[k - 1].tolist(),
+                           model.backoff[k - 1].tolist(), strict=True):
+            out[tuple(model.vocab[i] for i in g)] = (p, b)
+    return out
+
+
+def assert_tables_close(a, b, tol=2e-5):
+    assert set(a) == set(b)
+    for g in a:
+        assert abs(a[g][0] - b[g][0]) <= tol, (g, a[g], b[g])
+        assert abs(a[g][1] - b[g][1]) <= tol, (g, a[g], b[g])
+
+
+def backoff_logprob(table, order, context, w) -> float:
+    """log10 p(w | context) by the backoff recursion over a {gram: (prob, backoff)} table."""
+    h = tuple(context)[-(order - 1):] if order > 1 else ()
+    total = 0.0
+    while True:
+        g = (*h, w)
+        if g in table:
+            return total + table[g][0]
+        total += table[h][1] if h in table else 0.0
+        h = h[1:]
+
+
+# a corpus where every order has counts of counts t1..t4 > 0 and discounts in range
+def _corpus(seed: int, n: int = 400, vocab: int = 300) -> list[list[str]]:
+    rng = np.random.default_rng(seed)
+    words = [f"w{i}" for i in range(vocab)]
+    p = 1.0 / np.arange(1, vocab + 1) ** 1.1  # Zipf: singletons at every order
+    p /= p.sum()
+    return [[words[i] for i in rng.choice(vocab, rng.integers(1, 15), p=p)] for _ in range(n)]
+
+
+def _write(tmp: Path, sentences) -> Path:
+    p = tmp / "corpus.txt"
+    p.write_text("".join(" ".join(s) + "\n" for s in sentences), encoding="utf-8")
+    return p
+
+
+def _estimate(tmp: Path, sentences, order):
+    return estimate(_write(tmp, sentences), KneserNeyConfig(order=order), quiet=True,
+                    num_threads=1)
+
+
+def test_reference_comparison_can_fail(tmp_path):
+    sents = _corpus(0)
+    m = _estimate(tmp_path, sents, 3)
+    ref = reference_kn(sents, 3)
+    assert_tables_close(model_table(m), ref)
+    with pytest.raises(AssertionError):  # the helper sees a changed corpus
+        assert_tables_close(model_table(m), reference_kn(sents[:-5], 3))
+
+
+@settings(max_examples=12, deadline=None)
+@given(seed=st.integers(0, 10_000), order=st.integers(2, 5), n=st.integers(20, 400),
+       vocab=st.integers(5, 400))
+def test_estimate_equals_reference(seed, order, n, vocab):
+    sents = [s for s in _corpus(seed, n, vocab) if s]  # lines of a .txt file: no empty ones
+    if not sents:
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            ref = reference_kn(sents, order)
+        except ValueError:  # no closed-form discounts: lmplz refuses such data too
+            with pytest.raises(CoocError, match="discount"):
+                _estimate(Path(tmp), sents, order)
+            return
+        m = _estimate(Path(tmp), sents, order)
+    assert_tables_close(model_table(m), ref)
+
+
+@pytest.mark.parametrize("order", [2, 3, 4])
+def test_probabilities_normalise(tmp_path, order):
+    sents = _corpus(7, 600)
+    m = _estimate(tmp_path, sents, order)
+    table = model_table(m)
+    words = [w for w in m.vocab if w != "<s>"]
+    rng = np.random.default_rng(1)
+    contexts = [g for g in table if len(g) < order and g[-1] != "</s>"]
+    contexts = [contexts[i] for i in rng.choice(len(contexts), 40, replace=False)]
+    contexts += [("<s>",), ("w3", "nosuchword"), ()]
+    for c in contexts:
+        total = sum(10.0 ** backoff_logprob(table, order, c, w) for w in words)
+        assert abs(total - 1.0) < 1e-4, (c, total)
+
+
+def test_arpa_round_trip(tmp_path):
+    m = _estimate(tmp_path, _corpus(3), 4)
+    for name in ("m.arpa", "m.arpa.gz"):
+        write_arpa(m, tmp_path / name)
+        back = read_arpa(tmp_path / name)
+        assert back.counts == m.counts
+        assert_tables_close(model_table(back), model_table(m), tol=0.0)
+    text = (tmp_path / "m.arpa").read_text().splitlines()
+    assert text[0] == "\\data\\" and text[1] == f"ngram 1={m.counts[0]}"
+    uni = text[text.index("\\1-grams:") + 1 : text.index("\\1-grams:") + 4]
+    assert [x.split("\t")[1] for x in uni] == ["<unk>", "<s>", "</s>"]
+    assert uni[1].split("\t")[0] == "0"  # lmplz writes p(<s>) = 1
+    assert text[-1] == "\\end\\"
+
+
+def _arpa_lines(tmp_path):
+    m = _estimate(tmp_path, _corpus(4), 3)
+    write_arpa(m, tmp_path / "good.arpa")
+    return (tmp_path / "good.arpa").read_text().splitlines()
+
+
+def _bad(tmp_path, lines):
+    p = tmp_path / "bad.arpa"
+    p.write_text("\n".join(lines) + "\n")
+    with pytest.raises(CoocError) as e:
+        read_arpa(p)
+    msg = str(e.value)
+    assert "\n" not in msg and msg.startswith(f"{p}:")
+    return msg
+
+
+def test_malformed_arpa_errors_name_file_and_line(tmp_path):
+    good = _arpa_lines(tmp_path)
+    bi = good.index("\\2-grams:")
+    # wrong count in the header
+    lines = list(good)
+    n2 = int(lines[2].split("=")[1])
+    lines[2] = f"ngram 2={n2 + 1}"
+    msg = _bad(tmp_path, lines)
+    assert f"has {n2} n-grams" in msg and "line 3" in msg
+    lines[2] = f"ngram 2={n2 - 1}"
+    assert f":{bi + n2 + 1}:" in _bad(tmp_path, lines)
+    # a missing section
+    tri = good.index("\\3-grams:")
+    msg = _bad(tmp_path, good[:tri] + ["\\end\\"])
+    assert "missing section \\3-grams:" in msg and f":{tri + 1}:" in msg
+    # a non-numeric probability
+    lines = list(good)
+    lines[bi + 2] = "x" + lines[bi + 2]
+    msg = _bad(tmp_path, lines)
+    assert f":{bi + 3}:" in msg and "not a number" in msg
+    # a wrong number of words
+    lines = list(good)
+    f = lines[bi + 2].split("\t")
+    lines[bi + 2] = "\t".join([f[0], f[1] + " w1 w2", f[2]])
+    assert "fields" in _bad(tmp_path, lines)
+    # a word that is no unigram, a missing \end\, not ARPA at all
+    lines = list(good)
+    f = lines[bi + 1].split("\t")
+    lines[bi + 1] = "\t".join([f[0], "nosuchword " + f[1].split()[-1], f[2]])
+    assert "not a unigram" in _bad(tmp_path, lines)
+    assert "\\end\\" in _bad(tmp_path, good[:-1])
+    assert "not an ARPA file" in _bad(tmp_path, ["hello"])
+
+
+def test_scores_equal_the_backoff_recursion(tmp_path):
+    sents = _corpus(5, 500)
+    m = _estimate(tmp_path, sents, 4)
+    table = model_table(m)
+    rng = np.random.default_rng(2)
+    held = [[f"w{i}" for i in rng.integers(0, 350, rng.integers(0, 12))] for _ in range(60)]
+    texts = [" ".join(s) for s in held]
+    for threads in (1, 3):
+        lm = LanguageModel(m, num_threads=threads)
+        import cooc.lm.scorer as sc
+
+        old = sc._PARALLEL_BELOW
+        sc._PARALLEL_BELOW = 1  # the threaded path on a small batch
+        try:
+            s = lm.score(texts)
+        finally:
+            sc._PARALLEL_BELOW = old
+        want, oov = [], []
+        for h in held:
+            ctx = ["<s>"]
+            for w in [*h, "</s>"]:
+                known = w in m.vocab
+                want.append(backoff_logprob(table, 4, ctx, w if known else "<unk>"))
+                oov.append(not known)
+                ctx.append(w if known else "<unk>")
+        assert np.allclose(s.token_logprob, want, atol=1e-5)
+        assert s.oov.tolist() == oov
+        tot = sum(want)
+        assert s.perplexity == pytest.approx(10 ** (-tot / len(want)))
+        ex = sum(p for p, o in zip(want, oov, strict=True) if not o)
+        assert s.perplexity_excluding_oovs == pytest.approx(10 ** (-ex / (len(want) - sum(oov))))
+        assert len(s.sentence_logprob) == len(held)
+
+
+def test_matches_kenlm_module(tmp_path):
+    kenlm = pytest.importorskip("kenlm")
+    # synthetic text has no closed-form order-5 discounts: lmplz's fallback ones
+    m = estimate(_write(tmp_path, _corpus(6, 600)),
+                 KneserNeyConfig(order=5, discount_fallback=(0.5, 1, 1.5)), quiet=True)
+    write_arpa(m, tmp_path / "m.arpa")
+    k = kenlm.Model(str(tmp_path / "m.arpa"))
+    rng = np.random.default_rng(3)
+    held = [" ".join(f"w{i}" for i in rng.integers(0, 350, rng.integers(0, 12))) for _ in range(80)]
+    s = LanguageModel(read_arpa(tmp_path / "m.arpa")).score(held)
+    theirs = [p for h in held for p, _, _ in k.full_scores(h)]
+    assert np.allclose(s.token_logprob, theirs, atol=1e-5)
+    tot = sum(theirs)
+    assert s.perplexity == pytest.approx(10 ** (-tot / len(theirs)), rel=1e-4)
+    assert s.sentence_logprob == pytest.approx([k.score(h) for h in held], abs=1e-4)
+
+
+def test_bad_discounts_and_fallback(tmp_path):
+    sents = [["a", "b"]] * 5  # no singletons: the closed form fails
+    with pytest.raises(CoocError, match="discount"):
+        _estimate(tmp_path, sents, 2)
+    m = estimate(_write(tmp_path, sents), KneserNeyConfig(order=2, discount_fallback=(0.5, 1, 1.5)),
+                 quiet=True)
+    assert m.meta["discounts"][2] == [0.5, 1.0, 1.5]
+
+
+def test_cli(tmp_path, capsys):
+    src = _write(tmp_path, _corpus(8))
+    out = tmp_path / "c.arpa"
+    assert main(["lm", "estimate", str(src), "-o", str(out), "--order", "3", "-q"]) == 0
+    assert read_arpa(out).order == 3
+    assert main(["lm", "score", str(out), "w1 w2 w3 zzz", "--json", "--per-token"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert got["tokens"] == 5 and got["oovs"] == 1 and len(got["token_logprob"]) == 5
+    held = tmp_path / "held.txt"
+    held.write_text("w1 w2\nw3 w4 w5\n")
+    assert main(["lm", "score", str(out), str(held)]) == 0
+    o = capsys.readouterr().out
+    assert "Perplexity including OOVs:" in o and o.count("Total:") == 2
+    assert main(["lm", "arpa", str(out), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["order"] == 3
+    bad = tmp_path / "bad.arpa"
+    bad.write_text(out.read_text().replace("ngram 2=", "ngram 2=1", 1))
+    assert main(["lm", "score", str(bad), "w1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "bad.arpa:" in err
+    assert main(["lm", "estimate", str(src), "-o", str(out), "--order", "1"]) == 2
+    assert "order must be" in capsys.readouterr().err
