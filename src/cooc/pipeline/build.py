@@ -30,10 +30,11 @@ from cooc.pipeline.counter import (
     WindowCounter,
     measure_data_budget,
     new_counter,
+    remeasure_data_budget,
     writer_chunk_entries,
 )
 from cooc.pipeline.prefetch import prefetch
-from cooc.pipeline.progress import Progress, fmt_bytes, log, peak_rss_bytes
+from cooc.pipeline.progress import Progress, fmt_bytes, log, peak_rss_bytes, rss_bytes
 from cooc.pipeline.windowing import WindowCutter
 from cooc.tokenizers import Tokenizer, load_tokenizer
 
@@ -207,6 +208,7 @@ def build_index(source, out: str | os.PathLike, config: BuildConfig | None = Non
         raise CoocError(f"tokenizer {config.tokenizer!r} has no end-of-text token; use --packing document")
 
     data_budget = measure_data_budget(options.resolved_memory(), tokenizer.vocab_size)
+    baseline = rss_bytes()
     tmp_root = Path(options.tmp_dir) if options.tmp_dir else out.parent
     tmp_root.mkdir(parents=True, exist_ok=True)
     # grown vocabularies from text are tokenized whole before counting: no checkpoints
@@ -230,7 +232,7 @@ def build_index(source, out: str | os.PathLike, config: BuildConfig | None = Non
                                       skip)
             if not resumable:
                 token_batches = _spooled_batches(token_batches, tokenizer, tmp, min_count)
-        result = _count_and_write(token_batches, tokenizer, config, out, tmp, data_budget,
+        result = _count_and_write(token_batches, tokenizer, config, out, tmp, data_budget, baseline,
                                   nthreads, progress, report, corpus_desc, timings, resume,
                                   fingerprint if resumable else None)
         done = True
@@ -258,8 +260,9 @@ def _build_folder(tmp_root: Path, out: Path, fingerprint: dict, resume: bool):
     return tmp, ck
 
 
-def _count_and_write(token_batches, tokenizer, config, out, tmp, data_budget, nthreads, progress,
-                     report, corpus_desc, timings, resume=None, fingerprint=None) -> BuildResult:
+def _count_and_write(token_batches, tokenizer, config, out, tmp, data_budget, baseline, nthreads,
+                     progress, report, corpus_desc, timings, resume=None,
+                     fingerprint=None) -> BuildResult:
     from cooc.index import IndexWriter
 
     win = config.window
@@ -275,8 +278,12 @@ def _count_and_write(token_batches, tokenizer, config, out, tmp, data_budget, nt
         def start() -> WindowCounter:
             """The accumulator and statistics, from the checkpoint when resuming. Made at
             the first batch: a vocabulary grown from the corpus is only fixed then."""
-            nonlocal saved_spills
+            nonlocal saved_spills, data_budget
             vocab = tokenizer.vocab_size
+            if type(tokenizer).freeze is not Tokenizer.freeze:
+                # a vocabulary grown from the corpus (whitespace: ~250 bytes a word) was not
+                # there when the budget was measured: what it took comes off the data's share
+                data_budget = remeasure_data_budget(data_budget, baseline)
             counter = new_counter(vocab, data_budget, tmp, win, pool, nthreads,
                                   timings, keep_merged=fingerprint is not None)
             acc = counter.acc

@@ -63,6 +63,24 @@ def measure_data_budget(memory_bytes: int, vocab_size: int) -> int:
     return data_budget
 
 
+def remeasure_data_budget(data_budget: int, baseline: int) -> int:
+    """The data budget once the process has grown by what was loaded after `baseline` was
+    measured (a vocabulary grown from the corpus): smaller by that growth when the rest still
+    leaves the data half its budget; otherwise unchanged, with a warning that the memory
+    budget cannot be kept (shrinking further only multiplies spills: 977 instead of 1 on the
+    English corpus with 802 k words at --memory 256M, for a 3 % lower peak)."""
+    from cooc.pipeline.malloc import trim
+
+    trim()
+    grown = max(0, rss_bytes() - baseline)
+    if grown <= data_budget // 2:
+        return data_budget - grown
+    log.warning("the vocabulary grown from the corpus took %s, more than half the %s of "
+                "--memory left for data: the budget will be exceeded by about that much; "
+                "give more --memory", fmt_bytes(grown), fmt_bytes(data_budget))
+    return data_budget
+
+
 def new_counter(vocab_size: int, data_budget: int, tmp_dir, window: WindowConfig,
                 pool: Executor | None, num_threads: int, timings: dict[str, float],
                 keep_merged: bool = False) -> WindowCounter:
