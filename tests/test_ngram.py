@@ -150,6 +150,30 @@ def test_lookups_and_continuations(tmp_path):
         idx.continuations([1, 2, 3, 4])
 
 
+@pytest.mark.parametrize("threads", [1, 3])
+def test_large_batches_sorted_with_shared_prefixes(tmp_path, threads):
+    """Batches of 4096+ lookups are sorted and neighbours copy shared prefixes' nodes: mixed
+    lengths, duplicates, present and absent, in any order, give the counts one by one."""
+    rng = np.random.default_rng(4)
+    docs = [rng.integers(0, 40, rng.integers(0, 300)).tolist() for _ in range(60)]
+    _count(docs, 40, tmp_path / "x.ngrams", 4, markers=True)
+    idx = open_ngrams(tmp_path / "x.ngrams")
+    ref = naive_counts(docs, 4, True, 40, 41)
+    present = [g + (0,) * (4 - len(g)) for g in ref]
+    pick = rng.integers(0, len(present), 30_000)
+    q = np.array([present[i] for i in pick], np.int64)
+    q[::7, 3] = rng.integers(0, 42, len(q[::7]))  # some absent
+    q[::11] = rng.integers(0, 42, (len(q[::11]), 4))
+    lens = rng.integers(1, 5, len(q))
+    lens[::5] = [len(g) for g in (list(ref)[i] for i in pick[::5])]
+    want = [ref.get(tuple(g[:n]), 0) for g, n in zip(q.tolist(), lens.tolist(), strict=True)]
+    assert idx.lookup_many(q, lens=lens, num_threads=threads).tolist() == want
+    # the kernel alone, in the caller's order (neighbours share prefixes by chance only)
+    small = [idx.lookup_many(q[i : i + 1000], lens=lens[i : i + 1000]) for i in range(0, len(q), 1000)]
+    assert np.concatenate(small).tolist() == want
+    assert sum(c > 0 for c in want) > 10_000 and want.count(0) > 1000
+
+
 def _write_corpus(tmp_path, lines):
     p = tmp_path / "corpus.txt"
     p.write_text("\n".join(lines) + "\n", encoding="utf-8")

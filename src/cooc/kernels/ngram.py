@@ -21,6 +21,7 @@ of 2**shift consecutive trie rows; an entry (trie row r, next token t) is stored
 
 import numpy as np
 from numba import njit
+from numba.cpython.unsafe.numbers import trailing_zeros
 
 from cooc.kernels.codec import (
     COUNT_HEADER_BITS,
@@ -29,8 +30,9 @@ from cooc.kernels.codec import (
     _decode_block,
     _find_in_block,
     _get,
-    _select,
+    _popcount,
 )
+from cooc.kernels.intrinsics import prefetch
 
 _JIT = dict(cache=True, nogil=True)
 BLOCK = 128  # entries per codec block (the index's block size)
@@ -276,6 +278,62 @@ def parents_of(prefix_keys, level_keys_sorted):
 
 
 @njit(**_JIT)
+def _find_sparse(words, pos, n1, lw, hz, x):
+    """`codec._find_in_block` for blocks with lw >= _JUMP_LW: entry i can hold x only if
+    y_i = x - 1 - i, whose high part is in [(x - n1) >> lw, (x - 1) >> lw] (one or two
+    buckets), so the search starts at the first entry of bucket (x - n1) >> lw, found by
+    counting zeros of the high part, instead of walking its words bit by bit."""
+    hi = pos + n1 * lw
+    end = hi + n1 + hz
+    last = words.shape[0] - 1
+    x_last = ((hz << lw) | _get(words, pos + (n1 - 1) * lw, lw)) + n1
+    if x > x_last:
+        return np.int64(-1)
+    if x == x_last:
+        return n1 - 1
+    hl = max(np.int64(0), x - n1) >> lw
+    i = np.int64(0)
+    p = hi - 1
+    if hl > 0:  # zero number hl - 1 of the high part ends the buckets below hl
+        j = hl - 1
+        wi = hi >> 6
+        w = ~words[min(wi, last)] & ~((_ONE << np.uint64(hi & 63)) - _ONE)
+        while True:
+            c = np.int64(_popcount(w))
+            if j < c:
+                break
+            j -= c
+            wi += 1
+            if wi << 6 >= end:
+                return np.int64(-1)
+            w = ~words[min(wi, last)]
+        p = (wi << 6) + select_in_word(w, j)
+        if p >= end:
+            return np.int64(-1)
+        i = p - hi - (hl - 1)
+    while i < n1:
+        q = p + 1  # the next 1 bit: entry i
+        wi = q >> 6
+        w = words[min(wi, last)] & ~((_ONE << np.uint64(q & 63)) - _ONE)
+        while w == 0:
+            wi += 1
+            if wi << 6 >= end:
+                return np.int64(-1)
+            w = words[min(wi, last)]
+        p = (wi << 6) + np.int64(trailing_zeros(w))
+        if p >= end:
+            return np.int64(-1)
+        xi = (((p - hi - i) << lw) | _get(words, pos + i * lw, lw)) + i + 1
+        if xi >= x:
+            return i if xi == x else np.int64(-1)
+        i += 1
+    return np.int64(-1)
+
+
+_JUMP_LW = 7  # 2**lw >= 128 entries: the candidates of x span at most two high buckets
+
+
+@njit(**_JIT)
 def _block_index(words, pos, n, first, x):
     """Index (0-based) of id x in the block at bit `pos` with n entries, or -1."""
     if x == first:
@@ -284,8 +342,75 @@ def _block_index(words, pos, n, first, x):
         return np.int64(-1)
     lw = _get(words, pos, 5)
     hz = _get(words, pos + 5, 8)
-    j = _find_in_block(words, pos + ID_HEADER_BITS + COUNT_HEADER_BITS, n - 1, lw, hz, x - first)
+    p = pos + ID_HEADER_BITS + COUNT_HEADER_BITS
+    if lw >= _JUMP_LW and hz > 0:
+        j = _find_sparse(words, p, n - 1, lw, hz, x - first)
+    else:
+        j = _find_in_block(words, p, n - 1, lw, hz, x - first)
     return j + 1 if j >= 0 else np.int64(-1)
+
+
+def _byte_select_table() -> np.ndarray:
+    t = np.zeros(256 * 8, np.uint8)
+    for b in range(256):
+        ones = [i for i in range(8) if b >> i & 1]
+        for j, i in enumerate(ones):
+            t[b * 8 + j] = i
+    return t
+
+
+_BYTE_SELECT = _byte_select_table()  # [byte * 8 + j]: position of the byte's j-th 1 bit
+_ONE = np.uint64(1)
+_L8 = np.uint64(0x0101010101010101)
+
+
+@njit(**_JIT)
+def select_in_word(x, j):
+    """Position of the j-th (0-based, j < popcount(x)) 1 bit of the uint64 x: byte counts
+    by SWAR and their prefix sums by one multiplication, then a table for the byte (a loop
+    clearing j low bits costs up to 63 steps)."""
+    s = x - ((x >> _ONE) & np.uint64(0x5555555555555555))
+    s = (s & np.uint64(0x3333333333333333)) + ((s >> np.uint64(2)) & np.uint64(0x3333333333333333))
+    s = (s + (s >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
+    c = s * _L8  # byte i: ones in bytes 0..i
+    b = 0
+    while b < 7 and np.int64((c >> np.uint64(8 * b)) & np.uint64(0xFF)) <= j:
+        b += 1
+    before = 0 if b == 0 else np.int64((c >> np.uint64(8 * b - 8)) & np.uint64(0xFF))
+    byte = np.int64((x >> np.uint64(8 * b)) & np.uint64(0xFF))
+    return 8 * b + np.int64(_BYTE_SELECT[byte * 8 + j - before])
+
+
+@njit(**_JIT)
+def _select_pair(words, pos, j):
+    """Positions of the (j-1)-th (pos - 1 for j = 0) and j-th 1 bits at or after bit pos
+    (-1 past the end of words)."""
+    last = words.shape[0] - 1
+    i = pos >> 6
+    if i > last:
+        return np.int64(-1), np.int64(-1)
+    w = words[i] & ~((_ONE << np.uint64(pos & 63)) - _ONE)
+    prev = pos - 1
+    if j > 0:
+        jj = j - 1
+        while True:
+            c = np.int64(_popcount(w))
+            if jj < c:
+                break
+            jj -= c
+            i += 1
+            if i > last:
+                return np.int64(-1), np.int64(-1)
+            w = words[i]
+        b = select_in_word(w, jj)
+        prev = (i << 6) + b
+        w &= ~((_ONE << np.uint64(b)) | ((_ONE << np.uint64(b)) - _ONE))
+    while w == 0:
+        i += 1
+        if i > last:
+            return np.int64(-1), np.int64(-1)
+        w = words[i]
+    return prev, (i << 6) + np.int64(trailing_zeros(w))
 
 
 @njit(**_JIT)
@@ -304,12 +429,9 @@ def _block_count(words, pos, n, j):
     if code < PACKED_CODES:
         return _get(words, pos + j * code, code) + 1
     k = code - PACKED_CODES
-    hi = pos + n * k
-    limit = words.shape[0] << 6
-    pj = _select(words, hi, j, limit)
+    prev, pj = _select_pair(words, pos + n * k, j)
     if pj < 0:
         return np.int64(0)
-    prev = hi - 1 if j == 0 else _select(words, hi, j - 1, limit)
     return (((pj - prev - 1) << k) | _get(words, pos + j * k, k)) + 1
 
 
@@ -352,15 +474,29 @@ _GROUP = 32  # lookups in flight: each stage touches the group's memory with ind
 
 
 @njit(**_JIT)
+def _prefetch_bits(words, a, b):
+    """Prefetch the cache lines of words holding bits [a, b)."""
+    last = words.shape[0] - 1
+    for w in range(a >> 6, ((b - 1) >> 6) + 1, 8):
+        prefetch(words, min(w, last))
+    prefetch(words, min((b - 1) >> 6, last))
+
+
+@njit(**_JIT)
 def lookup_many(grams, lens, unigrams, levels, ctab, skip, words, vocab):
     """Count of every n-gram grams[q, :lens[q]] (ids already < vocab), 0 where absent.
 
-    Lookups go in groups of 32, level by level and stage by stage (chunk slot, binary search
-    over the chunk's skip entries one step per pass, touch the blocks, search them), so the
-    cache misses of a group overlap instead of queueing (as `codec.pair_counts`).
+    Lookups go in groups of 32, level by level and stage by stage; each stage prefetches
+    what the next one reads for the whole group (chunk slot -> skip entries -> block header
+    and low bits -> high bits -> counts), so the group's cache misses overlap instead of
+    queueing. A lookup whose first j + 1 tokens are the previous lookup's (same group)
+    copies its level-j node instead of searching: sorted batches skip most of the work
+    (see the performance notes of `cooc.ngram.reader`).
     """
     m = grams.shape[0]
     out = np.zeros(m, dtype=np.uint64)
+    cflat = ctab.reshape(-1)
+    sflat = skip.reshape(-1)
     node = np.empty(_GROUP, dtype=np.int64)
     x = np.empty(_GROUP, dtype=np.int64)
     e0 = np.empty(_GROUP, dtype=np.int64)
@@ -371,7 +507,8 @@ def lookup_many(grams, lens, unigrams, levels, ctab, skip, words, vocab):
     pos = np.empty(_GROUP, dtype=np.int64)
     bn = np.empty(_GROUP, dtype=np.int64)
     jj = np.empty(_GROUP, dtype=np.int64)
-    sink = np.zeros(1, dtype=np.uint64)
+    slot = np.empty(_GROUP, dtype=np.int64)
+    share = np.zeros(_GROUP, dtype=np.int64)
     for g0 in range(0, m, _GROUP):
         gn = min(_GROUP, m - g0)
         kmax = 0
@@ -379,13 +516,18 @@ def lookup_many(grams, lens, unigrams, levels, ctab, skip, words, vocab):
             t0 = np.int64(grams[g0 + i, 0])
             node[i] = t0 if unigrams[t0] > 0 else -1
             kmax = max(kmax, lens[g0 + i])
+            share[i] = 0  # leading tokens shared with lookup i - 1 (which has them all)
+            if i > 0:
+                lim = min(lens[g0 + i], lens[g0 + i - 1])
+                while share[i] < lim and grams[g0 + i, share[i]] == grams[g0 + i - 1, share[i]]:
+                    share[i] += 1
         for j in range(1, kmax):
             level = j + 1
             base = levels[level, 0]
             shift = levels[level, 1]
             mask = (np.int64(1) << shift) - 1
             for i in range(gn):  # chunk slots
-                if node[i] < 0 or lens[g0 + i] <= j:
+                if node[i] < 0 or lens[g0 + i] <= j or share[i] > j:
                     hi[i] = -1
                     continue
                 c = node[i] >> shift
@@ -394,12 +536,21 @@ def lookup_many(grams, lens, unigrams, levels, ctab, skip, words, vocab):
                     node[i] = -1
                     continue
                 x[i] = (node[i] & mask) * vocab + np.int64(grams[g0 + i, j])
-                e0[i] = ctab[base + c, 0]
-                n[i] = ctab[base + c + 1, 0] - e0[i]
-                blo[i] = ctab[base + c, 1]
-                pos[i] = ctab[base + c, 2] << 6
+                slot[i] = base + c
+                hi[i] = 0
+                prefetch(cflat, 3 * (base + c))
+                prefetch(cflat, 3 * (base + c) + 5)
+            for i in range(gn):
+                if hi[i] < 0:
+                    continue
+                e0[i] = ctab[slot[i], 0]
+                n[i] = ctab[slot[i] + 1, 0] - e0[i]
+                blo[i] = ctab[slot[i], 1]
+                pos[i] = ctab[slot[i], 2] << 6
                 lo[i] = blo[i]
                 hi[i] = blo[i] + (n[i] + BLOCK - 1) // BLOCK - 1
+                prefetch(sflat, 2 * blo[i])
+                prefetch(sflat, 2 * hi[i])
             for i in range(gn):
                 if hi[i] >= 0 and (n[i] == 0 or x[i] < np.int64(skip[lo[i], 0])):
                     hi[i] = -1
@@ -415,30 +566,100 @@ def lookup_many(grams, lens, unigrams, levels, ctab, skip, words, vocab):
                         else:
                             hi[i] = mid - 1
                         active = True
-            for i in range(gn):  # pull the blocks in before decoding any
+            for i in range(gn):  # block headers and low bits
                 if hi[i] >= 0:
                     pos[i] += np.int64(skip[lo[i], 1])
-                    sink[0] ^= words[min(pos[i] >> 6, words.shape[0] - 1)]
+                    s = (lo[i] - blo[i]) * BLOCK
+                    bn[i] = min(BLOCK, n[i] - s)
+                    prefetch(words, min(pos[i] >> 6, words.shape[0] - 1))
+            for i in range(gn):  # the rest of the ids: low bits, high bits
+                if hi[i] >= 0 and bn[i] > 1 and np.int64(skip[lo[i], 0]) != x[i]:
+                    lw = _get(words, pos[i], 5)
+                    hz = _get(words, pos[i] + 5, 8)
+                    b = pos[i] + ID_HEADER_BITS + COUNT_HEADER_BITS
+                    _prefetch_bits(words, b, b + (bn[i] - 1) * (lw + 1) + hz)
             for i in range(gn):
                 if hi[i] < 0:
                     continue
                 s = (lo[i] - blo[i]) * BLOCK
-                bn[i] = min(BLOCK, n[i] - s)
                 r = _block_index(words, pos[i], bn[i], np.int64(skip[lo[i], 0]), x[i])
                 if r < 0:
                     node[i] = -1
                 else:
                     node[i] = e0[i] + s + r
                     jj[i] = r
+            for i in range(1, gn):  # the same j + 1 tokens as the lookup before: its node
+                if share[i] > j and lens[g0 + i] > j:
+                    node[i] = node[i - 1]
+                    pos[i] = pos[i - 1]
+                    bn[i] = bn[i - 1]
+                    jj[i] = jj[i - 1]
+        for i in range(gn):  # the counts of the last level's blocks
+            if node[i] >= 0 and lens[g0 + i] > 1:
+                p = pos[i]
+                lw = np.int64(0)
+                hz = np.int64(0)
+                if bn[i] > 1:
+                    lw = _get(words, p, 5)
+                    hz = _get(words, p + 5, 8)
+                    p += ID_HEADER_BITS
+                p += COUNT_HEADER_BITS + (bn[i] - 1) * lw + (bn[i] - 1 + hz if hz > 0 else 0)
+                prefetch(words, min(p >> 6, words.shape[0] - 1))
         for i in range(gn):
             if node[i] < 0:
                 continue
             k = lens[g0 + i]
             if k == 1:
                 out[g0 + i] = unigrams[node[i]]
+            elif i > 0 and share[i] == k and lens[g0 + i - 1] == k:
+                out[g0 + i] = out[g0 + i - 1]  # the same n-gram as the lookup before
             else:
                 out[g0 + i] = _block_count(words, pos[i], bn[i], jj[i])
     return out
+
+
+_RADIX = 11  # bits per LSD radix pass: 2048 counters stay in L1
+
+
+@njit(**_JIT)
+def batch_order(grams, lens, bits):
+    """A permutation that sorts the lookups grams[q, :lens[q]] by their first tokens (as many
+    as fit 63 bits, `bits` each, ids + 1, 0 past the end): lexicographic on those tokens, so
+    lookups sharing a prefix become neighbours (`lookup_many` then copies their nodes). LSD
+    radix sort, stable."""
+    m = grams.shape[0]
+    ntok = min(grams.shape[1], 63 // bits)
+    keys = np.zeros(m, dtype=np.uint64)
+    for q in range(m):
+        k = np.uint64(0)
+        for j in range(ntok):
+            t = np.uint64(grams[q, j] + 1) if j < lens[q] else np.uint64(0)
+            k = (k << np.uint64(bits)) | t
+        keys[q] = k
+    perm = np.arange(m)
+    tmp = np.empty(m, dtype=np.int64)
+    tkeys = np.empty(m, dtype=np.uint64)
+    nb = 1 << _RADIX
+    cnt = np.empty(nb + 1, dtype=np.int64)
+    mask = np.uint64(nb - 1)
+    for sh in range(0, ntok * bits, _RADIX):
+        ush = np.uint64(sh)
+        cnt[:] = 0
+        for q in range(m):
+            cnt[((keys[q] >> ush) & mask) + 1] += 1
+        if cnt.max() == m:
+            continue  # one digit value: the pass would change nothing
+        for d in range(nb):
+            cnt[d + 1] += cnt[d]
+        for q in range(m):
+            d = (keys[q] >> ush) & mask
+            o = cnt[d]
+            cnt[d] = o + 1
+            tkeys[o] = keys[q]
+            tmp[o] = perm[q]
+        keys, tkeys = tkeys, keys
+        perm, tmp = tmp, perm
+    return perm
 
 
 @njit(**_JIT)
