@@ -8,7 +8,8 @@
     lm.score(["a sentence", "another one"]).perplexity
 
 Layers: `cooc.kernels.lm` (numba: hash tables, the scorer), `kneser_ney` / `arpa` / `model`
-(orchestration and the formats), `scorer` (the query artefact). Names below are imported on
+(orchestration and the formats), `scorer` (the query artefact), `trie` (the compressed,
+optionally quantized on-disk model: `arpa_to_trie`, `open_trie_lm`). Names below are imported on
 first use, so `import cooc.lm.config` (the CLI) stays numpy-free.
 """
 
@@ -22,6 +23,11 @@ _LAZY = {
     "write_arpa": "cooc.lm.arpa",
     "LanguageModel": "cooc.lm.scorer",
     "Scores": "cooc.lm.scorer",
+    "TrieConfig": "cooc.lm.trie",
+    "write_trie": "cooc.lm.trie",
+    "arpa_to_trie": "cooc.lm.trie",
+    "open_trie_lm": "cooc.lm.trie",
+    "TrieLanguageModel": "cooc.lm.trie",
 }
 
 __all__ = ["KneserNeyConfig", *_LAZY]
