@@ -5,7 +5,8 @@
 Writes a training slice of the English shared corpus (whole documents in sorted file order,
 whitespace-normalised, one document a line, the reserved words <s> </s> <unk> dropped)
 of --mb MB, and a held-out slice (the next --heldout documents). For each order: `cooc lm
-estimate` (wall time, peak RSS); with --lmplz, KenLM's lmplz on the same file (-S 50%) and
+estimate` (wall and CPU time, peak RSS) and reading its ARPA back; with --lmplz, KenLM's lmplz
+on the same file (-S as cooc's --memory unless --lmplz-memory) and
 the largest |difference| of log10 probabilities and backoffs over all n-grams (both files
 must hold the same n-grams); perplexity of the held-out text with cooc's scorer on cooc's
 ARPA and with the `kenlm` module (when installed) on the same ARPA and on lmplz's; scoring
@@ -18,6 +19,7 @@ import argparse
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -26,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import SHARED, run_measured  # noqa: E402
+from common import SHARED  # noqa: E402
 
 from cooc.lm import LanguageModel, read_arpa  # noqa: E402
 from cooc.lm.model import find_rows  # noqa: E402
@@ -95,15 +97,37 @@ def kenlm_perplexity(path: Path, sentences: list[str]) -> dict | None:
             "oovs": oovs, "tokens": tokens}
 
 
+def run_cpu(cmd: list[str]) -> tuple[float, float, float]:
+    """(wall s, CPU s (user + system), peak RSS MB) of a command run from a fresh process."""
+    probe = (
+        "import resource, subprocess, sys, time, json\n"
+        "t = time.perf_counter()\n"
+        "p = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+        "dt = time.perf_counter() - t\n"
+        "ru = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+        "print(json.dumps({'wall': dt, 'cpu': ru.ru_utime + ru.ru_stime, 'rss_kb': ru.ru_maxrss,"
+        " 'rc': p.returncode, 'err': p.stderr[-4000:]}))\n"
+    )
+    res = subprocess.run([sys.executable, "-c", probe, *cmd], capture_output=True, text=True,
+                         check=True)
+    d = json.loads(res.stdout)
+    if d["rc"] != 0:
+        raise RuntimeError(f"{cmd} failed: {d['err']}")
+    return d["wall"], d["cpu"], d["rss_kb"] / 1024
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--mb", type=float, default=20.0, help="training text MB (default 20)")
     ap.add_argument("--orders", type=int, nargs="+", default=[3, 5])
     ap.add_argument("--heldout", type=int, default=300, help="held-out documents")
     ap.add_argument("--lmplz", default=None, help="path of KenLM's lmplz binary")
-    ap.add_argument("--memory", default="1G", help="cooc's counting budget")
+    ap.add_argument("--memory", default="1G", help="cooc's counting budget (default 1G)")
+    ap.add_argument("--lmplz-memory", default=None,
+                    help="lmplz's -S (default: the same as --memory)")
     ap.add_argument("--tmp", default=None)
     args = ap.parse_args()
+    args.lmplz_memory = args.lmplz_memory or args.memory
     if not (SHARED / "en").is_dir():
         print(f"skipped: {SHARED / 'en'} is absent")
         return 0
@@ -122,23 +146,30 @@ def main() -> int:
         for n in args.orders:
             r: dict = {}
             ours = tmp / f"cooc{n}.arpa"
-            wall, rss, _ = run_measured([sys.executable, "-m", "cooc", "lm", "estimate",
-                                         str(train), "-o", str(ours), "--order", str(n),
-                                         "--memory", args.memory, "-q"])
-            r["cooc_estimate"] = {"seconds": wall, "peak_rss_mb": rss}
-            print(f"order {n}: cooc estimate {wall:.1f} s, peak RSS {rss:.0f} MB")
+            wall, cpu, rss = run_cpu([sys.executable, "-m", "cooc", "lm", "estimate",
+                                      str(train), "-o", str(ours), "--order", str(n),
+                                      "--memory", args.memory, "-q"])
+            r["cooc_estimate"] = {"seconds": wall, "cpu_seconds": cpu, "peak_rss_mb": rss}
+            print(f"order {n}: cooc estimate (count, estimate, write ARPA) {wall:.1f} s, CPU "
+                  f"{cpu:.1f} s, peak RSS {rss:.0f} MB (--memory {args.memory})")
+            t = time.perf_counter()
             m = read_arpa(ours)
+            r["read_arpa_seconds"] = time.perf_counter() - t
+            print(f"order {n}: read_arpa {r['read_arpa_seconds']:.1f} s "
+                  f"({ours.stat().st_size / 1e6:.0f} MB)")
             r["grams"] = m.counts
             if args.lmplz:
                 theirs = tmp / f"lmplz{n}.arpa"
-                cmd = (f"{args.lmplz} -o {n} -S 50% -T {tmp} < {train} > {theirs} "
-                       f"2> {tmp / 'lmplz.log'}")
-                wall, rss, _ = run_measured(["sh", "-c", cmd])
+                cmd = (f"{args.lmplz} -o {n} -S {args.lmplz_memory} -T {tmp} < {train} > "
+                       f"{theirs} 2> {tmp / 'lmplz.log'}")
+                wall, cpu, rss = run_cpu(["sh", "-c", cmd])
                 dp, db, missing = compare_arpa(m, read_arpa(theirs))
-                r["lmplz"] = {"seconds": wall, "peak_rss_mb": rss, "max_abs_dprob": dp,
+                r["lmplz"] = {"seconds": wall, "cpu_seconds": cpu, "peak_rss_mb": rss,
+                              "S": args.lmplz_memory, "max_abs_dprob": dp,
                               "max_abs_dbackoff": db, "ngram_mismatches": missing}
-                print(f"order {n}: lmplz {wall:.1f} s, peak RSS {rss:.0f} MB; max |dlog10 p| "
-                      f"{dp:.2e}, max |dlog10 backoff| {db:.2e}, n-gram mismatches {missing}")
+                print(f"order {n}: lmplz -S {args.lmplz_memory} {wall:.1f} s, CPU {cpu:.1f} s, "
+                      f"peak RSS {rss:.0f} MB; max |dlog10 p| {dp:.2e}, max |dlog10 backoff| "
+                      f"{db:.2e}, n-gram mismatches {missing}")
                 kt = kenlm_perplexity(theirs, sentences)
                 if kt:
                     r["kenlm_on_lmplz_arpa"] = kt

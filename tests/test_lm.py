@@ -309,3 +309,120 @@ def test_cli(tmp_path, capsys):
     assert err.count("\n") == 1 and "bad.arpa:" in err
     assert main(["lm", "estimate", str(src), "-o", str(out), "--order", "1"]) == 2
     assert "order must be" in capsys.readouterr().err
+
+
+# -- fast paths against the obvious ones ----------------------------------------------------
+
+
+def test_number_format_reads_back_and_is_shortest():
+    from cooc.kernels import lm as kl
+
+    rng = np.random.default_rng(11)
+    vals = np.concatenate([
+        -rng.random(20000) * 10, -(10.0 ** rng.uniform(-12, 2, 20000)),
+        10.0 ** rng.uniform(-44, 38, 20000),
+        [0.0, -0.0, 1, -1, 10, 1e-6, 1e-7, 123456, 1e21, 1e20, 0.5, -99, -100, 3.4028235e38,
+         1.4e-45, -12.781034, -1.1643547e-12]]).astype(np.float32)
+    out = np.empty(len(vals) * 23, np.uint8)
+    n = kl.format_floats(vals, out)
+    strs = out[:n].tobytes().decode().split("\n")[:-1]
+    assert (np.array(strs, dtype=np.float32) == vals).all()
+
+    def digits(s):
+        return len(s.lstrip("-").split("e")[0].replace(".", "").strip("0"))
+
+    # as lmplz (double-conversion's shortest form): as few digits as numpy's shortest repr
+    assert all(digits(s) <= digits(np.format_float_scientific(v, unique=True))
+               for s, v in zip(strs, vals.tolist(), strict=True) if v)
+    assert strs[-17:-2] == ["0", "0", "1", "-1", "10", "0.000001", "1e-7", "123456", "1e21",
+                            "100000000000000000000", "0.5", "-99", "-100", "3.4028235e38",
+                            "1e-45"]
+
+
+def test_encode_splits_as_str_split(tmp_path):
+    m = _estimate(tmp_path, _corpus(9), 2)
+    lm = LanguageModel(m)
+    rng = np.random.default_rng(4)
+    pool = [*m.vocab, "zz", "x\u00a0y", "a\u3000b", "q\x1cr", "\u2003", "日本\u2028é", "é", ""]
+    seps = [" ", "\t", "  ", "\u00a0", "\u3000", "\x0b", "\u2029"]
+    sents = ["".join(pool[i] + seps[j] for i, j in zip(rng.integers(0, len(pool), n),
+                                                     rng.integers(0, len(seps), n), strict=True))
+             for n in rng.integers(0, 12, 300)]
+    for batch, threads in [(sents, 1), ([*sents, "w1\nw2 w3", ""], 1), (sents * 300, 3)]:
+        lm.num_threads = threads  # a newline inside: the slow bounds; threads: parts
+        ids, ptr = lm.encode(batch)
+        want = [m.word_id(w) if m.word_id(w) >= 0 else m.unk_id for s in batch for w in s.split()]
+        assert ids.tolist() == want
+        assert ptr.tolist() == np.cumsum([0] + [len(s.split()) for s in batch]).tolist()
+
+
+def test_arpa_escapes_words_with_spaces(tmp_path):
+    from cooc.lm.arpa import escape, unescape
+
+    words = ["a b", "tab\there", "back\\slash", "nb\u00a0sp", "\\s", "plain"]
+    for w in words:
+        e = escape(w)
+        assert e and e.split() == [e] and unescape(e) == w
+    with pytest.raises(ValueError, match="bad escape"):
+        unescape("dangling\\")
+    m = _estimate(tmp_path, _corpus(10), 3)
+    # qwen-like words: spaces, an empty one, one with the text of an earlier one
+    renamed = {"w1": " ", "w2": "w 2", "w3": "back\\slash", "w4": "\u3000x", "w5": "",
+               "w6": "w 2"}
+    m.vocab = [renamed.get(w, w) for w in m.vocab]
+    write_arpa(m, tmp_path / "esc.arpa")
+    text = (tmp_path / "esc.arpa").read_text()
+    assert text.startswith("# cooc: words escaped\n") and "\tw\\s2\t" in text
+    back = read_arpa(tmp_path / "esc.arpa")
+    first = {w: i for i, w in reversed(list(enumerate(m.vocab)))}
+    m.vocab = [w if w and first[w] == i else f"\\#{i}" for i, w in enumerate(m.vocab)]
+    assert sorted(back.vocab) == sorted(m.vocab) and "\\#" in "".join(m.vocab)
+    assert_tables_close(model_table(back), model_table(m), tol=0.0)
+    LanguageModel(m).score("w 2")  # the scorer takes repeated words too
+    kenlm = pytest.importorskip("kenlm")  # KenLM reads it too (the "#" line is skipped)
+    assert kenlm.Model(str(tmp_path / "esc.arpa")).order == 3
+
+
+def test_fast_arpa_reader_equals_line_reader(tmp_path):
+    from cooc.lm import arpa
+
+    m = _estimate(tmp_path, _corpus(12), 4)
+    write_arpa(m, tmp_path / "m.arpa")
+    lines = (tmp_path / "m.arpa").read_text().splitlines()
+    # numbers the kernel leaves to Python: 20 digits, a large exponent; spaces, blank lines
+    i = lines.index("\\2-grams:") + 1
+    f = lines[i].split("\t")
+    lines[i] = "\t".join([f"{float(f[0]):.20f}", f[1], "-1.5e-30"])
+    lines[i + 1] = "  " + lines[i + 1].replace("\t", " \u3000") + "\n"
+    (tmp_path / "x.arpa").write_text("intro text\n" + "\n".join(lines) + "\n")
+    for name in ("m.arpa", "x.arpa"):
+        fast = arpa._read_fast(tmp_path / name)
+        assert fast is not None
+        slow_lines = arpa._Lines(tmp_path / name)
+        slow = arpa._read(slow_lines)
+        slow_lines.f.close()
+        assert fast.vocab == slow.vocab
+        for k in range(m.order):
+            assert np.array_equal(fast.grams[k], slow.grams[k])
+            assert np.array_equal(fast.logprob[k], slow.logprob[k])
+            assert np.array_equal(fast.backoff[k], slow.backoff[k])
+    assert fast.backoff[1][np.flatnonzero(fast.backoff[1] == np.float32(-1.5e-30))].size == 1
+    # what the kernel refuses goes to the line reader: CR line ends are read there
+    (tmp_path / "cr.arpa").write_bytes((tmp_path / "m.arpa").read_bytes().replace(b"\n", b"\r\n"))
+    assert arpa._read_fast(tmp_path / "cr.arpa") is None
+    assert read_arpa(tmp_path / "cr.arpa").counts == m.counts
+
+
+def test_arpa_not_utf8_names_the_line(tmp_path):
+    import re
+
+    from cooc.lm import arpa
+
+    _arpa_lines(tmp_path)
+    good = (tmp_path / "good.arpa").read_bytes()
+    assert arpa._read_fast(tmp_path / "good.arpa") is not None
+    p = tmp_path / "bad.arpa"  # a word made invalid UTF-8 everywhere: only decoding finds it
+    p.write_bytes(re.sub(rb"(?<=\s)w7(?=\s)", b"w7\xff", good))
+    assert arpa._read_fast(p) is None
+    with pytest.raises(CoocError, match="not UTF-8"):
+        read_arpa(p)

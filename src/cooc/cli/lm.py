@@ -78,7 +78,7 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     data = args.data[0] if len(args.data) == 1 else list(args.data)
     model = estimate(data, config, memory_bytes=memory, num_threads=args.num_proc,
                      tmp_dir=args.tmp_dir, quiet=args.quiet)
-    path = write_arpa(model, Path(args.out_file))
+    path = write_arpa(model, Path(args.out_file), num_threads=args.num_proc)
     if not args.quiet:
         per = ", ".join(f"{k}: {c:,}" for k, c in enumerate(model.counts, 1))
         disc = "; ".join(f"{k}: " + " ".join(f"{d:.4f}" for d in v)

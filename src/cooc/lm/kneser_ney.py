@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from cooc.errors import CoocError
+from cooc.kernels import lm as kl
 from cooc.lm.config import KneserNeyConfig
 from cooc.lm.model import BOS, EOS, UNK, NgramModel
 from cooc.pipeline.progress import log
@@ -96,17 +97,21 @@ def estimate_from_ngrams(idx, order: int | None = None,
     rows, toks, raw = {1: None}, {1: None}, {1: uni}
     for k in range(2, n_order + 1):
         r, t, c = idx.level_arrays(k)
-        rows[k], toks[k], raw[k] = r, t, c
+        # int32 rows and tokens (< 2**31 n-grams a level, ids < 2**31): 8 bytes an n-gram less
+        rows[k], toks[k], raw[k] = r.astype(np.int32), t.astype(np.int32), c
+        del r, t
     n = {1: v, **{k: len(raw[k]) for k in range(2, n_order + 1)}}
     # suffix rows: the (k-1)-suffix of (parent p, w) is (suffix(p), w) in level k - 1
+    # (level k - 1 is in (row, token) order: node r's children are a run found by bincount)
     suf = {2: toks[2]}
     for k in range(3, n_order + 1):
-        key_prev = rows[k - 1] * v + toks[k - 1]  # sorted: level k - 1 is in (row, token) order
-        q = suf[k - 1][rows[k]] * v + toks[k]
-        pos = np.searchsorted(key_prev, q)
-        if len(q) and (pos.max() >= len(key_prev) or not np.array_equal(key_prev[pos], q)):
+        start = np.zeros(len(raw[k - 2]) + 1, np.int64)
+        np.cumsum(np.bincount(rows[k - 1], minlength=len(raw[k - 2])), out=start[1:])
+        pos = kl.find_children(start, toks[k - 1], suf[k - 1][rows[k]], toks[k])
+        del start
+        if len(pos) and pos.min() < 0:
             raise CoocError(f"{idx.path}: a {k}-gram's suffix is missing from the index")
-        suf[k] = pos
+        suf[k] = pos.astype(np.int32)  # rows of the level below (< 2**31 n-grams a level)
     first = {1: np.arange(v)}
     for k in range(2, n_order + 1):
         first[k] = first[k - 1][rows[k]]
@@ -118,6 +123,9 @@ def estimate_from_ngrams(idx, order: int | None = None,
         a[sb] = raw[k][sb]
         adj[k] = a
     adj[1][bos] = 0
+    del first  # (arrays are dropped as soon as they are used up: peak memory)
+    for k in range(2, n_order + 1):
+        raw[k] = None
     mask1 = uni > 0  # unigrams of the model (with <unk>, added below)
     n_uni = int(mask1.sum()) + 1
     disc, tcounts = {}, {}
@@ -140,14 +148,18 @@ def estimate_from_ngrams(idx, order: int | None = None,
             with np.errstate(invalid="ignore", divide="ignore"):
                 gamma[k] = gs / den  # nan where the (k-1)-gram is no context
             u[k] = (a - da) / den[rows[k]]
+            del den, gs
+        adj[k] = a = da = None
     # interpolation
     p = {1: u[1] + gamma[1][0] / (n_uni - 1)}
     p_unk = gamma[1][0] / (n_uni - 1)
     p[1][bos] = 1.0
+    u[1] = None
     for k in range(2, n_order + 1):
         p[k] = u[k] + gamma[k][rows[k]] * p[k - 1][suf[k]]
+        u[k] = None
     # output in model ids: the present tokens in id order (<s>, </s> are last), then <unk>
-    lm_of = np.full(v, -1, np.int64)
+    lm_of = np.full(v, -1, np.int32)
     lm_of[present] = np.arange(len(present))
     vocab = [texts[i] for i in present] + [UNK]
     grams, logprob, backoff = [], [], []
@@ -159,7 +171,7 @@ def estimate_from_ngrams(idx, order: int | None = None,
         else:
             g = np.concatenate([prev[rows[k]], lm_of[toks[k]].reshape(-1, 1)], 1)
             prev = g
-            g = g.astype(np.int32)
+            rows[k] = toks[k] = None
             pk = p[k]
         with np.errstate(divide="ignore"):
             lp = np.minimum(0.0, np.log10(pk))
@@ -173,13 +185,17 @@ def estimate_from_ngrams(idx, order: int | None = None,
         grams.append(np.ascontiguousarray(g))
         logprob.append(lp.astype(np.float32))
         backoff.append(lb.astype(np.float32))
+        p[k] = gamma[k] = pk = lp = lb = None
     meta = {"estimator": "modified Kneser-Ney (lmplz)", "order": n_order,
             "discounts": {k: disc[k][1:].tolist() for k in disc},
             "counts_of_counts": {k: tcounts[k].tolist() for k in tcounts},
             "tokens": idx.manifest.get("tokens"), "sentences": idx.manifest.get("documents"),
             "tokenizer": idx.manifest.get("tokenizer"),
             "seconds": time.perf_counter() - t0}
-    return NgramModel(vocab, grams, logprob, backoff, meta)
+    model = NgramModel(vocab, grams, logprob, backoff, meta)
+    # the index's level order is the model's (lm_of keeps id order): its suffix rows hold
+    model.suffix_rows.update({k: suf[k] for k in range(3, n_order + 1)})
+    return model
 
 
 def estimate(source, config: KneserNeyConfig | None = None, *, memory_bytes: int = 1 << 30,

@@ -28,6 +28,8 @@ class NgramModel:
     logprob: list[np.ndarray]  # float32[n_k] per order
     backoff: list[np.ndarray]  # float32[n_k] per order (zeros for the highest)
     meta: dict = field(default_factory=dict)  # discounts, counts of counts, source, ...
+    # suffix rows the estimator already knows ({k: int32[n_k]}), else computed by `suffixes`
+    suffix_rows: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def order(self) -> int:
@@ -67,6 +69,8 @@ class NgramModel:
         g = self.grams[k - 1]
         if k == 2:
             return g[:, 1].astype(np.int64)
+        if k in self.suffix_rows:
+            return self.suffix_rows[k].astype(np.int64)
         return find_rows(self.grams[k - 2], g[:, 1:])
 
     def lookup(self, words: list[str]) -> tuple[float, float] | None:

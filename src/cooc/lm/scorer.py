@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from itertools import repeat
 
 import numpy as np
 
@@ -67,6 +66,26 @@ class Scores:
                 "perplexity_excluding_oovs": self.perplexity_excluding_oovs}
 
 
+def vocab_table(vocab: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """(UTF-8 bytes, offsets, hash slots, slot bits) of a vocabulary for `cooc.kernels.lm`'s
+    `vocab_find`. A word that appears again (byte-level tokenizers have a few tokens with
+    the same display text) is found as its first id: the later ones get a key with a newline,
+    which no whitespace-split word holds."""
+    if len(set(vocab)) != len(vocab):
+        seen: set[str] = set()
+        vocab = [w if not (w in seen or seen.add(w)) else f"\n{i}" for i, w in enumerate(vocab)]
+    enc = [w.encode("utf-8", "surrogatepass") for w in vocab]
+    off = np.zeros(len(enc) + 1, np.int64)
+    np.cumsum(np.fromiter(map(len, enc), np.int64, len(enc)), out=off[1:])
+    words = np.frombuffer(b"".join(enc), np.uint8)
+    bits = int(kl.table_bits(max(1, len(enc))))
+    slots = np.full((1 << bits, 2), -1, np.int64)
+    bad = int(kl.vocab_insert(words, off[:-1], off[1:], 0, len(enc), slots, bits))
+    if bad >= 0:  # duplicates were renamed: a word of 16 MiB or more
+        raise ValueError(f"word {bad} of the vocabulary is longer than 16 MiB")
+    return words, off, slots, bits
+
+
 class LanguageModel:
     """A backoff model compiled for scoring (hash tables; see `cooc.kernels.lm`).
 
@@ -82,7 +101,7 @@ class LanguageModel:
         self.vocab_size = len(model.vocab)
         self.num_threads = max(1, num_threads)
         self.unk, self.bos, self.eos = model.unk_id, model.bos_id, model.eos_id
-        self._ids = {w: i for i, w in enumerate(model.vocab)}
+        self._words, self._word_off, self._slots, self._slot_bits = vocab_table(model.vocab)
         v = self.vocab_size
         n = self.order
         self.slot_base = np.zeros(n + 1, np.int64)
@@ -121,15 +140,48 @@ class LanguageModel:
     # -- encoding ------------------------------------------------------------------------------
 
     def encode(self, sentences: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """(model ids int32, sentence pointers int64) of whitespace-separated sentences."""
-        get = self._ids.get
-        ids: list[int] = []
-        lens = np.zeros(len(sentences) + 1, np.int64)
-        for i, s in enumerate(sentences):
-            ws = s.split()
-            lens[i + 1] = len(ws)
-            ids.extend(map(get, ws, repeat(self.unk, len(ws))))
-        return np.array(ids, np.int32), np.cumsum(lens)
+        """(model ids int32, sentence pointers int64) of sentences split on whitespace as
+        `str.split` does (unknown words: `<unk>`)."""
+        if not isinstance(sentences, list | tuple):
+            sentences = list(sentences)
+        blob = "\n".join(sentences).encode("utf-8", "surrogatepass")
+        text = np.frombuffer(blob, np.uint8)
+        nl = np.flatnonzero(text == 10)
+        bounds = np.empty(len(sentences) + 1, np.int64)
+        if len(nl) == len(sentences) - 1:  # one "\n" between sentences, none inside
+            bounds[0], bounds[-1] = 0, len(text)
+            bounds[1:-1] = nl + 1
+        else:
+            lens = np.fromiter((len(x.encode("utf-8", "surrogatepass")) + 1 for x in sentences),
+                               np.int64, len(sentences))
+            bounds[0] = 0
+            np.cumsum(lens, out=bounds[1:])
+            bounds[1:] -= 1  # the separators: whitespace, skipped anyway
+            bounds[-1] = len(text)
+        ns = len(sentences)
+        parts = 1 if self.num_threads <= 1 or len(text) < 4 * _PARALLEL_BELOW or ns < 2 \
+            else self.num_threads
+        cuts = np.searchsorted(bounds, np.linspace(0, len(text), parts + 1)).clip(0, ns)
+        cuts[0], cuts[-1] = 0, ns
+
+        def part(i: int) -> tuple[np.ndarray, np.ndarray]:
+            a, b = int(cuts[i]), int(cuts[i + 1])
+            ids = np.empty((int(bounds[b] - bounds[a]) + 1) // 2 + 1, np.int32)
+            ptr = np.empty(b - a + 1, np.int64)
+            n = kl.encode_words(text, bounds[a : b + 1], self._words, self._slots,
+                                self._slot_bits, self.unk, ids, ptr)
+            return ids[:n], ptr
+        if parts == 1:
+            ids, ptr = part(0)
+            return ids.copy(), ptr
+        with ThreadPoolExecutor(parts) as pool:
+            res = list(pool.map(part, range(parts)))
+        ptr = np.empty(ns + 1, np.int64)
+        ptr[0] = base = 0
+        for i, (ids_i, ptr_i) in enumerate(res):
+            ptr[int(cuts[i]) + 1 : int(cuts[i + 1]) + 1] = ptr_i[1:] + base
+            base += len(ids_i)
+        return np.concatenate([r[0] for r in res]), ptr
 
     # -- scoring -------------------------------------------------------------------------------
 
