@@ -426,3 +426,17 @@ def test_arpa_not_utf8_names_the_line(tmp_path):
     assert arpa._read_fast(p) is None
     with pytest.raises(CoocError, match="not UTF-8"):
         read_arpa(p)
+
+
+def test_cli_index_scores_like_the_arpa(tmp_path, capsys):
+    src = _write(tmp_path, _corpus(8))
+    arpa = tmp_path / "c.arpa"
+    assert main(["lm", "estimate", str(src), "-o", str(arpa), "--order", "3", "-q"]) == 0
+    assert main(["lm", "index", str(arpa), "-o", str(tmp_path / "c.lm"), "--bits", "0"]) == 0
+    assert json.loads(capsys.readouterr().out)["order"] == 3
+    scores = []
+    for model in (arpa, tmp_path / "c.lm"):
+        assert main(["lm", "score", str(model), "w1 w2 w3 zzz", "--json"]) == 0
+        scores.append(json.loads(capsys.readouterr().out))
+    assert scores[0]["perplexity"] == pytest.approx(scores[1]["perplexity"], rel=1e-6)
+    assert main(["lm", "index", str(arpa), "-o", str(tmp_path / "x.lm"), "--bits", "1"]) == 2

@@ -38,13 +38,25 @@ def register(sub) -> None:
     s = lm.add_parser("score", help="log10 probabilities and perplexity of text",
                       description="Score sentences as KenLM's query: <s> context at the start, "
                       "</s> at the end, unknown words as <unk>.")
-    s.add_argument("model", help="ARPA file (plain or .gz)")
+    s.add_argument("model", help="ARPA file (plain or .gz) or a compressed model (X.lm, from "
+                   "`cooc lm index`)")
     s.add_argument("text", help="a .txt file (one sentence a line; '-' reads stdin) or the "
                    "text of one sentence")
     s.add_argument("--per-token", action="store_true", help="print every token's log10 prob")
     s.add_argument("--json", action="store_true", help="print JSON")
     s.add_argument("--num-proc", type=int, default=1, help="scoring threads (default: 1)")
     s.set_defaults(func=cmd_score)
+
+    x = lm.add_parser("index", help="compress an ARPA file into a trie with quantized "
+                      "probabilities and backoffs (X.lm)",
+                      description="Elias-Fano trie levels with context-remapped ids; "
+                      "probabilities and backoffs in --bits-bit codes (equal-population bins "
+                      "per order, as KenLM's quantization; 0: float32).")
+    x.add_argument("model", help="ARPA file (plain or .gz)")
+    x.add_argument("--out-file", "-o", required=True, help="model folder to write (X.lm)")
+    x.add_argument("--bits", type=int, default=8, help="quantization bits, 2..16, 0 = float32 "
+                   "(default: 8)")
+    x.set_defaults(func=cmd_index)
 
     a = lm.add_parser("arpa", help="check an ARPA file and print its counts",
                       description="Read an ARPA file, report n-grams per order, or the first "
@@ -114,7 +126,12 @@ def cmd_score(args: argparse.Namespace) -> int:
 
     if args.num_proc < 1:
         raise CoocError(f"--num-proc must be >= 1, got {args.num_proc}")
-    lm = LanguageModel(read_arpa(args.model), num_threads=args.num_proc)
+    if Path(args.model).is_dir():
+        from cooc.lm.trie import open_trie_lm
+
+        lm = open_trie_lm(args.model, num_threads=args.num_proc)
+    else:
+        lm = LanguageModel(read_arpa(args.model), num_threads=args.num_proc)
     sentences = _sentences(args.text)
     s = lm.score(sentences)
     if args.json:
@@ -139,6 +156,19 @@ def cmd_score(args: argparse.Namespace) -> int:
     print(f"Perplexity excluding OOVs:\t{s.perplexity_excluding_oovs:.6g}")
     print(f"OOVs:\t{s.oovs}")
     print(f"Tokens:\t{s.tokens}")
+    return 0
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from cooc.lm.trie import TrieConfig, arpa_to_trie, open_trie_lm
+
+    try:
+        config = TrieConfig(quantization_bits=args.bits)
+    except ValueError as e:
+        raise CoocError(str(e)) from None
+    out = arpa_to_trie(args.model, args.out_file, config)
+    st = open_trie_lm(out).stats()
+    print(json.dumps(st, indent=2, default=str))
     return 0
 
 
