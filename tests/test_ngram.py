@@ -307,3 +307,18 @@ def test_cli(tmp_path, capsys):
     assert "order must be" in capsys.readouterr().err
     assert main(["ngram", "lookup", str(tmp_path), "x"]) == 2
     assert "not an n-gram index" in capsys.readouterr().err
+
+
+def test_cli_verify_names_a_damaged_file(tmp_path, capsys):
+    src = _write_corpus(tmp_path, ["a b c d", "b c d e", "c d e f"])
+    out = tmp_path / "v.ngrams"
+    assert main(["ngram", "count", str(src), "-o", str(out), "--order", "3", "--tokenizer",
+                 "whitespace", "-q"]) == 0
+    assert main(["ngram", "verify", str(out)]) == 0
+    assert "ok" in capsys.readouterr().out
+    victim = max((p for p in out.iterdir() if p.suffix != ".json"), key=lambda p: p.stat().st_size)
+    data = bytearray(victim.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    victim.write_bytes(bytes(data))
+    assert main(["ngram", "verify", str(out)]) == 1
+    assert victim.name in capsys.readouterr().out

@@ -53,6 +53,10 @@ def register(sub) -> None:
     s.add_argument("--json", action="store_true", help="print JSON")
     s.set_defaults(func=cmd_stats)
 
+    v = ng.add_parser("verify", help="recompute checksums and decode every level")
+    v.add_argument("index", help="n-gram index folder")
+    v.set_defaults(func=cmd_verify)
+
     e = ng.add_parser("export", help="write the Google n-gram format (1-grams, 2-grams, ...)")
     e.add_argument("index", help="n-gram index folder")
     e.add_argument("--out-dir", "-o", required=True, help="folder for the k-grams files")
@@ -154,6 +158,18 @@ def cmd_stats(args: argparse.Namespace) -> int:
               f"{o['id_bytes_per_gram']:>7.3f} {o['count_bytes_per_gram']:>7.3f} "
               f"{o['pointer_bytes_per_gram']:>8.3f}")
     print(f"{'all':>5} {s['grams']:>14,} {s['bytes']:>14,.0f} {s['bytes_per_gram']:>8.3f}")
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from cooc.errors import IndexFormatError
+
+    try:
+        _open(args.index).verify()
+    except IndexFormatError as e:
+        print(f"cooc: verify: {e}")
+        return 1
+    print(f"cooc: {args.index}: ok")
     return 0
 
 
