@@ -195,26 +195,10 @@ class LanguageModel:
         if len(words) and (int(words.min()) < 0 or int(words.max()) >= self.vocab_size):
             raise ValueError(f"word ids must be in [0, {self.vocab_size}); map OOVs to "
                              f"<unk> ({self.unk})")
-        ns = len(sent_ptr) - 1
-        out = np.empty(len(words) + ns, np.float32)
         args = (self.order, np.int64(self.vocab_size), self.bos, self.eos, self.slot_base,
                 self.slot_bits, self.tkeys, self.tvals, self.row_base, self.logprob, self.backoff)
-        if self.num_threads <= 1 or len(words) < _PARALLEL_BELOW or ns < 2:
-            kl.score_sentences(words, sent_ptr, *args, out)
-        else:
-            cuts = np.searchsorted(sent_ptr, np.linspace(0, len(words), self.num_threads + 1))
-            cuts[0], cuts[-1] = 0, ns
-
-            def part(i: int) -> None:
-                a, b = int(cuts[i]), int(cuts[i + 1])
-                if a < b:  # the kernel writes word i of its s-th sentence at i + s
-                    kl.score_sentences(words, sent_ptr[a : b + 1], *args, out[a:])
-            with ThreadPoolExecutor(self.num_threads) as pool:
-                list(pool.map(part, range(self.num_threads)))
-        oov = np.zeros(len(out), bool)
-        pos = np.arange(len(words)) + np.repeat(np.arange(ns), np.diff(sent_ptr))
-        oov[pos] = words == self.unk
-        return Scores(out, sent_ptr + np.arange(ns + 1), oov)
+        return score_sentences_threaded(kl.score_sentences, words, sent_ptr, args,
+                                        self.num_threads, self.unk)
 
     def score(self, sentences: list[str] | str) -> Scores:
         """Scores of whitespace-tokenized sentences (a str is one sentence)."""
@@ -229,3 +213,28 @@ class LanguageModel:
         ptr = np.zeros(len(documents) + 1, np.int64)
         np.cumsum([len(d) for d in documents], out=ptr[1:])
         return self.score(flat), ptr
+
+
+def score_sentences_threaded(kernel, words: np.ndarray, sent_ptr: np.ndarray, args: tuple,
+                             num_threads: int, unk: int) -> Scores:
+    """Run a sentence-scoring kernel (`kernel(words, sent_ptr, *args, out)`, writing word i
+    of its s-th sentence at i + s and each sentence's </s> after it) over the sentences, cut
+    into `num_threads` parts of similar size; OOVs are the words equal to `unk`."""
+    ns = len(sent_ptr) - 1
+    out = np.empty(len(words) + ns, np.float32)
+    if num_threads <= 1 or len(words) < _PARALLEL_BELOW or ns < 2:
+        kernel(words, sent_ptr, *args, out)
+    else:
+        cuts = np.searchsorted(sent_ptr, np.linspace(0, len(words), num_threads + 1))
+        cuts[0], cuts[-1] = 0, ns
+
+        def part(i: int) -> None:
+            a, b = int(cuts[i]), int(cuts[i + 1])
+            if a < b:
+                kernel(words, sent_ptr[a : b + 1], *args, out[a:])
+        with ThreadPoolExecutor(num_threads) as pool:
+            list(pool.map(part, range(num_threads)))
+    oov = np.zeros(len(out), bool)
+    pos = np.arange(len(words)) + np.repeat(np.arange(ns), np.diff(sent_ptr))
+    oov[pos] = words == unk
+    return Scores(out, sent_ptr + np.arange(ns + 1), oov)

@@ -60,7 +60,6 @@ import hashlib
 import json
 import os
 import shutil
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from itertools import repeat
 from pathlib import Path
@@ -71,7 +70,7 @@ from cooc.errors import CoocError, IndexFormatError
 from cooc.fileio import HashedFile
 from cooc.kernels import lm_trie as kt
 from cooc.lm.model import NgramModel, find_rows
-from cooc.lm.scorer import Scores
+from cooc.lm.scorer import Scores, score_sentences_threaded
 
 MAGIC = "COOC-LM"
 FORMAT_VERSION = 1
@@ -86,7 +85,6 @@ ARRAYS = {
     "centres": ("centres.f32", "<f4", 1),
     "values": ("values.f32", "<f4", 1),
 }
-_PARALLEL_BELOW = 1 << 16  # fewer tokens than this are scored on the calling thread
 
 
 @dataclass(frozen=True)
@@ -561,26 +559,10 @@ class TrieLanguageModel:
         if len(words) and (int(words.min()) < 0 or int(words.max()) >= self.vocab_size):
             raise ValueError(f"word ids must be in [0, {self.vocab_size}); map OOVs to "
                              f"<unk> ({self.unk})")
-        ns = len(sent_ptr) - 1
-        out = np.empty(len(words) + ns, np.float32)
         tm = self.tokmap
         args = (self.order, np.int64(tm[self.bos]), np.int64(tm[self.eos]), tm, *self._args())
-        if self.num_threads <= 1 or len(words) < _PARALLEL_BELOW or ns < 2:
-            kt.score_sentences(words, sent_ptr, *args, out)
-        else:
-            cuts = np.searchsorted(sent_ptr, np.linspace(0, len(words), self.num_threads + 1))
-            cuts[0], cuts[-1] = 0, ns
-
-            def part(i: int) -> None:
-                a, b = int(cuts[i]), int(cuts[i + 1])
-                if a < b:  # the kernel writes word i of its s-th sentence at i + s
-                    kt.score_sentences(words, sent_ptr[a : b + 1], *args, out[a:])
-            with ThreadPoolExecutor(self.num_threads) as pool:
-                list(pool.map(part, range(self.num_threads)))
-        oov = np.zeros(len(out), bool)
-        pos = np.arange(len(words)) + np.repeat(np.arange(ns), np.diff(sent_ptr))
-        oov[pos] = words == self.unk
-        return Scores(out, sent_ptr + np.arange(ns + 1), oov)
+        return score_sentences_threaded(kt.score_sentences, words, sent_ptr, args,
+                                        self.num_threads, self.unk)
 
     def score(self, sentences: list[str] | str) -> Scores:
         """Scores of whitespace-tokenized sentences (a str is one sentence)."""
