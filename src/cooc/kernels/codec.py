@@ -549,6 +549,24 @@ _GROUP = 32  # lookups in flight: each stage touches the group's memory with ind
 
 
 @njit(**_JIT)
+def last_block_le(skip, lo, hi, x, n):
+    """For searches i < n: the last block in [lo[i], hi[i]] whose first id is <= x[i], left
+    in lo[i] (searches with hi[i] < lo[i] are skipped). All searches step once per pass, so
+    their cache misses overlap instead of queueing."""
+    active = True
+    while active:
+        active = False
+        for i in range(n):
+            if lo[i] < hi[i]:
+                mid = (lo[i] + hi[i] + 1) >> 1
+                if np.int64(skip[mid, 0]) <= x[i]:
+                    lo[i] = mid
+                else:
+                    hi[i] = mid - 1
+                active = True
+
+
+@njit(**_JIT)
 def pair_counts(a_ids, b_ids, rows, skip, words, rank, block):
     """count(a_ids[q], b_ids[q]) for every q (0 where absent); ids already range-checked.
 
@@ -574,17 +592,7 @@ def pair_counts(a_ids, b_ids, rows, skip, words, rank, block):
         for k in range(gn):  # empty row, or target before the row's first rank
             if hi[k] < lo[k] or tgt[k] < np.int64(skip[lo[k], 0]):
                 hi[k] = -1
-        active = True
-        while active:  # last block whose first rank <= target, all lookups one level per pass
-            active = False
-            for k in range(gn):
-                if lo[k] < hi[k]:
-                    mid = (lo[k] + hi[k] + 1) >> 1
-                    if np.int64(skip[mid, 0]) <= tgt[k]:
-                        lo[k] = mid
-                    else:
-                        hi[k] = mid - 1
-                    active = True
+        last_block_le(skip, lo, hi, tgt, gn)
         for k in range(gn):
             if hi[k] >= 0:
                 pos[k] = (rows[a_ids[g0 + k], 3] << 6) + np.int64(skip[lo[k], 1])

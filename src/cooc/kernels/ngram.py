@@ -31,6 +31,7 @@ from cooc.kernels.codec import (
     _find_in_block,
     _get,
     _popcount,
+    last_block_le,
 )
 from cooc.kernels.intrinsics import prefetch
 
@@ -555,17 +556,7 @@ def lookup_many(grams, lens, unigrams, levels, ctab, skip, words, vocab):
                 if hi[i] >= 0 and (n[i] == 0 or x[i] < np.int64(skip[lo[i], 0])):
                     hi[i] = -1
                     node[i] = -1
-            active = True
-            while active:  # last block whose first id <= x, one step per pass
-                active = False
-                for i in range(gn):
-                    if lo[i] < hi[i]:
-                        mid = (lo[i] + hi[i] + 1) >> 1
-                        if np.int64(skip[mid, 0]) <= x[i]:
-                            lo[i] = mid
-                        else:
-                            hi[i] = mid - 1
-                        active = True
+            last_block_le(skip, lo, hi, x, gn)  # last block whose first id <= x
             for i in range(gn):  # block headers and low bits
                 if hi[i] >= 0:
                     pos[i] += np.int64(skip[lo[i], 1])
