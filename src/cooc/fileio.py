@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import numpy as np
@@ -35,3 +36,23 @@ def file_sha256(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 22), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def read_folder_manifest(path: Path, manifest: str, magic: str, version: int, what: str,
+                         make_hint: str, error=ValueError) -> dict:
+    """The manifest of a folder format, checked for its magic and version; `error` (the
+    format's exception class) names the folder and the problem in one line."""
+    try:
+        with open(path / manifest, encoding="utf-8") as f:
+            m = json.load(f)
+    except FileNotFoundError:
+        raise error(f"{path} is not {what} (no {manifest}); make one with {make_hint}") from None
+    except (OSError, ValueError) as e:
+        raise error(f"{path}/{manifest} is unreadable: {e}") from None
+    if not isinstance(m, dict) or m.get("magic") != magic:
+        raise error(f"{path} is not a cooc {what.removeprefix('an ').removeprefix('a ')} "
+                    "(bad magic)")
+    if m.get("format_version") != version:
+        raise error(f"{path} has {what.removeprefix('an ').removeprefix('a ')} format version "
+                    f"{m.get('format_version')}; this cooc reads version {version}: rebuild it")
+    return m

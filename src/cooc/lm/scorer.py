@@ -187,14 +187,7 @@ class LanguageModel:
 
     def score_ids(self, words: np.ndarray, sent_ptr: np.ndarray) -> Scores:
         """Scores of sentences given as model ids (words[sent_ptr[s]:sent_ptr[s+1]])."""
-        words = np.ascontiguousarray(words, dtype=np.int32)
-        sent_ptr = np.ascontiguousarray(sent_ptr, dtype=np.int64)
-        if sent_ptr.ndim != 1 or len(sent_ptr) < 1 or sent_ptr[0] != 0 \
-                or sent_ptr[-1] != len(words) or (np.diff(sent_ptr) < 0).any():
-            raise ValueError("sent_ptr must rise from 0 to len(words)")
-        if len(words) and (int(words.min()) < 0 or int(words.max()) >= self.vocab_size):
-            raise ValueError(f"word ids must be in [0, {self.vocab_size}); map OOVs to "
-                             f"<unk> ({self.unk})")
+        words, sent_ptr = checked_ids(words, sent_ptr, self.vocab_size, self.unk)
         args = (self.order, np.int64(self.vocab_size), self.bos, self.eos, self.slot_base,
                 self.slot_bits, self.tkeys, self.tvals, self.row_base, self.logprob, self.backoff)
         return score_sentences_threaded(kl.score_sentences, words, sent_ptr, args,
@@ -213,6 +206,18 @@ class LanguageModel:
         ptr = np.zeros(len(documents) + 1, np.int64)
         np.cumsum([len(d) for d in documents], out=ptr[1:])
         return self.score(flat), ptr
+
+
+def checked_ids(words, sent_ptr, vocab_size: int, unk: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sentences as model ids (words[sent_ptr[s]:sent_ptr[s+1]]), checked and contiguous."""
+    words = np.ascontiguousarray(words, dtype=np.int32)
+    sent_ptr = np.ascontiguousarray(sent_ptr, dtype=np.int64)
+    if sent_ptr.ndim != 1 or len(sent_ptr) < 1 or sent_ptr[0] != 0 \
+            or sent_ptr[-1] != len(words) or (np.diff(sent_ptr) < 0).any():
+        raise ValueError("sent_ptr must rise from 0 to len(words)")
+    if len(words) and (int(words.min()) < 0 or int(words.max()) >= vocab_size):
+        raise ValueError(f"word ids must be in [0, {vocab_size}); map OOVs to <unk> ({unk})")
+    return words, sent_ptr
 
 
 def score_sentences_threaded(kernel, words: np.ndarray, sent_ptr: np.ndarray, args: tuple,

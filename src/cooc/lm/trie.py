@@ -67,10 +67,10 @@ from pathlib import Path
 import numpy as np
 
 from cooc.errors import CoocError, IndexFormatError
-from cooc.fileio import HashedFile
+from cooc.fileio import HashedFile, read_folder_manifest
 from cooc.kernels import lm_trie as kt
 from cooc.lm.model import NgramModel, find_rows
-from cooc.lm.scorer import Scores, score_sentences_threaded
+from cooc.lm.scorer import Scores, checked_ids, score_sentences_threaded
 
 MAGIC = "COOC-LM"
 FORMAT_VERSION = 1
@@ -346,20 +346,8 @@ class TrieLanguageModel:
     def __init__(self, path: str | os.PathLike, num_threads: int = 1, verify: bool = True):
         self.path = Path(path)
         self.num_threads = max(1, num_threads)
-        try:
-            with open(self.path / MANIFEST, encoding="utf-8") as f:
-                m = json.load(f)
-        except FileNotFoundError:
-            raise IndexFormatError(f"{self.path} is not an LM trie (no {MANIFEST}); make one "
-                                   "with cooc.lm.trie.write_trie") from None
-        except (OSError, ValueError) as e:
-            raise IndexFormatError(f"{self.path}/{MANIFEST} is unreadable: {e}") from None
-        if not isinstance(m, dict) or m.get("magic") != MAGIC:
-            raise IndexFormatError(f"{self.path} is not a cooc LM trie (bad magic)")
-        if m.get("format_version") != FORMAT_VERSION:
-            raise IndexFormatError(f"{self.path} has LM trie format version "
-                                   f"{m.get('format_version')}; this cooc reads version "
-                                   f"{FORMAT_VERSION}: rebuild it")
+        m = read_folder_manifest(self.path, MANIFEST, MAGIC, FORMAT_VERSION, "an LM trie",
+                                 "cooc.lm.trie.write_trie", IndexFormatError)
         self.manifest = m
         self.order = int(m["order"])
         self.vocab_size = int(m["vocab_size"])
@@ -551,14 +539,7 @@ class TrieLanguageModel:
     def score_ids(self, words: np.ndarray, sent_ptr: np.ndarray) -> Scores:
         """Scores of sentences given as model ids (words[sent_ptr[s]:sent_ptr[s+1]]), as
         `LanguageModel.score_ids`."""
-        words = np.ascontiguousarray(words, dtype=np.int32)
-        sent_ptr = np.ascontiguousarray(sent_ptr, dtype=np.int64)
-        if sent_ptr.ndim != 1 or len(sent_ptr) < 1 or sent_ptr[0] != 0 \
-                or sent_ptr[-1] != len(words) or (np.diff(sent_ptr) < 0).any():
-            raise ValueError("sent_ptr must rise from 0 to len(words)")
-        if len(words) and (int(words.min()) < 0 or int(words.max()) >= self.vocab_size):
-            raise ValueError(f"word ids must be in [0, {self.vocab_size}); map OOVs to "
-                             f"<unk> ({self.unk})")
+        words, sent_ptr = checked_ids(words, sent_ptr, self.vocab_size, self.unk)
         tm = self.tokmap
         args = (self.order, np.int64(tm[self.bos]), np.int64(tm[self.eos]), tm, *self._args())
         return score_sentences_threaded(kt.score_sentences, words, sent_ptr, args,

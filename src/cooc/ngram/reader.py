@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from cooc.errors import CoocError, IndexFormatError
+from cooc.fileio import read_folder_manifest
 from cooc.kernels import ngram as kn
 from cooc.ngram.writer import ARRAYS, FORMAT_VERSION, MAGIC, MANIFEST, VOCAB, bits_per_token
 
@@ -43,19 +44,8 @@ class NgramIndex:
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
-        try:
-            with open(self.path / MANIFEST, encoding="utf-8") as f:
-                m = json.load(f)
-        except FileNotFoundError:
-            raise IndexFormatError(f"{self.path} is not an n-gram index (no {MANIFEST}); "
-                                   "make one with `cooc ngram count`") from None
-        except (OSError, ValueError) as e:
-            raise IndexFormatError(f"{self.path}/{MANIFEST} is unreadable: {e}") from None
-        if not isinstance(m, dict) or m.get("magic") != MAGIC:
-            raise IndexFormatError(f"{self.path} is not a cooc n-gram index (bad magic)")
-        if m.get("format_version") != FORMAT_VERSION:
-            raise IndexFormatError(f"{self.path} has n-gram format version {m.get('format_version')}"
-                                   f"; this cooc reads version {FORMAT_VERSION}: rebuild it")
+        m = read_folder_manifest(self.path, MANIFEST, MAGIC, FORMAT_VERSION, "an n-gram index",
+                                 "`cooc ngram count`", IndexFormatError)
         self.manifest = m
         self.order = int(m["order"])
         self.vocab_size = int(m["vocab_size"])
