@@ -147,6 +147,57 @@ def test_estimate_equals_reference(seed, order, n, vocab):
     assert_tables_close(model_table(m), ref)
 
 
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 10_000), order=st.integers(2, 5), slice_size=st.integers(1, 64))
+def test_estimate_does_not_depend_on_slices(seed, order, slice_size):
+    """The estimator reads levels in slices (cut at context boundaries, doubled when one
+    context has more children than a slice): any slice size gives the same model."""
+    from cooc.lm import kneser_ney
+
+    sents = _corpus(seed, 150, 60)
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            whole = _estimate(Path(tmp), sents, order)
+        except CoocError:  # no closed-form discounts for this draw
+            return
+        old = kneser_ney._SLICE
+        kneser_ney._SLICE = slice_size
+        try:
+            sliced = _estimate(Path(tmp), sents, order)
+        finally:
+            kneser_ney._SLICE = old
+    assert whole.vocab == sliced.vocab
+    for k in range(order):
+        np.testing.assert_array_equal(whole.grams[k], sliced.grams[k])
+        np.testing.assert_array_equal(whole.logprob[k], sliced.logprob[k])
+        np.testing.assert_array_equal(whole.backoff[k], sliced.backoff[k])
+
+
+def test_streamed_arpa_and_index_estimates_equal_the_model(tmp_path):
+    """`estimate_arpa` (levels streamed to the file) writes what `write_arpa(estimate(...))`
+    writes, byte for byte; `estimate_from_ngrams` on a counted index gives the same model."""
+    from cooc.lm.kneser_ney import estimate_arpa, estimate_from_ngrams
+    from cooc.ngram import NgramConfig, count_ngrams, open_ngrams
+
+    corpus = _write(tmp_path, _corpus(3, 500))
+    config = KneserNeyConfig(order=4)
+    m = estimate(corpus, config, quiet=True)
+    write_arpa(m, tmp_path / "model.arpa")
+    meta = estimate_arpa(corpus, tmp_path / "streamed.arpa", config, quiet=True,
+                         memory_bytes=1 << 20)
+    assert (tmp_path / "streamed.arpa").read_bytes() == (tmp_path / "model.arpa").read_bytes()
+    assert meta["counts"] == m.counts and meta["discounts"] == m.meta["discounts"]
+    assert not list(tmp_path.glob("*.tmp-*"))
+    idx = count_ngrams(corpus, tmp_path / "c.ngrams",
+                       NgramConfig(order=4, tokenizer="whitespace", markers=True)).path
+    m2 = estimate_from_ngrams(open_ngrams(idx))
+    assert m2.vocab == m.vocab
+    for k in range(4):
+        np.testing.assert_array_equal(m2.grams[k], m.grams[k])
+        np.testing.assert_array_equal(m2.logprob[k], m.logprob[k])
+        np.testing.assert_array_equal(m2.backoff[k], m.backoff[k])
+
+
 @pytest.mark.parametrize("order", [2, 3, 4])
 def test_probabilities_normalise(tmp_path, order):
     sents = _corpus(7, 600)

@@ -71,9 +71,8 @@ def cmd_estimate(args: argparse.Namespace) -> int:
 
     from cooc.cli.options import config_from_args
     from cooc.config import parse_bytes
-    from cooc.lm.arpa import write_arpa
     from cooc.lm.config import KneserNeyConfig
-    from cooc.lm.kneser_ney import estimate
+    from cooc.lm.kneser_ney import estimate_arpa
     from cooc.pipeline.progress import fmt_bytes, peak_rss_bytes
 
     try:
@@ -88,19 +87,18 @@ def cmd_estimate(args: argparse.Namespace) -> int:
         raise CoocError(f"--num-proc must be >= 0, got {args.num_proc}")
     t0 = time.perf_counter()
     data = args.data[0] if len(args.data) == 1 else list(args.data)
-    model = estimate(data, config, memory_bytes=memory, num_threads=args.num_proc,
-                     tmp_dir=args.tmp_dir, quiet=args.quiet)
-    path = write_arpa(model, Path(args.out_file), num_threads=args.num_proc)
+    meta = estimate_arpa(data, Path(args.out_file), config, memory_bytes=memory,
+                         num_threads=args.num_proc, tmp_dir=args.tmp_dir, quiet=args.quiet)
     if not args.quiet:
-        per = ", ".join(f"{k}: {c:,}" for k, c in enumerate(model.counts, 1))
+        per = ", ".join(f"{k}: {c:,}" for k, c in enumerate(meta["counts"], 1))
         disc = "; ".join(f"{k}: " + " ".join(f"{d:.4f}" for d in v)
-                         for k, v in model.meta["discounts"].items())
-        print(f"cooc: {model.meta.get('sentences') or 0:,} sentences, "
-              f"{model.meta.get('tokens') or 0:,} tokens -> {path} ({per}); discounts {disc}; "
+                         for k, v in meta["discounts"].items())
+        print(f"cooc: {meta.get('sentences') or 0:,} sentences, "
+              f"{meta.get('tokens') or 0:,} tokens -> {meta['path']} ({per}); discounts {disc}; "
               f"{time.perf_counter() - t0:.2f} s, peak memory {fmt_bytes(peak_rss_bytes())}",
               file=sys.stderr)
-        if model.meta.get("skipped"):
-            print(f"cooc: {model.meta['skipped']:,} bad records skipped", file=sys.stderr)
+        if meta.get("skipped"):
+            print(f"cooc: {meta['skipped']:,} bad records skipped", file=sys.stderr)
     return 0
 
 

@@ -143,6 +143,13 @@ def _pow10(e):
 
 
 @njit(**_JIT)
+def _reads_back(v, e, p, target):
+    """v (of decimal exponent e) rounded to p significant digits reads back as target."""
+    m = math.floor(_scale(v, p - 1 - e) + 0.5)
+    return np.float32(_scale(m, e - p + 1)) == target
+
+
+@njit(**_JIT)
 def format_float32(x, out, pos):
     """Write float32 x at out[pos:] as KenLM's lmplz does (double-conversion's ToShortestSingle:
     the fewest significant digits that read back as x; positional for decimal exponents in
@@ -171,17 +178,24 @@ def format_float32(x, out, pos):
         e -= 1
     while _pow10(e + 1) <= v:
         e += 1
-    # the least p whose rounding to p digits reads back as x (monotone in p: binary search)
+    # the least p whose rounding to p digits reads back as x (monotone in p). Log10
+    # probabilities need 7 (57 %) or 8 (42 %) digits: try 7, then 8 or 6, and search below
+    # 6 only for the rare short ones (2 checks a value instead of a binary search's 3-4)
     target = np.float32(v)
-    lo_p = 1
-    p = 9
-    while lo_p < p:
-        q = (lo_p + p) // 2
-        mq = math.floor(_scale(v, q - 1 - e) + 0.5)
-        if np.float32(_scale(mq, e - q + 1)) == target:
-            p = q
+    if _reads_back(v, e, 7, target):
+        if not _reads_back(v, e, 6, target):
+            p = 7
         else:
-            lo_p = q + 1
+            lo_p = 1
+            p = 6
+            while lo_p < p:
+                q = (lo_p + p) // 2
+                if _reads_back(v, e, q, target):
+                    p = q
+                else:
+                    lo_p = q + 1
+    else:
+        p = 8 if _reads_back(v, e, 8, target) else 9
     m = np.uint64(math.floor(_scale(v, p - 1 - e) + 0.5))  # unsigned: cheaper % and //
     ten = np.uint64(10)
     if m >= np.uint64(_POW10I[p]):  # rounded up to the next power of ten
@@ -255,52 +269,39 @@ def format_floats(values, out):
 
 
 @njit(**_JIT)
-def arpa_lines_size(grams, perm, lo, hi, word_len):
-    """Upper bound of the bytes `format_arpa_lines` writes for rows perm[lo:hi]."""
+def arpa_lines_size(grams, word_len):
+    """Upper bound of the bytes `format_arpa_lines` writes for grams."""
     k = grams.shape[1]
     total = np.int64(0)
-    for i in range(lo, hi):
-        r = perm[i]
+    for i in range(grams.shape[0]):
         for j in range(k):
-            total += word_len[grams[r, j]]
-    return total + (hi - lo) * (k + 48)  # numbers: at most 22 bytes each
+            total += word_len[grams[i, j]]
+    return total + grams.shape[0] * (k + 48)  # numbers: at most 22 bytes each
 
 
 @njit(**_JIT)
-def format_arpa_lines(grams, perm, lo, hi, logprob, backoff, with_backoff, word_bytes,
-                      word_off, out):
-    """ARPA lines `prob<TAB>w1 ... wk[<TAB>backoff]<NL>` of the rows perm[lo:hi] of grams
-    (word ids into word_bytes[word_off[w]:word_off[w + 1]], UTF-8) into out; returns the
-    bytes written. out holds at least `arpa_lines_size` bytes."""
+def format_arpa_lines(grams, logprob, backoff, with_backoff, word_bytes, word_off, out):
+    """ARPA lines `prob<TAB>w1 ... wk[<TAB>backoff]<NL>` of the rows of grams (word ids into
+    word_bytes[word_off[w]:word_off[w + 1]], UTF-8) into out; returns the bytes written. out
+    holds at least `arpa_lines_size` bytes."""
     k = grams.shape[1]
-    n = hi - lo
-    # gather first: a tight loop overlaps the cache misses of the permuted reads
-    g = np.empty((n, k), dtype=grams.dtype)
-    lp = np.empty(n, dtype=logprob.dtype)
-    bo = np.empty(n, dtype=backoff.dtype)
-    for i in range(n):
-        r = perm[lo + i]
-        for j in range(k):
-            g[i, j] = grams[r, j]
-        lp[i] = logprob[r]
-        bo[i] = backoff[r]
     pos = 0
-    for i in range(n):
-        pos = format_float32(lp[i], out, pos)
+    for i in range(grams.shape[0]):
+        pos = format_float32(logprob[i], out, pos)
         out[pos] = 9
         pos += 1
         for j in range(k):
             if j:
                 out[pos] = 32
                 pos += 1
-            w = g[i, j]
+            w = grams[i, j]
             for b in range(word_off[w], word_off[w + 1]):
                 out[pos] = word_bytes[b]
                 pos += 1
         if with_backoff:
             out[pos] = 9
             pos += 1
-            pos = format_float32(bo[i], out, pos)
+            pos = format_float32(backoff[i], out, pos)
         out[pos] = 10
         pos += 1
     return pos

@@ -14,8 +14,10 @@ r"""The ARPA backoff language model format: export (as lmplz writes it) and impo
     \end\
 
 As lmplz: backoffs are written for every n-gram below the highest order (0 where there is
-none); unigrams come `<unk>`, `<s>`, `</s>` first, then the vocabulary; higher orders are in
-suffix order (last word first); numbers are the shortest decimals that read back as the same
+none); unigrams come `<unk>`, `<s>`, `</s>` first, then the vocabulary. Higher orders are in
+lexicographic order of their word ids (lmplz writes suffix order, last word first; readers
+such as KenLM's accept any order, and this one lets estimation stream the model out level by
+level without sorting it); numbers are the shortest decimals that read back as the same
 float32 values (lmplz's double-conversion form: `-1.2345678`, `-0.000123`, `-1.5e-7`).
 A model whose words contain whitespace, are empty or repeat (byte-level tokenizers) is
 written with escaped words and a first line `# cooc: words escaped` (see `escape`).
@@ -23,10 +25,8 @@ Import accepts any whitespace between fields and any n-gram order within a secti
 fails with one line naming the file and line of the first problem.
 
 Performance notes: export formats lines into byte buffers with one kernel per chunk of
-rows (`cooc.kernels.lm.format_arpa_lines`, on threads) from a UTF-8 table of the words;
-the suffix order comes from the estimator's suffix rows (one int64 argsort per order) rather
-than a k-column lexsort. Python f-strings per line took 35 s for 11.6 M n-grams; this takes
-about 4 s. Import parses each section with one kernel (words found in a hash table of their
+rows (`cooc.kernels.lm.format_arpa_lines`, on threads) from a UTF-8 table of the words.
+Python f-strings per line took 35 s for 11.6 M n-grams; this takes about 2 s. Import parses each section with one kernel (words found in a hash table of their
 bytes), falling back to the line-by-line reader for the error message or a rare form.
 """
 
@@ -43,7 +43,7 @@ from cooc.errors import CoocError
 from cooc.lm.model import BOS, EOS, UNK, NgramModel, sort_grams
 from cooc.ngram.config import MAX_ORDER
 
-# lines per formatting call: ~50 MB of text at order 5
+# n-grams per `ArpaWriter.add` call of `write_arpa` (~50 MB of text at order 5)
 _ROWS_PER_CHUNK = 1 << 20
 # a line before \data\ (KenLM skips lines starting with "#") saying the words are escaped
 ESCAPE_MARKER = "# cooc: words escaped"
@@ -108,31 +108,26 @@ def _open_write(path: Path):
     return open(path, "wb")
 
 
-def _suffix_orders(model: NgramModel):
-    """For k = 2..N, the permutation putting the k-grams in suffix order (last word first, as
-    lmplz): by (rank of the (k-1)-suffix in level k - 1's suffix order, first word), one
-    int64 argsort per level when the suffix rows are known (`NgramModel.suffix_rows`, from
-    estimation); otherwise a lexsort of the k columns."""
-    v = len(model.vocab)
-    rank = None
-    for k in range(2, model.order + 1):
-        g = model.grams[k - 1]
-        if k == 2 or (k in model.suffix_rows and rank is not None):
-            suf = model.suffixes(k)
-            key = (suf if k == 2 else rank[suf]) * v + g[:, 0]
-            del suf
-            order = np.argsort(key)
-            del key
-        else:
-            order = np.lexsort(g.T)
-        if k < model.order:
-            rank = np.empty(len(order), np.int64)
-            rank[order] = np.arange(len(order))
-        yield order
-
-
 def write_arpa(model: NgramModel, path: str | os.PathLike, num_threads: int = 0) -> Path:
-    """Write `model` as an ARPA file (gzip when the name ends in .gz), via a temporary name.
+    """Write `model` as an ARPA file (gzip when the name ends in .gz), via a temporary name
+    (see `ArpaWriter`)."""
+    with ArpaWriter(path, num_threads) as w:
+        w.begin(model.vocab, model.counts)
+        for k in range(1, model.order + 1):
+            g, lp, bo = model.grams[k - 1], model.logprob[k - 1], model.backoff[k - 1]
+            for lo in range(0, max(1, len(g)), _ROWS_PER_CHUNK):
+                hi = lo + _ROWS_PER_CHUNK
+                w.add(k, g[lo:hi], lp[lo:hi], bo[lo:hi])
+        return w.finish()
+
+
+class ArpaWriter:
+    """Writes an ARPA file order by order from slices of n-grams, without the model in memory.
+
+    `begin(vocab, counts)`, then `add(k, grams, logprob, backoff)` for orders 1..N in turn
+    (grams: word ids int[n, k]; the unigrams in one call, any order), then `finish()`, which
+    renames the temporary file into place (as a context manager, leaving without `finish`
+    removes it).
 
     Numbers are written as lmplz writes them (the shortest decimal that reads back as the
     same float32). Words containing whitespace, empty ones and repeated ones (byte-level
@@ -140,55 +135,85 @@ def write_arpa(model: NgramModel, path: str | os.PathLike, num_threads: int = 0)
     written `escape`d (the empty or repeated ones as `\\#<id>`) and the file starts with the
     line `# cooc: words escaped` (KenLM skips "#" lines before \\data\\; `read_arpa`
     unescapes)."""
-    from concurrent.futures import ThreadPoolExecutor
 
-    from cooc.kernels import lm as kl
+    def __init__(self, path: str | os.PathLike, num_threads: int = 0):
+        from concurrent.futures import ThreadPoolExecutor
 
-    path = Path(path)
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    n = model.order
-    words = model.vocab
-    escaped = any(map(_needs_escape, words)) or len(set(words)) != len(words)
-    if escaped:
-        seen: set[str] = set()
-        words = [escape(w) if w and not (w in seen or seen.add(w)) else f"\\#{i}"
-                 for i, w in enumerate(words)]
-    word_bytes, word_off = _word_table(words)
-    word_len = np.diff(word_off)
-    threads = max(1, min(num_threads or (os.cpu_count() or 1), 8))
-    try:
-        with _open_write(tmp) as f, ThreadPoolExecutor(threads) as pool:
-            head = (ESCAPE_MARKER + "\n" if escaped else "") + "\\data\\\n" + "".join(
-                f"ngram {k}={model.counts[k - 1]}\n" for k in range(1, n + 1))
-            f.write(head.encode())
-            orders = _suffix_orders(model)
-            for k in range(1, n + 1):
-                f.write(f"\n\\{k}-grams:\n".encode())
-                g = model.grams[k - 1]
-                if k == 1:
-                    special = [i for i in (model.unk_id, model.bos_id, model.eos_id) if i >= 0]
-                    rest = np.setdiff1d(np.arange(len(words)), special)
-                    order = np.concatenate([np.array(special, np.int64), rest])
-                else:
-                    order = next(orders)
-                lp, bo = model.logprob[k - 1], model.backoff[k - 1]
+        self.path = Path(path)
+        self.tmp = self.path.with_name(f"{self.path.name}.tmp-{os.getpid()}")
+        self.threads = max(1, min(num_threads or (os.cpu_count() or 1), 8))
+        self._pool = ThreadPoolExecutor(self.threads)
+        self._f = _open_write(self.tmp)
+        self._k = 0
+        self._done = False
 
-                def chunk(lo: int, g=g, order=order, lp=lp, bo=bo, k=k) -> np.ndarray:
-                    hi = min(lo + _ROWS_PER_CHUNK, len(order))
-                    buf = np.empty(kl.arpa_lines_size(g, order, lo, hi, word_len), np.uint8)
-                    used = kl.format_arpa_lines(g, order, lo, hi, lp, bo, k < n, word_bytes,
-                                                word_off, buf)
-                    return buf[:used]
+    def __enter__(self) -> ArpaWriter:
+        return self
 
-                for buf in pool.map(chunk, range(0, len(order), _ROWS_PER_CHUNK)):
-                    f.write(memoryview(buf))
-                del order
-            f.write(b"\n\\end\\\n")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._pool.shutdown()
+        self._f.close()
+        if not self._done and self.tmp.exists():
+            self.tmp.unlink()
+
+    def begin(self, vocab: list[str], counts: list[int]) -> None:
+        words = vocab
+        escaped = any(map(_needs_escape, words)) or len(set(words)) != len(words)
+        if escaped:
+            seen: set[str] = set()
+            words = [escape(w) if w and not (w in seen or seen.add(w)) else f"\\#{i}"
+                     for i, w in enumerate(words)]
+        self.word_bytes, self.word_off = _word_table(words)
+        self.word_len = np.diff(self.word_off)
+        ids = {w: i for i, w in enumerate(vocab)}
+        self.special = np.array([ids[w] for w in (UNK, BOS, EOS) if w in ids], np.int64)
+        self.order = len(counts)
+        head = (ESCAPE_MARKER + "\n" if escaped else "") + "\\data\\\n" + "".join(
+            f"ngram {k}={c}\n" for k, c in enumerate(counts, 1))
+        self._f.write(head.encode())
+
+    def add(self, k: int, grams: np.ndarray, logprob: np.ndarray, backoff: np.ndarray) -> None:
+        from cooc.kernels import lm as kl
+
+        if k != self._k:
+            if k != self._k + 1:
+                raise ValueError(f"order {k} after order {self._k}")
+            self._k = k
+            self._f.write(f"\n\\{k}-grams:\n".encode())
+        grams = np.ascontiguousarray(grams, dtype=np.int32)
+        if k == 1:  # lmplz's order: <unk>, <s>, </s>, then the vocabulary
+            ids = grams[:, 0].astype(np.int64)
+            key = len(self.special) + ids
+            for j, i in enumerate(self.special):
+                key[ids == i] = j
+            perm = np.argsort(key, kind="stable")
+            grams, logprob, backoff = grams[perm], logprob[perm], backoff[perm]
+        logprob = np.ascontiguousarray(logprob, dtype=np.float32)
+        backoff = np.ascontiguousarray(backoff, dtype=np.float32)
+        with_backoff = k < self.order
+        step = max(1 << 12, -(-len(grams) // (4 * self.threads)))
+
+        def piece(lo: int) -> np.ndarray:
+            g = grams[lo : lo + step]
+            buf = np.empty(kl.arpa_lines_size(g, self.word_len), np.uint8)
+            used = kl.format_arpa_lines(g, logprob[lo : lo + step], backoff[lo : lo + step],
+                                        with_backoff, self.word_bytes, self.word_off, buf)
+            return buf[:used]
+
+        for buf in self._pool.map(piece, range(0, len(grams), step)):
+            self._f.write(memoryview(buf))
+
+    def finish(self) -> Path:
+        if self._k != self.order:
+            raise ValueError(f"only orders 1..{self._k} of {self.order} were written")
+        self._f.write(b"\n\\end\\\n")
+        self._f.close()
+        os.replace(self.tmp, self.path)
+        self._done = True
+        return self.path
 
 
 class _Lines:

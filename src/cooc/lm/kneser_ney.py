@@ -1,10 +1,10 @@
 """Interpolated modified Kneser-Ney estimation, as KenLM's `lmplz` does it (Heafield et al.
 2013; KenLM lm/builder: adjust_counts, initial_probabilities, interpolate).
 
-Counts come from an n-gram index counted with markers (`cooc.ngram`): every document (a line
-of a .txt file) is a sentence `<s> w1 .. wn </s>`, and no n-gram crosses sentences. Then,
-vectorised level by level over the index's trie levels (a k-gram is (parent row in level
-k - 1, last word); its suffix row is found by a sorted search):
+Counts come from the n-gram counter with markers (`cooc.ngram`): every document (a line of
+a .txt file) is a sentence `<s> w1 .. wn </s>`, and no n-gram crosses sentences. The
+estimator reads them as trie levels (`cooc.ngram.levels`: a k-gram is (parent row in level
+k - 1, last word), levels in lexicographic order) in slices, and computes:
 
 - adjusted counts a: raw counts for order N and for n-grams starting with `<s>` (they cannot
   be extended to the left); otherwise the number of distinct left extensions v g. The unigram
@@ -22,6 +22,19 @@ k - 1, last word); its suffix row is found by a sorted search):
 
 lmplz computes in float32; this computes in float64 and rounds at the end (differences are
 below 1e-6 in log10).
+
+Memory. Two passes, each holding a few whole per-level arrays and slices of the rest:
+1. suffix rows and adjusted counts, k = 2..N: a k-gram's suffix row is the child, with its
+   last word, of its parent's suffix (`find_children` over level k - 1); counting the suffix
+   rows of level k gives the adjusted counts of level k - 1. Held: level k - 1's child
+   offsets, last words and adjusted counts (16-20 bytes a (k-1)-gram); suffix rows and
+   adjusted counts go to scratch files.
+2. probabilities, k = 1..N: gamma of level k's contexts (from level k + 1) and the
+   interpolated probabilities of level k (from level k - 1's), then level k is handed to the
+   sink (ARPA writer or in-memory model) in slices. Held: probabilities and gammas of two
+   levels (float64, 16 bytes an n-gram of each).
+Order 5 on 4.2 M words (11.6 M n-grams) peaks at ~100 MB above the counts' own memory,
+where holding every level took ~1 GB.
 """
 
 from __future__ import annotations
@@ -35,10 +48,14 @@ from pathlib import Path
 import numpy as np
 
 from cooc.errors import CoocError
+from cooc.kernels import kneser_ney as kk
 from cooc.kernels import lm as kl
 from cooc.lm.config import KneserNeyConfig
 from cooc.lm.model import BOS, EOS, UNK, NgramModel
+from cooc.pipeline.malloc import trim
 from cooc.pipeline.progress import log
+
+_SLICE = 1 << 20  # n-grams per slice of a level
 
 
 class BadDiscount(CoocError):
@@ -47,7 +64,15 @@ class BadDiscount(CoocError):
 
 def discounts(adjusted: np.ndarray, order: int, fallback: tuple[float, ...] = ()) -> tuple:
     """(D0..D3 as float64[4], counts of counts t1..t4) of one order's adjusted counts."""
-    t = np.bincount(np.minimum(adjusted, 5), minlength=6)[:5].astype(np.int64)
+    return discounts_from_counts(np.bincount(np.minimum(adjusted, 5), minlength=6), order,
+                                 fallback)
+
+
+def discounts_from_counts(hist: np.ndarray, order: int,
+                          fallback: tuple[float, ...] = ()) -> tuple:
+    """`discounts` from the counts of adjusted counts 0..4 (hist[j]: how many n-grams have
+    adjusted count j; more entries are ignored)."""
+    t = np.asarray(hist[:5], np.int64)
     try:
         for j in (1, 2, 3):
             if t[j] == 0:
@@ -73,151 +98,322 @@ def discounts(adjusted: np.ndarray, order: int, fallback: tuple[float, ...] = ()
     return d, t[1:5]
 
 
+def _parent_slices(levels, k: int, step: int = _SLICE):
+    """(lo, hi, rows) slices of level k >= 2 cut where the parent changes, so that all the
+    children of a context are in one slice."""
+    n = levels.size(k)
+    lo = 0
+    while lo < n:
+        hi = min(n, lo + step)
+        rows = levels.read(k, "rows", lo, min(n, hi + 1))
+        if hi < n:
+            cut = int(np.searchsorted(rows, rows[-1], "left"))  # the run that goes on
+            if cut == 0:  # one context with more than `step` children
+                step *= 2
+                continue
+            hi = lo + cut
+            rows = rows[:cut]
+        yield lo, hi, rows
+        lo = hi
+
+
+class _Scratch:
+    """Per-level arrays written once and read back by range (suffix rows, adjusted counts)."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.dtypes: dict[str, np.dtype] = {}
+        self.sizes: dict[str, int] = {}
+
+    def append(self, name: str, a: np.ndarray) -> None:
+        with open(self.folder / name, "ab") as f:
+            f.write(np.ascontiguousarray(a).tobytes())
+        self.dtypes[name] = a.dtype
+        self.sizes[name] = self.sizes.get(name, 0) + len(a)
+
+    def read(self, name: str, lo: int = 0, hi: int | None = None) -> np.ndarray:
+        dt = self.dtypes[name]
+        hi = self.sizes[name] if hi is None else hi
+        with open(self.folder / name, "rb") as f:
+            return np.fromfile(f, dt, hi - lo, offset=lo * dt.itemsize)
+
+
+class KneserNey:
+    """One modified Kneser-Ney estimation of order `order` over `levels` (counted with
+    markers: ids V - 2 and V - 1 are <s> and </s>) whose token ids display as `texts`."""
+
+    def __init__(self, levels, texts: list[str], order: int, scratch: Path,
+                 discount_fallback: tuple[float, ...] = ()):
+        self.levels = levels
+        self.order = order
+        self.v = levels.vocab_size
+        self.bos = self.v - 2
+        self.fallback = discount_fallback
+        self.scratch = _Scratch(scratch)
+        uni = np.asarray(levels.unigrams, np.int64)
+        self.present = np.flatnonzero(uni)
+        bad = [texts[i] for i in self.present if texts[i] in (BOS, EOS, UNK) and i < self.bos]
+        if bad:
+            raise CoocError(f"the text contains the reserved word {bad[0]!r} (lmplz refuses it "
+                            "too): remove or replace it before estimating")
+        # model ids: the present tokens in id order (<s>, </s> last), then <unk>
+        self.lm_of = np.full(self.v, -1, np.int32)
+        self.lm_of[self.present] = np.arange(len(self.present), dtype=np.int32)
+        self.vocab = [texts[i] for i in self.present] + [UNK]
+        self.counts = [len(self.vocab)] + [levels.size(k) for k in range(2, order + 1)]
+        self.disc: dict[int, np.ndarray] = {}
+        self.tcounts: dict[int, np.ndarray] = {}
+        self.adj1: np.ndarray | None = None
+
+    # -- pass 1 ------------------------------------------------------------------------------
+
+    def _discounts(self, k: int, hist: np.ndarray) -> None:
+        self.disc[k], self.tcounts[k] = discounts_from_counts(hist, k, self.fallback)
+
+    def adjust(self) -> None:
+        """Suffix rows of levels 3..N and adjusted counts of levels 1..N - 1 (scratch), the
+        discounts of every order."""
+        lv, n_order = self.levels, self.order
+        tail = self.bos  # first row of the n-grams starting with <s> (they end each level)
+        for k in range(2, n_order + 1):
+            n_below = lv.size(k - 1)
+            adj = np.zeros(n_below, np.int64)  # adjusted counts of level k - 1
+            if k > 2:
+                # children of level k - 1 per level k - 2 node, and their last words
+                start = np.zeros(lv.size(k - 2) + 1, np.int64)
+                for lo in range(0, n_below, _SLICE):
+                    kk.add_counts(lv.read(k - 1, "rows", lo, lo + _SLICE), start[1:])
+                np.cumsum(start, out=start)
+                toks_below = lv.read(k - 1, "toks")
+            next_tail = 0
+            for lo in range(0, lv.size(k), _SLICE):
+                hi = min(lv.size(k), lo + _SLICE)
+                rows = lv.read(k, "rows", lo, hi)
+                toks = lv.read(k, "toks", lo, hi)
+                next_tail += int(np.count_nonzero(rows < tail))
+                if k == 2:
+                    suf = toks
+                else:
+                    r0 = int(rows[0])
+                    parent_suf = (lv.read(2, "toks", r0, int(rows[-1]) + 1) if k == 3 else
+                                  self.scratch.read(f"suf{k - 1}", r0, int(rows[-1]) + 1))
+                    suf = kl.find_children(start, toks_below, parent_suf[rows - r0], toks)
+                    if len(suf) and suf.min() < 0:
+                        raise CoocError(f"a {k}-gram's suffix is missing from the counts")
+                    suf = suf.astype(np.int32)
+                    self.scratch.append(f"suf{k}", suf)
+                kk.add_counts(suf, adj)
+            if k == 2:
+                adj[self.bos] = 0  # <s> is never predicted
+                self.adj1 = adj
+                self._discounts(1, np.bincount(np.minimum(adj[self.present], 5), minlength=6))
+            else:
+                del start, toks_below
+                adj[tail:] = lv.read(k - 1, "counts", tail).astype(np.int64)
+                self.scratch.append(f"adj{k - 1}", adj)
+                self._discounts(k - 1, np.bincount(np.minimum(adj, 5), minlength=6))
+            del adj
+            tail = next_tail
+        hist = np.zeros(6, np.int64)
+        for lo in range(0, lv.size(n_order), _SLICE):
+            c = lv.read(n_order, "counts", lo, lo + _SLICE)
+            hist += np.bincount(np.minimum(c, 5).astype(np.int64), minlength=6)
+        self._discounts(n_order, hist)
+
+    # -- pass 2 ------------------------------------------------------------------------------
+
+    def _adjusted(self, k: int, lo: int, hi: int) -> np.ndarray:
+        if k == self.order:
+            return self.levels.read(k, "counts", lo, hi).astype(np.int64)
+        return self.scratch.read(f"adj{k}", lo, hi)
+
+    def _suffix(self, k: int, lo: int, hi: int) -> np.ndarray:
+        return self.levels.read(2, "toks", lo, hi) if k == 2 else self.scratch.read(f"suf{k}", lo, hi)
+
+    def _gammas(self, k: int) -> np.ndarray:
+        """gamma of every (k-1)-gram as a context of level k (NaN: no context)."""
+        gamma = np.full(self.levels.size(k - 1), np.nan)
+        for lo, hi, rows in _parent_slices(self.levels, k):
+            kk.context_gammas(rows, self._adjusted(k, lo, hi), self.disc[k], gamma)
+        return gamma
+
+    def _ids(self, k: int, lo: int, hi: int) -> np.ndarray:
+        """Model ids int32[hi - lo, k] of the n-grams lo..hi of level k."""
+        lv = self.levels
+        cols = [lv.read(k, "toks", lo, hi)]
+        rows = lv.read(k, "rows", lo, hi)
+        for j in range(k - 1, 1, -1):
+            r0, r1 = int(rows[0]), int(rows[-1]) + 1
+            cols.append(lv.read(j, "toks", r0, r1)[rows - r0])
+            rows = lv.read(j, "rows", r0, r1)[rows - r0]
+        cols.append(rows)
+        return self.lm_of[np.stack(cols[::-1], axis=1)]
+
+    def emit(self, sink) -> None:
+        """Hand every order's n-grams (model ids), log10 probabilities and log10 backoffs to
+        `sink.add(k, grams, logprob, backoff)` in slices, orders 1..N, in lexicographic order."""
+        n_order, present = self.order, self.present
+        # unigrams: p(w) = u(w) + gamma() / (unigrams - 1), <unk> gets the uniform part
+        a = self.adj1
+        self.adj1 = None
+        da = self.disc[1][np.minimum(a, 3)]
+        den = float(a[present].sum())
+        n_uni = len(self.vocab)
+        uniform = da[present].sum() / den / (n_uni - 1)
+        p = (a - da) / den + uniform
+        p[self.bos] = 1.0
+        del a, da
+        gamma_next = self._gammas(2)
+        sink.add(1, np.arange(n_uni, dtype=np.int32).reshape(-1, 1),
+                 _log10_prob(np.concatenate([p[present], [uniform]])),
+                 _log10_backoff(np.concatenate([gamma_next[present], [np.nan]])))
+        for k in range(2, n_order + 1):
+            gamma = gamma_next
+            lower = p
+            p = np.empty(self.levels.size(k))
+            for lo, hi, rows in _parent_slices(self.levels, k):
+                kk.interpolate(rows, self._adjusted(k, lo, hi), self._suffix(k, lo, hi),
+                               self.disc[k], gamma, lower, p[lo:hi])
+            del gamma, lower
+            gamma_next = self._gammas(k + 1) if k < n_order else None
+            for lo in range(0, len(p), _SLICE):
+                hi = min(len(p), lo + _SLICE)
+                lb = (_log10_backoff(gamma_next[lo:hi]) if gamma_next is not None
+                      else np.zeros(hi - lo, np.float32))
+                sink.add(k, self._ids(k, lo, hi), _log10_prob(p[lo:hi]), lb)
+
+    def meta(self) -> dict:
+        return {"estimator": "modified Kneser-Ney (lmplz)", "order": self.order,
+                "discounts": {k: self.disc[k][1:].tolist() for k in sorted(self.disc)},
+                "counts_of_counts": {k: self.tcounts[k].tolist() for k in sorted(self.tcounts)}}
+
+    def suffix_rows(self) -> dict[int, np.ndarray]:
+        return {k: self.scratch.read(f"suf{k}") for k in range(3, self.order + 1)}
+
+
+def _log10_prob(p: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore"):
+        return np.minimum(0.0, np.log10(p)).astype(np.float32)
+
+
+def _log10_backoff(gamma: np.ndarray) -> np.ndarray:
+    """log10 backoffs from gammas; 0 where the n-gram is no context (NaN)."""
+    return np.log10(np.where(np.isnan(gamma), 1.0, gamma)).astype(np.float32)
+
+
+class _ModelSink:
+    """Collects `KneserNey.emit` into an `NgramModel`'s arrays."""
+
+    def __init__(self, order: int):
+        self.parts: list[list] = [[] for _ in range(order)]
+        self.suffix_rows: dict[int, np.ndarray] = {}  # the estimator's, kept for the model
+
+    def add(self, k: int, grams: np.ndarray, logprob: np.ndarray, backoff: np.ndarray) -> None:
+        self.parts[k - 1].append((grams, logprob, backoff))
+
+    def model(self, vocab: list[str], meta: dict) -> NgramModel:
+        cat = [[np.concatenate([p[j] for p in level]) for level in self.parts] for j in range(3)]
+        model = NgramModel(vocab, *cat, meta)
+        model.suffix_rows.update(self.suffix_rows)
+        return model
+
+
+def _check_order(levels, order: int | None) -> int:
+    n_order = order or levels.order
+    if not 2 <= n_order <= levels.order:
+        raise CoocError(f"order {n_order} is not in [2, {levels.order}] (the counts' order)")
+    return n_order
+
+
+def estimate_levels(levels, texts: list[str], order: int, sink,
+                    discount_fallback: tuple[float, ...] = (),
+                    tmp_dir: str | os.PathLike | None = None) -> KneserNey:
+    """Estimate from trie levels (`cooc.ngram.levels`) into `sink`; returns the finished
+    estimator (its `meta()`, `vocab`, `counts`)."""
+    scratch = Path(tempfile.mkdtemp(prefix="cooc-kn-", dir=tmp_dir))
+    try:
+        kn = KneserNey(levels, texts, _check_order(levels, order), scratch, discount_fallback)
+        kn.adjust()
+        trim()
+        if hasattr(sink, "begin"):
+            sink.begin(kn.vocab, kn.counts)
+        kn.emit(sink)
+        if isinstance(sink, _ModelSink):
+            sink.suffix_rows = kn.suffix_rows()
+        return kn
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
 def estimate_from_ngrams(idx, order: int | None = None,
                          discount_fallback: tuple[float, ...] = ()) -> NgramModel:
     """The modified Kneser-Ney model of order `order` (default: the index's) from an n-gram
     index counted with markers (`NgramConfig(markers=True)`)."""
+    from cooc.ngram.levels import IndexLevels
+
     if not idx.markers:
         raise CoocError(f"{idx.path} was counted without <s>/</s> markers: Kneser-Ney needs "
                         "sentence boundaries; count with --markers")
-    n_order = order or idx.order
-    if not 2 <= n_order <= idx.order:
-        raise CoocError(f"order {n_order} is not in [2, {idx.order}] (the index's order)")
     t0 = time.perf_counter()
-    v = idx.vocab_size
-    bos = v - 2  # <s>; </s> is v - 1
-    texts = idx.token_texts()
-    uni = np.asarray(idx.unigrams, np.int64)
-    present = np.flatnonzero(uni)
-    bad = [texts[i] for i in present if texts[i] in (BOS, EOS, UNK) and i < bos]
-    if bad:
-        raise CoocError(f"the text contains the reserved word {bad[0]!r} (lmplz refuses it too): "
-                        "remove or replace it before estimating")
-    # levels: parent rows (level k - 1 node; token id for k = 2), last tokens, raw counts
-    rows, toks, raw = {1: None}, {1: None}, {1: uni}
-    for k in range(2, n_order + 1):
-        r, t, c = idx.level_arrays(k)
-        # int32 rows and tokens (< 2**31 n-grams a level, ids < 2**31): 8 bytes an n-gram less
-        rows[k], toks[k], raw[k] = r.astype(np.int32), t.astype(np.int32), c
-        del r, t
-    n = {1: v, **{k: len(raw[k]) for k in range(2, n_order + 1)}}
-    # suffix rows: the (k-1)-suffix of (parent p, w) is (suffix(p), w) in level k - 1
-    # (level k - 1 is in (row, token) order: node r's children are a run found by bincount)
-    suf = {2: toks[2]}
-    for k in range(3, n_order + 1):
-        start = np.zeros(len(raw[k - 2]) + 1, np.int64)
-        np.cumsum(np.bincount(rows[k - 1], minlength=len(raw[k - 2])), out=start[1:])
-        pos = kl.find_children(start, toks[k - 1], suf[k - 1][rows[k]], toks[k])
-        del start
-        if len(pos) and pos.min() < 0:
-            raise CoocError(f"{idx.path}: a {k}-gram's suffix is missing from the index")
-        suf[k] = pos.astype(np.int32)  # rows of the level below (< 2**31 n-grams a level)
-    first = {1: np.arange(v)}
-    for k in range(2, n_order + 1):
-        first[k] = first[k - 1][rows[k]]
-    # adjusted counts
-    adj = {n_order: raw[n_order]}
-    for k in range(n_order - 1, 0, -1):
-        a = np.bincount(suf[k + 1], minlength=n[k]).astype(np.int64)
-        sb = first[k] == bos
-        a[sb] = raw[k][sb]
-        adj[k] = a
-    adj[1][bos] = 0
-    del first  # (arrays are dropped as soon as they are used up: peak memory)
-    for k in range(2, n_order + 1):
-        raw[k] = None
-    mask1 = uni > 0  # unigrams of the model (with <unk>, added below)
-    n_uni = int(mask1.sum()) + 1
-    disc, tcounts = {}, {}
-    for k in range(1, n_order + 1):
-        a = adj[k][mask1] if k == 1 else adj[k]
-        disc[k], tcounts[k] = discounts(a, k, discount_fallback)
-    # initial probabilities and gammas per context
-    gamma = {}
-    u = {}
-    for k in range(1, n_order + 1):
-        a = adj[k]
-        da = disc[k][np.minimum(a, 3)]
-        if k == 1:
-            den = float(a[mask1].sum())
-            gamma[1] = np.array([da[mask1].sum() / den])
-            u[1] = (a - da) / den
-        else:
-            den = np.bincount(rows[k], weights=a, minlength=n[k - 1])
-            gs = np.bincount(rows[k], weights=da, minlength=n[k - 1])
-            with np.errstate(invalid="ignore", divide="ignore"):
-                gamma[k] = gs / den  # nan where the (k-1)-gram is no context
-            u[k] = (a - da) / den[rows[k]]
-            del den, gs
-        adj[k] = a = da = None
-    # interpolation
-    p = {1: u[1] + gamma[1][0] / (n_uni - 1)}
-    p_unk = gamma[1][0] / (n_uni - 1)
-    p[1][bos] = 1.0
-    u[1] = None
-    for k in range(2, n_order + 1):
-        p[k] = u[k] + gamma[k][rows[k]] * p[k - 1][suf[k]]
-        u[k] = None
-    # output in model ids: the present tokens in id order (<s>, </s> are last), then <unk>
-    lm_of = np.full(v, -1, np.int32)
-    lm_of[present] = np.arange(len(present))
-    vocab = [texts[i] for i in present] + [UNK]
-    grams, logprob, backoff = [], [], []
-    prev = lm_of.reshape(-1, 1)
-    for k in range(1, n_order + 1):
-        if k == 1:
-            g = np.arange(n_uni, dtype=np.int32).reshape(-1, 1)
-            pk = np.concatenate([p[1][present], [p_unk]])
-        else:
-            g = np.concatenate([prev[rows[k]], lm_of[toks[k]].reshape(-1, 1)], 1)
-            prev = g
-            rows[k] = toks[k] = None
-            pk = p[k]
-        with np.errstate(divide="ignore"):
-            lp = np.minimum(0.0, np.log10(pk))
-        if k < n_order:
-            gk = gamma[k + 1]
-            bo = np.where(np.isnan(gk), 1.0, gk)
-            bo = np.concatenate([bo[present], [1.0]]) if k == 1 else bo
-            lb = np.log10(bo)
-        else:
-            lb = np.zeros(len(pk))
-        grams.append(np.ascontiguousarray(g))
-        logprob.append(lp.astype(np.float32))
-        backoff.append(lb.astype(np.float32))
-        p[k] = gamma[k] = pk = lp = lb = None
-    meta = {"estimator": "modified Kneser-Ney (lmplz)", "order": n_order,
-            "discounts": {k: disc[k][1:].tolist() for k in disc},
-            "counts_of_counts": {k: tcounts[k].tolist() for k in tcounts},
-            "tokens": idx.manifest.get("tokens"), "sentences": idx.manifest.get("documents"),
-            "tokenizer": idx.manifest.get("tokenizer"),
-            "seconds": time.perf_counter() - t0}
-    model = NgramModel(vocab, grams, logprob, backoff, meta)
-    # the index's level order is the model's (lm_of keeps id order): its suffix rows hold
-    model.suffix_rows.update({k: suf[k] for k in range(3, n_order + 1)})
-    return model
+    levels = IndexLevels(idx)
+    n_order = _check_order(levels, order)
+    sink = _ModelSink(n_order)
+    kn = estimate_levels(levels, idx.token_texts(), n_order, sink, discount_fallback)
+    meta = {**kn.meta(), "tokens": idx.manifest.get("tokens"),
+            "sentences": idx.manifest.get("documents"),
+            "tokenizer": idx.manifest.get("tokenizer"), "seconds": time.perf_counter() - t0}
+    return sink.model(kn.vocab, meta)
+
+
+def _count_and_estimate(source, config: KneserNeyConfig, sink, memory_bytes: int,
+                        num_threads: int, tmp_dir, quiet: bool) -> tuple[KneserNey, dict]:
+    from cooc.ngram import NgramConfig, NgramOptions
+    from cooc.ngram.build import count_levels
+
+    tmp = Path(tempfile.mkdtemp(prefix="cooc-lm-", dir=tmp_dir))
+    t0 = time.perf_counter()
+    try:
+        levels, res = count_levels(
+            source, tmp / "levels",
+            NgramConfig(order=config.order, tokenizer=config.tokenizer, markers=True,
+                        text_field=config.text_field),
+            NgramOptions(memory_bytes=memory_bytes, num_threads=num_threads, tmp_dir=str(tmp),
+                         quiet=quiet))
+        t1 = time.perf_counter()
+        kn = estimate_levels(levels, res.texts, config.order, sink, config.discount_fallback,
+                             tmp)
+        meta = {**kn.meta(), "tokens": res.stats.tokens, "sentences": res.stats.documents,
+                "tokenizer": res.header.get("tokenizer"), "count_seconds": t1 - t0,
+                "seconds": time.perf_counter() - t1, "skipped": res.skipped}
+        return kn, meta
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def estimate(source, config: KneserNeyConfig | None = None, *, memory_bytes: int = 1 << 30,
              num_threads: int = 0, tmp_dir: str | os.PathLike | None = None,
              quiet: bool = False) -> NgramModel:
     """Estimate a model from a text corpus (files, folders, globs; a .txt line or a JSON
-    document is a sentence) or a token store: count n-grams with markers into a temporary
-    n-gram index, then `estimate_from_ngrams`."""
-    from cooc.ngram import NgramConfig, NgramOptions, count_ngrams, open_ngrams
+    document is a sentence) or a token store, in memory (see `estimate_arpa` for a model
+    larger than memory)."""
+    config = config or KneserNeyConfig()
+    sink = _ModelSink(config.order)
+    kn, meta = _count_and_estimate(source, config, sink, memory_bytes, num_threads, tmp_dir,
+                                   quiet)
+    return sink.model(kn.vocab, meta)
+
+
+def estimate_arpa(source, out: str | os.PathLike, config: KneserNeyConfig | None = None, *,
+                  memory_bytes: int = 1 << 30, num_threads: int = 0,
+                  tmp_dir: str | os.PathLike | None = None, quiet: bool = False) -> dict:
+    """Estimate a model as `estimate` does and stream it into the ARPA file `out` (written
+    under a temporary name, renamed when complete); the model is never whole in memory.
+    Returns the estimation's facts (counts per order, discounts, tokens, timings)."""
+    from cooc.lm.arpa import ArpaWriter
 
     config = config or KneserNeyConfig()
-    tmp = Path(tempfile.mkdtemp(prefix="cooc-lm-", dir=tmp_dir))
-    try:
-        res = count_ngrams(source, tmp / "counts.ngrams",
-                           NgramConfig(order=config.order, tokenizer=config.tokenizer,
-                                       markers=True, text_field=config.text_field),
-                           NgramOptions(memory_bytes=memory_bytes, num_threads=num_threads,
-                                        tmp_dir=str(tmp), quiet=quiet))
-        model = estimate_from_ngrams(open_ngrams(res.path), config.order,
-                                     config.discount_fallback)
-        model.meta.update(count_seconds=res.timings.get("total"), skipped=res.skipped,
-                          peak_rss=res.peak_rss)
-        return model
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    with ArpaWriter(out, num_threads=num_threads) as writer:
+        kn, meta = _count_and_estimate(source, config, writer, memory_bytes, num_threads,
+                                       tmp_dir, quiet)
+        path = writer.finish()
+    return {**meta, "path": path, "counts": kn.counts}

@@ -1,5 +1,5 @@
 """The n-gram counting job: text or a token store -> token batches -> `NgramCounter` ->
-`NgramWriter` (an `X.ngrams` index). Text is read and tokenized as `cooc build` does
+`NgramWriter` (an `X.ngrams` index), or a `LevelSpool` (raw trie levels, for estimation). Text is read and tokenized as `cooc build` does
 (`cooc.corpus.sources.document_batches`, `load_tokenizer(spec).encode_batch`); vocabularies
 grown from the corpus (whitespace) are tokenized to disk first, so that ids are final before
 any key is packed.
@@ -12,6 +12,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,8 @@ class NgramResult:
     timings: dict[str, float] = field(default_factory=dict)
     peak_rss: int = 0
     skipped: int = 0  # bad records of a text corpus (cooc.corpus.SkipReport), not counted
+    texts: list[str] = field(default_factory=list, repr=False)  # display text of every id
+    header: dict[str, Any] = field(default_factory=dict, repr=False)  # tokenizer, corpus, ...
 
 
 def _threads(options: NgramOptions) -> int:
@@ -51,6 +54,15 @@ def count_ngrams_from_arrays(batches: Iterable[tuple[np.ndarray, np.ndarray]], v
     """
     config = config or NgramConfig()
     options = options or NgramOptions()
+    return _count(batches, vocab_size, config, options, texts, header,
+                  lambda v, texts, head: NgramWriter(out, config.order, v, texts, head,
+                                                     _threads(options)))
+
+
+def _count(batches, vocab_size: int, config: NgramConfig, options: NgramOptions,
+           texts: list[str] | None, header: dict[str, Any] | None, open_sink) -> NgramResult:
+    """Count batches into the level sink `open_sink(V, texts, header)` (an `NgramWriter` or a
+    `LevelSpool`); the result's path is what the sink's `finish` returns."""
     t_start = time.perf_counter()
     texts = [str(i) for i in range(vocab_size)] if texts is None else list(texts)
     if len(texts) != vocab_size:
@@ -71,16 +83,16 @@ def count_ngrams_from_arrays(batches: Iterable[tuple[np.ndarray, np.ndarray]], v
                 progress.update(len(tokens))
             head.update(documents=counter.stats.documents, tokens=counter.stats.tokens)
             t0 = time.perf_counter()
-            with NgramWriter(out, config.order, v, texts, head, nthreads) as writer:
-                write_levels(counter.merged(), writer, counter)
-                path = writer.finish()
+            with open_sink(v, texts, head) as sink:
+                write_levels(counter.merged(), sink, counter)
+                path = sink.finish()
             counter.stats.timings["write"] = time.perf_counter() - t0
             stats = counter.stats
     finally:
         progress.close()
-    grams = {1: int(np.count_nonzero(writer.unigrams)), **writer.grams}
+    grams = {1: int(np.count_nonzero(sink.unigrams)), **sink.grams}
     timings = {**stats.timings, "total": time.perf_counter() - t_start}
-    return NgramResult(path, grams, stats, timings, peak_rss_bytes())
+    return NgramResult(path, grams, stats, timings, peak_rss_bytes(), texts=texts, header=head)
 
 
 def _peek(it: Iterator) -> tuple[Any, Iterator]:
@@ -98,14 +110,42 @@ def count_ngrams(source, out: str | os.PathLike, config: NgramConfig | None = No
                  options: NgramOptions | None = None) -> NgramResult:
     """Count the n-grams of orders 1..config.order of a text corpus (files, folders, globs or
     a list of them) or of one token store into the n-gram index `out`."""
+    config = config or NgramConfig()
+    options = options or NgramOptions()
+    with _source_batches(source, config, options) as (batches, tokenizer, header, report, tm):
+        res = count_ngrams_from_arrays(batches, tokenizer.vocab_size, out, config, options,
+                                       texts=tokenizer.token_texts(), header=header)
+    res.skipped = report.total_skipped
+    res.timings.update(tm)
+    return res
+
+
+def count_levels(source, folder: str | os.PathLike, config: NgramConfig | None = None,
+                 options: NgramOptions | None = None):
+    """Count as `count_ngrams` does into raw trie levels (`cooc.ngram.levels.LevelSpool` in
+    `folder`, removed by its `close`) instead of an index: (levels, result)."""
+    from cooc.ngram.levels import LevelSpool
+
+    config = config or NgramConfig()
+    options = options or NgramOptions()
+    with _source_batches(source, config, options) as (batches, tokenizer, header, report, tm):
+        res = _count(batches, tokenizer.vocab_size, config, options, tokenizer.token_texts(),
+                     header, lambda v, texts, head: LevelSpool(folder, config.order, v))
+    res.skipped = report.total_skipped
+    res.timings.update(tm)
+    return res.path, res
+
+
+@contextmanager
+def _source_batches(source, config: NgramConfig, options: NgramOptions):
+    """(token batches, tokenizer, header, skip report, timings) of a text corpus or a token
+    store; a vocabulary grown from the corpus is final once the first batch is out."""
     from cooc.corpus import SkipReport
     from cooc.corpus.sources import document_batches
     from cooc.pipeline import build as pb
     from cooc.pipeline.prefetch import prefetch
     from cooc.tokenizers import Tokenizer, load_tokenizer
 
-    config = config or NgramConfig()
-    options = options or NgramOptions()
     nthreads = _threads(options)
     report = SkipReport()
     timings: dict[str, float] = {}
@@ -128,15 +168,11 @@ def count_ngrams(source, out: str | os.PathLike, config: NgramConfig | None = No
                 spool = Path(tempfile.mkdtemp(prefix="cooc-ngram-tokens-", dir=options.tmp_dir))
                 tb = pb._spooled_batches(tb, tokenizer, spool)
             batches = ((b.tokens, b.doc_lens) for b in tb)
-        first, batches = _peek(iter(batches))  # a grown vocabulary is final after the first
+        first, batches = _peek(iter(batches))
         if first is None:
             raise CoocError(f"no documents to count in {source}")
         header = {"tokenizer": tokenizer.describe(), "corpus": corpus}
-        res = count_ngrams_from_arrays(batches, tokenizer.vocab_size, out, config, options,
-                                       texts=tokenizer.token_texts(), header=header)
-        res.skipped = report.total_skipped
-        res.timings.update(timings)
-        return res
+        yield batches, tokenizer, header, report, timings
     finally:
         if spool is not None:
             shutil.rmtree(spool, ignore_errors=True)

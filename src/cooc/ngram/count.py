@@ -10,13 +10,13 @@ Memory model (`memory_bytes` = B, default 1 GiB; the process's fixed cost, ~200-
 Python, numba and a tokenizer vocabulary, comes on top). With w = words per key, an item of
 a run costs r = 8w + 8 bytes:
 - counting: a batch of T tokens peaks at ~(24w + 40) T bytes (keys, sort permutation,
-  sorted copy, run); batches are sized so that all threads together use B/4;
+  sorted copy, run); batches are sized so that all threads together use B/4, at most 2**18 tokens a thread;
 - runs in memory are merged as they come (equal sizes merge, like a binary counter: each key
   is merged O(log) times) and held up to 0.35 B; past that they are merged into one run
   (peak 2x: 0.7 B) and spilled to the temporary folder as a sorted run file;
-- at the end, spilled runs are merged k ways in slices: each step reads a slice of
-  C = B / (4 r K) items from each of the K runs, merges everything up to the smallest of the
-  slices' last keys, and hands it on;
+- at the end, the runs (spilled, or still in memory) are merged k ways in slices: each step
+  reads a slice of C = B / (4 r K) items from each of the K runs, merges everything up to
+  the smallest of the slices' last keys, and hands it on (never a whole merged copy);
 - the level cutter keeps one slice of 2**16 items (20 (N + 1) bytes per item of output
   buffers); the trie writer spools levels to disk and encodes at most 2**22 entries per
   thread (~60 bytes per entry).
@@ -38,6 +38,7 @@ import numpy as np
 
 from cooc.kernels import ngram as kn
 from cooc.ngram.writer import NgramWriter, key_shape
+from cooc.pipeline.malloc import trim
 from cooc.pipeline.progress import log
 from cooc.ranges import bounded_ranges, even_ranges
 
@@ -46,6 +47,9 @@ _BATCH_SHARE = 0.25
 _MERGE_SHARE = 0.25
 _SPLIT_ITEMS = 1 << 16
 _MIN_BATCH_TOKENS = 1 << 12
+# tokens a thread sorts at once: past this, bigger batches only cost memory (the sort stays
+# in cache, and the runs are merged O(log) times either way)
+_MAX_BATCH_TOKENS = 1 << 18
 
 
 @dataclass
@@ -115,8 +119,8 @@ class NgramCounter:
         self.memory_bytes = memory_bytes
         self.num_threads = max(1, num_threads)
         item = 24 * self.nwords + 40
-        self.batch_tokens = batch_tokens or max(
-            _MIN_BATCH_TOKENS, int(memory_bytes * _BATCH_SHARE / item / self.num_threads))
+        self.batch_tokens = batch_tokens or max(_MIN_BATCH_TOKENS, min(
+            _MAX_BATCH_TOKENS, int(memory_bytes * _BATCH_SHARE / item / self.num_threads)))
         self.run_budget = int(memory_bytes * _RUN_SHARE)
         self._tmp = Path(tempfile.mkdtemp(prefix="cooc-ngrams-", dir=tmp_dir))
         self.runs: list[_Run] = []  # in memory, sizes decreasing
@@ -200,23 +204,27 @@ class NgramCounter:
         log.debug("spilled run %d: %d keys", len(self.spilled), run.n)
 
     def merged(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """The sorted, distinct keys of everything added, with counts, in slices."""
-        if not self.spilled:
-            run = self._merged_in_memory()
-            if run is not None:
-                for lo in range(0, run.n, _SPLIT_ITEMS):
-                    yield run.read(lo, min(run.n, lo + _SPLIT_ITEMS))
-            return
-        self._spill()
-        runs = self.spilled
+        """The sorted, distinct keys of everything added, with counts, in slices: the runs
+        (in memory, or spilled and read back by slices) are merged k ways, never whole."""
+        if self.spilled:
+            self._spill()
+        runs = self.spilled or self.runs
+        self.runs = []
         item = 8 * self.nwords + 8
-        step = max(1024, int(self.memory_bytes * _MERGE_SHARE / (4 * item * len(runs))))
+        step = max(1024, int(self.memory_bytes * _MERGE_SHARE / (4 * item * max(1, len(runs)))))
+        if not self.spilled:  # slices of in-memory runs are views: small ones cost nothing
+            step = min(step, _SPLIT_ITEMS)
         pos = [0] * len(runs)
         while True:
             live = [i for i, r in enumerate(runs) if pos[i] < r.n]
             if not live:
                 return
             slices = {i: runs[i].read(pos[i], min(runs[i].n, pos[i] + step)) for i in live}
+            if len(live) == 1:
+                (k, c), = slices.values()
+                pos[live[0]] += len(c)
+                yield k, c
+                continue
             bound = None  # the smallest last key among slices that do not end their run
             for i in live:
                 if pos[i] + len(slices[i][1]) < runs[i].n:
@@ -230,9 +238,16 @@ class NgramCounter:
                 keys.append(k[:m])
                 counts.append(c[:m])
                 pos[i] += m
-            merged = kn.sort_count(np.concatenate(keys), np.concatenate(counts))
-            for lo in range(0, len(merged[1]), _SPLIT_ITEMS):
-                yield merged[0][lo : lo + _SPLIT_ITEMS], merged[1][lo : lo + _SPLIT_ITEMS]
+            parts = list(zip(keys, counts, strict=True))
+            while len(parts) > 1:  # pairwise: linear merges of sorted slices
+                parts = [kn.merge_two(*parts[j], *parts[j + 1]) if j + 1 < len(parts)
+                         else parts[j] for j in range(0, len(parts), 2)]
+            mk, mc = parts[0]
+            for lo in range(0, len(mc), _SPLIT_ITEMS):
+                yield mk[lo : lo + _SPLIT_ITEMS], mc[lo : lo + _SPLIT_ITEMS]
+            for i in live:  # an in-memory run handed on whole is freed now
+                if runs[i].path is None and pos[i] >= runs[i].n:
+                    runs[i].keys = runs[i].counts = None
 
 
 def write_levels(stream: Iterable[tuple[np.ndarray, np.ndarray]], writer: NgramWriter,
@@ -265,3 +280,4 @@ def write_levels(stream: Iterable[tuple[np.ndarray, np.ndarray]], writer: NgramW
     kn.finish_levels(order, cur, cur_count, cur_parent, writer.unigrams, out_row, out_tok,
                      out_cnt, out_n)
     drain()
+    trim()

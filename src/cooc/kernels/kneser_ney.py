@@ -1,0 +1,57 @@
+"""Kneser-Ney estimation kernels over one trie level's slices (`cooc.lm.kneser_ney`).
+
+A level's entries are in lexicographic order, so the children of a context (the entries with
+the same parent row) are one run of consecutive entries; the callers cut slices at run
+boundaries, and every kernel here treats a run in one go.
+"""
+
+from numba import njit
+
+_JIT = dict(cache=True, nogil=True)
+
+
+@njit(**_JIT)
+def add_counts(index, counts):
+    """counts[index[i]] += 1 for every i (a bincount into an existing array)."""
+    for i in range(index.shape[0]):
+        counts[index[i]] += 1
+
+
+@njit(**_JIT)
+def context_gammas(rows, adjusted, discount, gamma):
+    """gamma[r] = sum D(a) / sum a over the children a of every context r in the slice
+    (D(a) = discount[min(a, 3)]): the mass the context leaves to its backoff."""
+    n = rows.shape[0]
+    i = 0
+    while i < n:
+        r = rows[i]
+        den = 0.0
+        num = 0.0
+        j = i
+        while j < n and rows[j] == r:
+            a = adjusted[j]
+            den += a
+            num += discount[min(a, 3)]
+            j += 1
+        gamma[r] = num / den
+        i = j
+
+
+@njit(**_JIT)
+def interpolate(rows, adjusted, suffix, discount, gamma, lower, out):
+    """out[i] = (a_i - D(a_i)) / sum of a over i's siblings + gamma[rows[i]] * lower[suffix[i]]:
+    the interpolated probability of every entry of the slice from its lower-order one."""
+    n = rows.shape[0]
+    i = 0
+    while i < n:
+        r = rows[i]
+        den = 0.0
+        j = i
+        while j < n and rows[j] == r:
+            den += adjusted[j]
+            j += 1
+        g = gamma[r]
+        for m in range(i, j):
+            a = adjusted[m]
+            out[m] = (a - discount[min(a, 3)]) / den + g * lower[suffix[m]]
+        i = j
