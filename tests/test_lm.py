@@ -21,8 +21,12 @@ from cooc.lm import KneserNeyConfig, LanguageModel, estimate, read_arpa, write_a
 # -- the reference: modified Kneser-Ney as lmplz defines it, with dicts --------------------
 
 
-def reference_kn(sentences: list[list[str]], order: int) -> dict[tuple, tuple[float, float]]:
-    """{n-gram: (log10 prob, log10 backoff)} of lmplz's interpolated modified Kneser-Ney."""
+def reference_kn(sentences: list[list[str]], order: int,
+                 prune: tuple[int, ...] = ()) -> dict[tuple, tuple[float, float]]:
+    """{n-gram: (log10 prob, log10 backoff)} of lmplz's interpolated modified Kneser-Ney;
+    with prune (thresholds of orders 1, 2, ..., the last repeating), lmplz --prune: a k-gram
+    (k >= 2) whose raw count is <= its order's threshold is dropped and its adjusted count
+    goes to its context's backoff mass."""
     raw = collections.Counter()
     for s in sentences:
         t = ["<s>", *s, "</s>"]
@@ -47,6 +51,12 @@ def reference_kn(sentences: list[list[str]], order: int) -> dict[tuple, tuple[fl
         disc[k] = [0.0] + [j - (j + 1) * y * t[j + 1] / t[j] for j in (1, 2, 3)]
         if not all(0 <= disc[k][j] <= j for j in (1, 2, 3)):
             raise ValueError(f"{k}-gram discounts out of range")
+    th = list(prune or (0,))
+    th += [th[-1]] * order
+
+    def pruned(g):
+        return len(g) > 1 and raw[g] <= th[len(g) - 1]
+
     ctx = collections.defaultdict(list)
     for g in adj:
         ctx[g[:-1]].append(g)
@@ -54,7 +64,8 @@ def reference_kn(sentences: list[list[str]], order: int) -> dict[tuple, tuple[fl
     for c, gs in ctx.items():
         d = disc[len(c) + 1]
         den = sum(adj[g] for g in gs)
-        gamma[c] = sum(d[min(adj[g], 3)] for g in gs if adj[g] > 0) / den
+        gamma[c] = sum(adj[g] if pruned(g) else d[min(adj[g], 3)]
+                       for g in gs if adj[g] > 0) / den
     n_uni = sum(1 for g in adj if len(g) == 1)
     prob = {}
     for k in range(1, order + 1):
@@ -67,6 +78,8 @@ def reference_kn(sentences: list[list[str]], order: int) -> dict[tuple, tuple[fl
     prob[("<s>",)] = 1.0
     out = {}
     for g, p in prob.items():
+        if pruned(g):
+            continue
         bo = gamma.get(g, 1.0) if len(g) < order else 1.0
         out[g] = (min(0.0, math.log10(p)), math.log10(bo))
     return out
@@ -160,12 +173,12 @@ def test_estimate_does_not_depend_on_slices(seed, order, slice_size):
             whole = _estimate(Path(tmp), sents, order)
         except CoocError:  # no closed-form discounts for this draw
             return
-        old = kneser_ney._SLICE
-        kneser_ney._SLICE = slice_size
+        old = kneser_ney._SLICE, kneser_ney._OUT_SLICE
+        kneser_ney._SLICE = kneser_ney._OUT_SLICE = slice_size
         try:
             sliced = _estimate(Path(tmp), sents, order)
         finally:
-            kneser_ney._SLICE = old
+            kneser_ney._SLICE, kneser_ney._OUT_SLICE = old
     assert whole.vocab == sliced.vocab
     for k in range(order):
         np.testing.assert_array_equal(whole.grams[k], sliced.grams[k])
@@ -196,6 +209,29 @@ def test_streamed_arpa_and_index_estimates_equal_the_model(tmp_path):
         np.testing.assert_array_equal(m2.grams[k], m.grams[k])
         np.testing.assert_array_equal(m2.logprob[k], m.logprob[k])
         np.testing.assert_array_equal(m2.backoff[k], m.backoff[k])
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 10_000), order=st.integers(2, 5),
+       prune=st.lists(st.integers(0, 3), min_size=1, max_size=4))
+def test_pruned_estimate_equals_reference(seed, order, prune):
+    prune = tuple(sorted([0, *prune]))[:order]  # lmplz: non-decreasing, unigrams unpruned
+    sents = _corpus(seed, 300, 200)
+    try:
+        ref = reference_kn(sents, order, prune)
+    except ValueError:  # no closed-form discounts for this draw
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        m = estimate(_write(Path(tmp), sents), KneserNeyConfig(order=order, prune=prune),
+                     quiet=True, num_threads=1)
+    assert_tables_close(model_table(m), ref)
+
+
+def test_prune_config_is_checked():
+    for bad in [(1, 1), (0, 2, 1), (0, -1), (0, 1, 1, 1, 1, 1)]:
+        with pytest.raises(ValueError, match="prune"):
+            KneserNeyConfig(order=5, prune=bad)
+    assert KneserNeyConfig(order=4, prune=(0, 1)).thresholds() == (0, 1, 1, 1)
 
 
 @pytest.mark.parametrize("order", [2, 3, 4])

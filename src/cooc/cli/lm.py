@@ -29,6 +29,10 @@ def register(sub) -> None:
     e.add_argument("--discount-fallback", nargs=3, type=float, default=None,
                    metavar=("D1", "D2", "D3"), help="discounts for orders whose closed-form "
                    "estimate fails (lmplz's --discount_fallback; default: fail)")
+    e.add_argument("--prune", nargs="+", type=int, default=None, metavar="T",
+                   help="per order 1, 2, ...: drop n-grams seen at most T times (lmplz's "
+                   "--prune, e.g. 0 1 1: singleton 2-grams and longer; the last value repeats; "
+                   "unigrams are never pruned)")
     e.add_argument("--memory", default="1G", help="memory budget for counting (default: 1G)")
     e.add_argument("--num-proc", type=int, default=0, help="threads (default: all cores)")
     e.add_argument("--tmp-dir", default=None, help="folder for temporary counts")
@@ -80,6 +84,8 @@ def cmd_estimate(args: argparse.Namespace) -> int:
         if args.discount_fallback:
             config = KneserNeyConfig(**{**config.__dict__,
                                         "discount_fallback": tuple(args.discount_fallback)})
+        if args.prune:
+            config = KneserNeyConfig(**{**config.__dict__, "prune": tuple(args.prune)})
         memory = parse_bytes(args.memory)
     except ValueError as e:
         raise CoocError(str(e)) from None

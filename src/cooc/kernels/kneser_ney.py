@@ -18,9 +18,11 @@ def add_counts(index, counts):
 
 
 @njit(**_JIT)
-def context_gammas(rows, adjusted, discount, gamma):
-    """gamma[r] = sum D(a) / sum a over the children a of every context r in the slice
-    (D(a) = discount[min(a, 3)]): the mass the context leaves to its backoff."""
+def context_gammas(rows, adjusted, discount, gamma, raw, threshold):
+    """gamma[r] = (sum D(a) over kept children + sum a over pruned ones) / sum a over all the
+    children a of every context r in the slice (D(a) = discount[min(a, 3)]; a child is pruned
+    when its raw count is <= threshold, as lmplz --prune): the mass the context leaves to
+    its backoff."""
     n = rows.shape[0]
     i = 0
     while i < n:
@@ -31,7 +33,10 @@ def context_gammas(rows, adjusted, discount, gamma):
         while j < n and rows[j] == r:
             a = adjusted[j]
             den += a
-            num += discount[min(a, 3)]
+            if raw[j] <= threshold:
+                num += a
+            else:
+                num += discount[min(a, 3)]
             j += 1
         gamma[r] = num / den
         i = j

@@ -56,6 +56,7 @@ from cooc.pipeline.malloc import trim
 from cooc.pipeline.progress import log
 
 _SLICE = 1 << 20  # n-grams per slice of a level
+_OUT_SLICE = 1 << 18  # n-grams per slice handed to the sink (~18 MB of ARPA text at order 5)
 
 
 class BadDiscount(CoocError):
@@ -143,9 +144,13 @@ class KneserNey:
     markers: ids V - 2 and V - 1 are <s> and </s>) whose token ids display as `texts`."""
 
     def __init__(self, levels, texts: list[str], order: int, scratch: Path,
-                 discount_fallback: tuple[float, ...] = ()):
+                 discount_fallback: tuple[float, ...] = (), prune: tuple[int, ...] = ()):
         self.levels = levels
         self.order = order
+        # pruning threshold per order (index k; lmplz --prune: a k-gram goes when its raw
+        # count is <= threshold[k]); unigrams are never pruned
+        pr = tuple(prune) or (0,)
+        self.threshold = (0, 0) + tuple((pr + (pr[-1],) * order)[1:order])
         self.v = levels.vocab_size
         self.bos = self.v - 2
         self.fallback = discount_fallback
@@ -160,10 +165,18 @@ class KneserNey:
         self.lm_of = np.full(self.v, -1, np.int32)
         self.lm_of[self.present] = np.arange(len(self.present), dtype=np.int32)
         self.vocab = [texts[i] for i in self.present] + [UNK]
-        self.counts = [len(self.vocab)] + [levels.size(k) for k in range(2, order + 1)]
+        self.counts = [len(self.vocab)] + [self._kept(k) for k in range(2, order + 1)]
         self.disc: dict[int, np.ndarray] = {}
         self.tcounts: dict[int, np.ndarray] = {}
         self.adj1: np.ndarray | None = None
+
+    def _kept(self, k: int) -> int:
+        """n-grams of level k that survive pruning."""
+        t = self.threshold[k]
+        if t == 0:
+            return self.levels.size(k)
+        return sum(int(np.count_nonzero(self.levels.read(k, "counts", lo, lo + _SLICE) > t))
+                   for lo in range(0, self.levels.size(k), _SLICE))
 
     # -- pass 1 ------------------------------------------------------------------------------
 
@@ -233,8 +246,10 @@ class KneserNey:
     def _gammas(self, k: int) -> np.ndarray:
         """gamma of every (k-1)-gram as a context of level k (NaN: no context)."""
         gamma = np.full(self.levels.size(k - 1), np.nan)
+        t = np.uint64(self.threshold[k])
         for lo, hi, rows in _parent_slices(self.levels, k):
-            kk.context_gammas(rows, self._adjusted(k, lo, hi), self.disc[k], gamma)
+            kk.context_gammas(rows, self._adjusted(k, lo, hi), self.disc[k], gamma,
+                              self.levels.read(k, "counts", lo, hi), t)
         return gamma
 
     def _ids(self, k: int, lo: int, hi: int) -> np.ndarray:
@@ -276,14 +291,19 @@ class KneserNey:
                                self.disc[k], gamma, lower, p[lo:hi])
             del gamma, lower
             gamma_next = self._gammas(k + 1) if k < n_order else None
-            for lo in range(0, len(p), _SLICE):
-                hi = min(len(p), lo + _SLICE)
+            for lo in range(0, len(p), _OUT_SLICE):
+                hi = min(len(p), lo + _OUT_SLICE)
                 lb = (_log10_backoff(gamma_next[lo:hi]) if gamma_next is not None
                       else np.zeros(hi - lo, np.float32))
-                sink.add(k, self._ids(k, lo, hi), _log10_prob(p[lo:hi]), lb)
+                ids, lp = self._ids(k, lo, hi), _log10_prob(p[lo:hi])
+                if self.threshold[k]:  # (contexts and suffixes of kept n-grams are kept)
+                    keep = self.levels.read(k, "counts", lo, hi) > self.threshold[k]
+                    ids, lp, lb = ids[keep], lp[keep], lb[keep]
+                sink.add(k, ids, lp, lb)
 
     def meta(self) -> dict:
         return {"estimator": "modified Kneser-Ney (lmplz)", "order": self.order,
+                "prune": list(self.threshold[1:]) if any(self.threshold) else [],
                 "discounts": {k: self.disc[k][1:].tolist() for k in sorted(self.disc)},
                 "counts_of_counts": {k: self.tcounts[k].tolist() for k in sorted(self.tcounts)}}
 
@@ -327,26 +347,29 @@ def _check_order(levels, order: int | None) -> int:
 
 def estimate_levels(levels, texts: list[str], order: int, sink,
                     discount_fallback: tuple[float, ...] = (),
-                    tmp_dir: str | os.PathLike | None = None) -> KneserNey:
+                    tmp_dir: str | os.PathLike | None = None,
+                    prune: tuple[int, ...] = ()) -> KneserNey:
     """Estimate from trie levels (`cooc.ngram.levels`) into `sink`; returns the finished
     estimator (its `meta()`, `vocab`, `counts`)."""
     scratch = Path(tempfile.mkdtemp(prefix="cooc-kn-", dir=tmp_dir))
     try:
-        kn = KneserNey(levels, texts, _check_order(levels, order), scratch, discount_fallback)
+        kn = KneserNey(levels, texts, _check_order(levels, order), scratch, discount_fallback,
+                       prune)
         kn.adjust()
         trim()
         if hasattr(sink, "begin"):
             sink.begin(kn.vocab, kn.counts)
         kn.emit(sink)
-        if isinstance(sink, _ModelSink):
-            sink.suffix_rows = kn.suffix_rows()
+        if isinstance(sink, _ModelSink) and not any(kn.threshold):
+            sink.suffix_rows = kn.suffix_rows()  # (rows of the unpruned levels)
         return kn
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
 def estimate_from_ngrams(idx, order: int | None = None,
-                         discount_fallback: tuple[float, ...] = ()) -> NgramModel:
+                         discount_fallback: tuple[float, ...] = (),
+                         prune: tuple[int, ...] = ()) -> NgramModel:
     """The modified Kneser-Ney model of order `order` (default: the index's) from an n-gram
     index counted with markers (`NgramConfig(markers=True)`)."""
     from cooc.ngram.levels import IndexLevels
@@ -358,7 +381,8 @@ def estimate_from_ngrams(idx, order: int | None = None,
     levels = IndexLevels(idx)
     n_order = _check_order(levels, order)
     sink = _ModelSink(n_order)
-    kn = estimate_levels(levels, idx.token_texts(), n_order, sink, discount_fallback)
+    kn = estimate_levels(levels, idx.token_texts(), n_order, sink, discount_fallback,
+                         prune=prune)
     meta = {**kn.meta(), "tokens": idx.manifest.get("tokens"),
             "sentences": idx.manifest.get("documents"),
             "tokenizer": idx.manifest.get("tokenizer"), "seconds": time.perf_counter() - t0}
@@ -381,7 +405,7 @@ def _count_and_estimate(source, config: KneserNeyConfig, sink, memory_bytes: int
                          quiet=quiet))
         t1 = time.perf_counter()
         kn = estimate_levels(levels, res.texts, config.order, sink, config.discount_fallback,
-                             tmp)
+                             tmp, config.prune)
         meta = {**kn.meta(), "tokens": res.stats.tokens, "sentences": res.stats.documents,
                 "tokenizer": res.header.get("tokenizer"), "count_seconds": t1 - t0,
                 "seconds": time.perf_counter() - t1, "skipped": res.skipped}
