@@ -1,6 +1,6 @@
 """Benchmark and parity check of Kneser-Ney estimation and scoring (`cooc.lm`).
 
-    PYTHONPATH=src python bench/bench_lm.py [--mb 20] [--orders 3 5] [--lmplz PATH]
+    PYTHONPATH=src python bench/bench_lm.py [--mb 20] [--orders 3 5] [--lmplz PATH] [--prune 0 1]
 
 Writes a training slice of the English shared corpus (whole documents in sorted file order,
 whitespace-normalised, one document a line, the reserved words <s> </s> <unk> dropped)
@@ -125,6 +125,8 @@ def main() -> int:
     ap.add_argument("--memory", default="1G", help="cooc's counting budget (default 1G)")
     ap.add_argument("--lmplz-memory", default=None,
                     help="lmplz's -S (default: the same as --memory)")
+    ap.add_argument("--prune", type=int, nargs="+", default=None,
+                    help="pruning thresholds for both (lmplz --prune), e.g. 0 1 1")
     ap.add_argument("--tmp", default=None)
     args = ap.parse_args()
     args.lmplz_memory = args.lmplz_memory or args.memory
@@ -148,7 +150,8 @@ def main() -> int:
             ours = tmp / f"cooc{n}.arpa"
             wall, cpu, rss = run_cpu([sys.executable, "-m", "cooc", "lm", "estimate",
                                       str(train), "-o", str(ours), "--order", str(n),
-                                      "--memory", args.memory, "-q"])
+                                      "--memory", args.memory, "-q",
+                                      *(["--prune", *map(str, args.prune)] if args.prune else [])])
             r["cooc_estimate"] = {"seconds": wall, "cpu_seconds": cpu, "peak_rss_mb": rss}
             print(f"order {n}: cooc estimate (count, estimate, write ARPA) {wall:.1f} s, CPU "
                   f"{cpu:.1f} s, peak RSS {rss:.0f} MB (--memory {args.memory})")
@@ -160,7 +163,8 @@ def main() -> int:
             r["grams"] = m.counts
             if args.lmplz:
                 theirs = tmp / f"lmplz{n}.arpa"
-                cmd = (f"{args.lmplz} -o {n} -S {args.lmplz_memory} -T {tmp} < {train} > "
+                prune = f" --prune {' '.join(map(str, args.prune))}" if args.prune else ""
+                cmd = (f"{args.lmplz} -o {n} -S {args.lmplz_memory} -T {tmp}{prune} < {train} > "
                        f"{theirs} 2> {tmp / 'lmplz.log'}")
                 wall, cpu, rss = run_cpu(["sh", "-c", cmd])
                 dp, db, missing = compare_arpa(m, read_arpa(theirs))
