@@ -398,6 +398,25 @@ def test_cli(tmp_path, capsys):
     assert "order must be" in capsys.readouterr().err
 
 
+def test_cli_reports_bad_records_by_reason(tmp_path, capsys):
+    """A malformed JSON line is skipped, counted and named (file and line) by `lm estimate`
+    and `ngram count`; the job goes on."""
+    data = tmp_path / "d.jsonl"
+    lines = [json.dumps({"text": " ".join(s)}) for s in _corpus(8)]
+    lines.insert(5, '{"text": "broken')
+    data.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "c.arpa"
+    assert main(["lm", "estimate", str(data), "-o", str(out), "--order", "3"]) == 0
+    err = capsys.readouterr().err
+    assert "skipped malformed_json: 1" in err and "d.jsonl:6" in err
+    assert main(["ngram", "count", str(data), "-o", str(tmp_path / "c.ngrams"),
+                 "--tokenizer", "whitespace"]) == 0
+    err = capsys.readouterr().err
+    assert "skipped malformed_json: 1" in err and "d.jsonl:6" in err
+    manifest = json.loads((tmp_path / "c.ngrams" / "manifest.json").read_text())
+    assert manifest["skip_report"]["skipped"] == {"malformed_json": 1}
+
+
 # -- fast paths against the obvious ones ----------------------------------------------------
 
 

@@ -103,8 +103,8 @@ def cmd_estimate(args: argparse.Namespace) -> int:
               f"{meta.get('tokens') or 0:,} tokens -> {meta['path']} ({per}); discounts {disc}; "
               f"{time.perf_counter() - t0:.2f} s, peak memory {fmt_bytes(peak_rss_bytes())}",
               file=sys.stderr)
-        if meta.get("skipped"):
-            print(f"cooc: {meta['skipped']:,} bad records skipped", file=sys.stderr)
+        for line in meta.get("skip_report", []):
+            print(f"cooc: skipped {line}", file=sys.stderr)
     return 0
 
 

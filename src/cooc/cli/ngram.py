@@ -99,6 +99,8 @@ def cmd_count(args: argparse.Namespace) -> int:
         print(f"cooc: {r.stats.documents:,} documents, {r.stats.tokens:,} tokens -> {r.path} "
               f"({per}) in {r.timings['total']:.2f} s, {r.stats.spills} spills, peak memory "
               f"{fmt_bytes(r.peak_rss)}", file=sys.stderr)
+        for line in r.report.summary_lines():
+            print(f"cooc: skipped {line}", file=sys.stderr)
     return 0
 
 

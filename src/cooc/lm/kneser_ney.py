@@ -408,7 +408,8 @@ def _count_and_estimate(source, config: KneserNeyConfig, sink, memory_bytes: int
                              tmp, config.prune)
         meta = {**kn.meta(), "tokens": res.stats.tokens, "sentences": res.stats.documents,
                 "tokenizer": res.header.get("tokenizer"), "count_seconds": t1 - t0,
-                "seconds": time.perf_counter() - t1, "skipped": res.skipped}
+                "seconds": time.perf_counter() - t1, "skipped": res.skipped,
+                "skip_report": res.report.summary_lines()}
         return kn, meta
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -34,6 +34,7 @@ class NgramResult:
     timings: dict[str, float] = field(default_factory=dict)
     peak_rss: int = 0
     skipped: int = 0  # bad records of a text corpus (cooc.corpus.SkipReport), not counted
+    report: Any = None  # the corpus's SkipReport (bad records, by reason)
     texts: list[str] = field(default_factory=list, repr=False)  # display text of every id
     header: dict[str, Any] = field(default_factory=dict, repr=False)  # tokenizer, corpus, ...
 
@@ -60,7 +61,8 @@ def count_ngrams_from_arrays(batches: Iterable[tuple[np.ndarray, np.ndarray]], v
 
 
 def _count(batches, vocab_size: int, config: NgramConfig, options: NgramOptions,
-           texts: list[str] | None, header: dict[str, Any] | None, open_sink) -> NgramResult:
+           texts: list[str] | None, header: dict[str, Any] | None, open_sink,
+           report=None) -> NgramResult:
     """Count batches into the level sink `open_sink(V, texts, header)` (an `NgramWriter` or a
     `LevelSpool`); the result's path is what the sink's `finish` returns."""
     t_start = time.perf_counter()
@@ -82,6 +84,8 @@ def _count(batches, vocab_size: int, config: NgramConfig, options: NgramOptions,
                 counter.add(tokens, lens)
                 progress.update(len(tokens))
             head.update(documents=counter.stats.documents, tokens=counter.stats.tokens)
+            if report is not None:  # complete once the batches are (recorded in the manifest)
+                head["skip_report"] = report.to_dict()
             t0 = time.perf_counter()
             with open_sink(v, texts, head) as sink:
                 write_levels(counter.merged(), sink, counter)
@@ -92,7 +96,8 @@ def _count(batches, vocab_size: int, config: NgramConfig, options: NgramOptions,
         progress.close()
     grams = {1: int(np.count_nonzero(sink.unigrams)), **sink.grams}
     timings = {**stats.timings, "total": time.perf_counter() - t_start}
-    return NgramResult(path, grams, stats, timings, peak_rss_bytes(), texts=texts, header=head)
+    return NgramResult(path, grams, stats, timings, peak_rss_bytes(), report=report, texts=texts,
+                       header=head)
 
 
 def _peek(it: Iterator) -> tuple[Any, Iterator]:
@@ -113,8 +118,9 @@ def count_ngrams(source, out: str | os.PathLike, config: NgramConfig | None = No
     config = config or NgramConfig()
     options = options or NgramOptions()
     with _source_batches(source, config, options) as (batches, tokenizer, header, report, tm):
-        res = count_ngrams_from_arrays(batches, tokenizer.vocab_size, out, config, options,
-                                       texts=tokenizer.token_texts(), header=header)
+        res = _count(batches, tokenizer.vocab_size, config, options, tokenizer.token_texts(),
+                     header, lambda v, texts, head: NgramWriter(out, config.order, v, texts, head,
+                                                                _threads(options)), report)
     res.skipped = report.total_skipped
     res.timings.update(tm)
     return res
@@ -130,7 +136,7 @@ def count_levels(source, folder: str | os.PathLike, config: NgramConfig | None =
     options = options or NgramOptions()
     with _source_batches(source, config, options) as (batches, tokenizer, header, report, tm):
         res = _count(batches, tokenizer.vocab_size, config, options, tokenizer.token_texts(),
-                     header, lambda v, texts, head: LevelSpool(folder, config.order, v))
+                     header, lambda v, texts, head: LevelSpool(folder, config.order, v), report)
     res.skipped = report.total_skipped
     res.timings.update(tm)
     return res.path, res
