@@ -43,8 +43,8 @@ from cooc.errors import CoocError
 from cooc.lm.model import BOS, EOS, UNK, NgramModel, sort_grams
 from cooc.ngram.config import MAX_ORDER
 
-# n-grams per `ArpaWriter.add` call of `write_arpa` (~50 MB of text at order 5)
-_ROWS_PER_CHUNK = 1 << 20
+# n-grams per `ArpaWriter.add` call of `write_arpa` (~18 MB of text at order 5)
+_ROWS_PER_CHUNK = 1 << 18
 # a line before \data\ (KenLM skips lines starting with "#") saying the words are escaped
 ESCAPE_MARKER = "# cooc: words escaped"
 _ESC = {"\\": "\\\\", " ": "\\s", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
