@@ -87,8 +87,10 @@ def _count(batches, vocab_size: int, config: NgramConfig, options: NgramOptions,
             if report is not None:  # complete once the batches are (recorded in the manifest)
                 head["skip_report"] = report.to_dict()
             t0 = time.perf_counter()
+            progress.close()
+            progress = Progress("merging n-grams", unit="keys", quiet=options.quiet)
             with open_sink(v, texts, head) as sink:
-                write_levels(counter.merged(), sink, counter)
+                write_levels(_counted(counter.merged(), progress), sink, counter)
                 path = sink.finish()
             counter.stats.timings["write"] = time.perf_counter() - t0
             stats = counter.stats
@@ -98,6 +100,12 @@ def _count(batches, vocab_size: int, config: NgramConfig, options: NgramOptions,
     timings = {**stats.timings, "total": time.perf_counter() - t_start}
     return NgramResult(path, grams, stats, timings, peak_rss_bytes(), report=report, texts=texts,
                        header=head)
+
+
+def _counted(stream: Iterator, progress: Progress) -> Iterator:
+    for keys, counts in stream:
+        progress.update(len(counts))
+        yield keys, counts
 
 
 def _peek(it: Iterator) -> tuple[Any, Iterator]:
