@@ -5,6 +5,7 @@ the same parent row) are one run of consecutive entries; the callers cut slices 
 boundaries, and every kernel here treats a run in one go.
 """
 
+import numpy as np
 from numba import njit
 
 _JIT = dict(cache=True, nogil=True)
@@ -60,3 +61,41 @@ def interpolate(rows, adjusted, suffix, discount, gamma, lower, out):
             a = adjusted[m]
             out[m] = (a - discount[min(a, 3)]) / den + g * lower[suffix[m]]
         i = j
+
+
+@njit(**_JIT)
+def suffix_rows(start, child_tokens, rows, parents, tokens):
+    """Position of every (parents[i], tokens[i]) among the children of its parent (children
+    of node q: child_tokens[start[q]:start[q + 1]], increasing), or -1.
+
+    Consecutive queries of the same row (siblings in a level in lexicographic order) have
+    the same parent and increasing tokens, so each gallops forward from the previous
+    answer: a context with thousands of continuations costs a step per query, not a
+    binary search."""
+    n = tokens.shape[0]
+    out = np.empty(n, np.int64)
+    prev_row = -1
+    lo = 0
+    for i in range(n):
+        p = parents[i]
+        end = start[p + 1]
+        if rows[i] != prev_row:
+            lo = start[p]
+            prev_row = rows[i]
+        w = tokens[i]
+        step = 1  # gallop: find hi with child_tokens[hi] >= w, then binary search
+        hi = lo
+        while hi < end and child_tokens[hi] < w:
+            lo = hi + 1
+            hi += step
+            step <<= 1
+        if hi > end:
+            hi = end
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if child_tokens[mid] < w:
+                lo = mid + 1
+            else:
+                hi = mid
+        out[i] = lo if lo < end and child_tokens[lo] == w else -1
+    return out

@@ -25,7 +25,7 @@ below 1e-6 in log10).
 
 Memory. Two passes, each holding a few whole per-level arrays and slices of the rest:
 1. suffix rows and adjusted counts, k = 2..N: a k-gram's suffix row is the child, with its
-   last word, of its parent's suffix (`find_children` over level k - 1); counting the suffix
+   last word, of its parent's suffix (`suffix_rows` over level k - 1); counting the suffix
    rows of level k gives the adjusted counts of level k - 1. Held: level k - 1's child
    offsets, last words and adjusted counts (16-20 bytes a (k-1)-gram); suffix rows and
    adjusted counts go to scratch files.
@@ -49,7 +49,6 @@ import numpy as np
 
 from cooc.errors import CoocError
 from cooc.kernels import kneser_ney as kk
-from cooc.kernels import lm as kl
 from cooc.lm.config import KneserNeyConfig
 from cooc.lm.model import BOS, EOS, UNK, NgramModel
 from cooc.pipeline.malloc import trim
@@ -210,7 +209,7 @@ class KneserNey:
                     r0 = int(rows[0])
                     parent_suf = (lv.read(2, "toks", r0, int(rows[-1]) + 1) if k == 3 else
                                   self.scratch.read(f"suf{k - 1}", r0, int(rows[-1]) + 1))
-                    suf = kl.find_children(start, toks_below, parent_suf[rows - r0], toks)
+                    suf = kk.suffix_rows(start, toks_below, rows, parent_suf[rows - r0], toks)
                     if len(suf) and suf.min() < 0:
                         raise CoocError(f"a {k}-gram's suffix is missing from the counts")
                     suf = suf.astype(np.int32)
