@@ -90,3 +90,41 @@ def reference_min_count(docs: list[list[int]], min_count: int) -> list[list[int]
     """Documents without the tokens seen fewer than min_count times in all of them."""
     freq = Counter(t for d in docs for t in d)
     return [[t for t in d if freq[t] >= min_count] for d in docs]
+
+
+class ReferenceWhitespace:
+    """The whitespace tokenizer as `str.split()` and a dict: ids in first-seen order, "</s>"
+    id 0; a word that cannot be UTF-8 (lone surrogates) has them replaced by U+FFFD; `freeze`
+    sorts the other words in code-point order and returns old id -> new id."""
+
+    def __init__(self, words: list[str] | None = None, frozen: bool = False):
+        self.words = list(words or ["</s>"])
+        self.ids = {w: i for i, w in enumerate(self.words)}
+        self.frozen = frozen
+
+    def encode(self, text: str) -> list[int]:
+        out = []
+        for w in text.split():
+            try:
+                w.encode("utf-8")
+            except UnicodeEncodeError:
+                w = w.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+            if w not in self.ids:
+                if self.frozen:
+                    raise KeyError(w)
+                self.ids[w] = len(self.words)
+                self.words.append(w)
+            out.append(self.ids[w])
+        return out
+
+    def freeze(self) -> list[int]:
+        new = ["</s>", *sorted(self.words[1:])]
+        ids = {w: i for i, w in enumerate(new)}
+        remap = [ids[w] for w in self.words]
+        self.words, self.ids, self.frozen = new, ids, True
+        return remap
+
+    def sha256(self) -> str:
+        import hashlib
+
+        return hashlib.sha256(b"".join(w.encode("utf-8") + b"\n" for w in self.words)).hexdigest()

@@ -29,3 +29,24 @@ def prefetch(typingctx, arr, idx):
         return context.get_dummy_value()
 
     return sig, codegen
+
+
+@intrinsic
+def load_u64(typingctx, arr, idx):
+    """The 8 bytes arr[idx:idx + 8] of a uint8 array as one uint64, little-endian (the
+    byte order of every platform numba supports): one unaligned load where numba would
+    emit eight byte loads. The caller keeps idx + 8 <= len(arr): nothing is checked."""
+    if not (isinstance(arr, types.Array) and arr.dtype == types.uint8):
+        return None
+    sig = types.uint64(arr, idx)
+
+    def codegen(context, builder, signature, args):
+        arrty = signature.args[0]
+        ary = context.make_array(arrty)(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(context, builder, arrty, ary, [args[1]],
+                                       wraparound=False, boundscheck=False)
+        i64 = ir.IntType(64)
+        load = builder.load(builder.bitcast(ptr, i64.as_pointer()), align=1)
+        return load
+
+    return sig, codegen

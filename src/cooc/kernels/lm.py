@@ -13,8 +13,8 @@ tables hold it (suffix closure: a missing k-gram has no longer extension); with 
 log10 p(w | h) = logprob(longest found) + sum of backoffs of the contexts longer than it —
 the backoff recursion of KenLM's `FullScore`.
 
-Also here: the vocabulary as a hash table of UTF-8 words (FNV-1a, finalised) with the
-`str.split` whitespace rules (`encode_words`: text to model ids); ARPA export
+Also here: text to model ids (`encode_words`, over the vocabulary hash table of UTF-8 words
+and the `str.split` whitespace rules of `cooc.kernels.vocab`); ARPA export
 (`format_float32`: lmplz's shortest float32 decimals; `format_arpa_lines`) and import
 (`parse_arpa_section`); the suffix search of estimation (`find_children`).
 
@@ -30,6 +30,8 @@ import math
 
 import numpy as np
 from numba import njit
+
+from cooc.kernels.vocab import _same, space_len, vocab_find, vocab_insert
 
 _JIT = dict(cache=True, nogil=True)
 _MUL = np.uint64(0x9E3779B97F4A7C15)
@@ -307,109 +309,7 @@ def format_arpa_lines(grams, logprob, backoff, with_backoff, word_bytes, word_of
     return pos
 
 
-# -- vocabulary: a hash table of UTF-8 words, whitespace splitting ------------------------------
-
-_FNV_OFFSET = np.uint64(0xCBF29CE484222325)
-_FNV_PRIME = np.uint64(0x100000001B3)
-
-
-@njit(**_JIT)
-def hash_bytes(buf, a, b):
-    """FNV-1a (64 bit) of buf[a:b], finalised (FNV's high bits mix poorly: slots are the
-    high bits)."""
-    h = _FNV_OFFSET
-    for i in range(a, b):
-        h = (h ^ np.uint64(buf[i])) * _FNV_PRIME
-    h ^= h >> np.uint64(29)
-    return h * _MUL
-
-
-@njit(**_JIT)
-def _same(buf, a, b, word_bytes, wa, wb):
-    if b - a != wb - wa:
-        return False
-    for i in range(b - a):
-        if buf[a + i] != word_bytes[wa + i]:
-            return False
-    return True
-
-
-_LEN_BITS = 24  # a slot packs (start << 24) | length: words shorter than 16 MiB
-_LEN_MASK = (1 << _LEN_BITS) - 1
-_TAG = np.uint64(0x7FFFFFFF)  # 31 bits: a used slot is >= 0
-
-
-@njit(**_JIT)
-def vocab_find(buf, a, b, words, slots, bits):
-    """Id of the word buf[a:b] in a table made by `vocab_insert`, or -1. A slot is a row
-    (hash tag << 32 | id, start << 24 | length), so a probe reads one slot and, when the
-    tags agree, the word's bytes."""
-    mask = (np.int64(1) << bits) - 1
-    h = hash_bytes(buf, a, b)
-    s = np.int64(h >> np.uint64(64 - bits))
-    tag = np.int64(h & _TAG)
-    n = b - a
-    while True:
-        v = slots[s, 0]
-        if v < 0:
-            return np.int64(-1)
-        if (v >> 32) == tag:
-            loc = slots[s, 1]
-            if (loc & _LEN_MASK) == n:
-                st = loc >> _LEN_BITS
-                same = True
-                for i in range(n):
-                    if buf[a + i] != words[st + i]:
-                        same = False
-                        break
-                if same:
-                    return v & np.int64(0xFFFFFFFF)
-        s = (s + 1) & mask
-
-
-@njit(**_JIT)
-def vocab_insert(words, wstart, wend, lo, hi, slots, bits):
-    """Insert words lo..hi-1 (word w: words[wstart[w]:wend[w]], UTF-8, shorter than 16 MiB)
-    into slots (int64[2**bits, 2], -1 = empty, at most half full; see `vocab_find`).
-    Returns the first word already present (a duplicate) or too long, or -1."""
-    mask = (np.int64(1) << bits) - 1
-    for w in range(lo, hi):
-        a = wstart[w]
-        b = wend[w]
-        if b - a > _LEN_MASK:
-            return np.int64(w)
-        if vocab_find(words, a, b, words, slots, bits) >= 0:
-            return np.int64(w)
-        h = hash_bytes(words, a, b)
-        s = np.int64(h >> np.uint64(64 - bits))
-        while slots[s, 0] >= 0:
-            s = (s + 1) & mask
-        slots[s, 0] = (np.int64(h & _TAG) << 32) | w
-        slots[s, 1] = (a << _LEN_BITS) | (b - a)
-    return np.int64(-1)
-
-
-@njit(**_JIT)
-def space_len(buf, i, n):
-    """Bytes of the whitespace character (as `str.split` sees it) at buf[i], or 0."""
-    c = buf[i]
-    if c < 128:
-        return 1 if (c == 32 or 9 <= c <= 13 or 28 <= c <= 31) else 0
-    if c == 0xC2 and i + 1 < n:
-        d = buf[i + 1]
-        return 2 if (d == 0x85 or d == 0xA0) else 0
-    if i + 2 < n:
-        d = buf[i + 1]
-        f = buf[i + 2]
-        if c == 0xE1 and d == 0x9A and f == 0x80:  # U+1680
-            return 3
-        if c == 0xE2 and d == 0x80 and (f <= 0x8A or f == 0xA8 or f == 0xA9 or f == 0xAF):
-            return 3  # U+2000..U+200A, U+2028, U+2029, U+202F
-        if c == 0xE2 and d == 0x81 and f == 0x9F:  # U+205F
-            return 3
-        if c == 0xE3 and d == 0x80 and f == 0x80:  # U+3000
-            return 3
-    return 0
+# -- vocabulary: text to model ids (the table and `space_len` are in `cooc.kernels.vocab`) ----
 
 
 @njit(**_JIT)

@@ -9,12 +9,15 @@ End of text: id 0 is reserved for the word "</s>", the end-of-sentence/document 
 word2vec and GloVe, and is `eot_id` (concat packing joins documents with it). The literal word
 "</s>" in a text is that same token: every display text then names exactly one id. The
 other words follow in Unicode code-point order (Python's `sorted`), as ids 1..N.
+
+The vocabulary lives in numpy arrays (`cooc.kernels.vocab`'s growing table): the words'
+UTF-8, each followed by "\\n", in id order, and a hash table of them. Text that cannot be
+UTF-8 (lone surrogates) has them replaced by U+FFFD first, as the other tokenizers do.
 """
 
 from __future__ import annotations
 
 import hashlib
-import itertools
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -23,23 +26,43 @@ from typing import Any
 import numpy as np
 
 from cooc.errors import CoocError
+from cooc.kernels import vocab as kv
 from cooc.tokenizers.base import Tokenizer, check_text, fix_surrogates
 
 EOT_TEXT = "</s>"
 EOT_ID = 0
-# Below this many texts per thread, thread start-up costs more than it saves.
-_MIN_TEXTS_PER_THREAD = 64
+# Growing arrays start this small and double; tests make them tiny to exercise the growth.
+_FIRST_BITS = 12  # hash table slots: 2**12
+_FIRST_BYTES = 1 << 16  # word buffer
+_BYTES_PER_ID = 4  # a batch's ids buffer starts at one id per 4 bytes of text
+_MAX_LOAD = 0.7  # of the hash table (linear probing; 0.3 to 0.7 ran alike)
+_MAX_WORDS = (1 << 32) - 1  # ids are uint32
+_SLACK = kv._SLACK  # bytes after the text and the words: the kernels read 8 at a time
+# A frozen vocabulary is read-only: batches of this many bytes or more are split on threads.
+_PARALLEL_BYTES = 1 << 20
 
 
 class WhitespaceTokenizer(Tokenizer):
     """Whitespace-separated words; a growing vocabulary until `freeze()`.
 
-    Performance notes (3,888 en+zh docs from the shared corpus, 3.4 M words, 377 k distinct,
-    1024 texts a batch, best of 3): the naive `[vocab.setdefault(w, len(vocab)) for w in
-    text.split()]` runs at 1.8 M words/s; Arrow's `utf8_split_whitespace` -> `dictionary_encode`
-    ran at 2.7 M words/s but its split was wrong and nondeterministic on some Unicode
-    whitespace (see `_split_and_dictionary_encode`). Now: `str.split()`, then Arrow's
-    dictionary encoding (C++), one dict lookup per DISTINCT word of the batch and a numpy take.
+    Performance notes (`bench/bench_whitespace.py`: 28 MB of English, 8,461 documents, 4.19 M
+    words, 339 k distinct, 1024 texts a batch, 2-core VM shared with other jobs): the naive
+    `[vocab.setdefault(w, len(vocab)) for w in text.split()]` ran at 1.8 M words/s;
+    `str.split()`, Arrow's dictionary encoding and one dict lookup per distinct word of a
+    batch at 3.9 M words/s (1.1 s; +175 MB RSS: millions of short-lived str objects, Arrow,
+    the dict). Now the texts of a batch are encoded and joined into one UTF-8 buffer and
+    one numba kernel (`cooc.kernels.vocab.encode_grow`) splits it and looks every word up
+    in a growing hash table: 0.19 s (22 M words/s; ~0.03 s of it encoding and joining the
+    texts), +32 MB RSS (the table, the word buffer, a batch's bytes and ids). `freeze()`
+    sorts the words' bytes in a kernel (0.1 s, was 0.4 s), `describe()` hashes the word
+    buffer (3 ms, was 85 ms); `token_texts()` builds its list of str on first call (50 ms,
+    +47 MB), then only decodes the words added since.
+
+    Threads: growing batches run on one thread under the lock (the table is shared; the
+    kernel is fast enough that splitting the text on threads first was not tried). Frozen
+    vocabularies are read-only: batches of 1 MB or more are split over `num_threads` threads,
+    without the lock (with another job holding the second core, 2 threads ran as fast as 1
+    here: not measured on an idle machine).
     """
 
     kind = "whitespace"
@@ -49,9 +72,27 @@ class WhitespaceTokenizer(Tokenizer):
         self.spec = "whitespace"
         self.num_threads = num_threads
         self._lock = threading.Lock()
-        self._words: list[str] = [EOT_TEXT]
-        self._ids: dict[str, int] = {EOT_TEXT: EOT_ID}
         self._frozen = False
+        self._load((EOT_TEXT + "\n").encode("utf-8"))
+
+    def _load(self, blob: bytes, check: bool = True) -> tuple[int, int, int]:
+        """Make the vocabulary the newline-terminated words of blob, in that order; returns
+        `kv.build_table`'s (words added, first bad word or -1, why)."""
+        count = blob.count(b"\n")
+        bits = _FIRST_BITS
+        while count >= _max_words(bits):
+            bits += 1
+        self._words = np.zeros(max(len(blob) + _SLACK, _FIRST_BYTES), np.uint8)
+        self._words[: len(blob)] = np.frombuffer(blob, np.uint8)
+        self._slots = np.full((1 << bits, 2), -1, np.int64)
+        self._bits = bits
+        self._max_words = _max_words(bits)
+        self._texts: list[str] = []  # token_texts() cache: the first len() words
+        self._texts_used = 0  # bytes of the words in the cache
+        found, bad, why = (int(x) for x in kv.build_table(self._words, len(blob), self._slots,
+                                                          bits, check))
+        self._state = np.array([found, len(blob)], np.int64)  # (words, bytes used)
+        return found, bad, why
 
     @classmethod
     def from_vocabulary(cls, words: Sequence[str], num_threads: int = 1,
@@ -61,20 +102,22 @@ class WhitespaceTokenizer(Tokenizer):
         words = list(words)
         if not words or words[0] != EOT_TEXT:
             raise ValueError(f"a whitespace vocabulary starts with {EOT_TEXT!r} (id 0)")
-        if any(not w or w.split() != [w] for w in words):
-            bad = next(w for w in words if not w or w.split() != [w])
-            raise ValueError(f"whitespace vocabulary word {bad!r} is empty or contains whitespace")
-        if len(set(words)) != len(words):
-            raise ValueError("whitespace vocabulary has duplicate words")
         tok = cls(num_threads)
-        tok._words = words
-        tok._ids = {w: i for i, w in enumerate(words)}
+        # surrogatepass: a word with a lone surrogate is kept (and never matches text, whose
+        # surrogates become U+FFFD), as before
+        found, bad, _ = tok._load(("\n".join(words) + "\n").encode("utf-8", "surrogatepass"))
+        if bad >= 0 or found != len(words):  # the kernel stopped: name the problem
+            for w in words:
+                if not w or w.split() != [w]:
+                    raise ValueError(
+                        f"whitespace vocabulary word {w!r} is empty or contains whitespace")
+            raise ValueError("whitespace vocabulary has duplicate words")
         tok._frozen = frozen
         return tok
 
     @property
     def vocab_size(self) -> int:  # type: ignore[override]
-        return len(self._words)
+        return int(self._state[0])
 
     @property
     def frozen(self) -> bool:
@@ -84,54 +127,74 @@ class WhitespaceTokenizer(Tokenizer):
         return self.encode_batch([check_text(text)])[0]
 
     def encode_batch(self, texts: Sequence[str]) -> list[np.ndarray]:
-        texts = list(texts)
-        for t in texts:
-            check_text(t)
-        n = len(texts)
+        data = [_utf8(check_text(t)) for t in texts]
+        n = len(data)
         if n == 0:
             return []
-        parts = min(self.num_threads, n // _MIN_TEXTS_PER_THREAD) or 1
-        bounds = [n * k // parts for k in range(parts + 1)]
-        chunks = [texts[bounds[k] : bounds[k + 1]] for k in range(parts)]
+        data.append(bytes(_SLACK - 1))  # after the last text: TEXT_END and 7 bytes of slack
+        blob = b"\xff".join(data)  # kv.TEXT_END between texts
+        del data
+        text = np.frombuffer(blob, np.uint8)
+        end = len(blob) - _SLACK
+        if not self._frozen:
+            with self._lock:
+                return self._encode(text, 0, end, n, self._frozen)
+        # frozen: read-only from here on, no lock
+        parts = min(self.num_threads, n, end // _PARALLEL_BYTES) or 1
         if parts == 1:
-            out = self._encode_chunk(chunks[0])
-        else:
-            with ThreadPoolExecutor(parts) as pool:
-                out = [a for part in pool.map(self._encode_chunk, chunks) for a in part]
-        return out
+            return self._encode(text, 0, end, n, True)
+        cuts = [0]  # where the parts start: after a TEXT_END
+        for k in range(1, parts):
+            c = blob.find(b"\xff", max(cuts[-1], end * k // parts), end)
+            if c < 0:
+                break
+            cuts.append(c + 1)
+        cuts.append(end + 1)
+        spans = [(cuts[k], cuts[k + 1] - 1) for k in range(len(cuts) - 1)]
+        with ThreadPoolExecutor(len(spans)) as pool:
+            done = list(pool.map(
+                lambda ab: self._encode(text, ab[0], ab[1], blob.count(b"\xff", *ab) + 1, True),
+                spans))
+        return [a for part in done for a in part]
 
-    def _encode_chunk(self, texts: list[str]) -> list[np.ndarray]:
-        words, indices, offsets = _split_and_dictionary_encode(texts)
-        lut = self._lookup(words)
-        ids = lut[indices]
-        keep = ids >= 0  # drop the '' Arrow yields between adjacent whitespace
-        if not keep.all():
-            offsets = np.concatenate(([0], np.cumsum(keep)))[offsets]
-            ids = ids[keep]
-        ids = ids.astype(np.uint32)
-        return [ids[offsets[k] : offsets[k + 1]] for k in range(len(texts))]
+    def _encode(self, text: np.ndarray, start: int, end: int, n: int,
+                frozen: bool) -> list[np.ndarray]:
+        """Ids of the n texts in text[start:end] (kv.TEXT_END between them, 8 bytes of slack
+        after); a growing vocabulary is updated, so the caller holds the lock."""
+        ids = np.empty((end - start) // _BYTES_PER_ID + 1, np.uint32)
+        ptr = np.empty(n + 1, np.int64)
+        ptr[0] = 0
+        pos, doc, nid = start, 0, 0
+        while True:
+            status, pos, doc, nid, extra = kv.encode_grow(
+                text, pos, end, doc, nid, ids, ptr, self._words, self._state, self._slots,
+                self._bits, self._max_words, frozen)
+            if status == kv.DONE:
+                break
+            if status == kv.GROW_IDS:  # at most one word per 2 bytes of the rest
+                ids = _grown(ids, nid, nid + (end - pos) // 2 + 1)
+            elif status == kv.GROW_WORDS:
+                self._words = _grown(self._words, int(self._state[1]),
+                                     max(int(extra), 2 * self._words.size))
+            elif status == kv.GROW_TABLE:
+                self._grow_table()
+            else:
+                word = text[pos:extra].tobytes().decode("utf-8")
+                raise CoocError(f"word {word!r} is not in the frozen whitespace vocabulary "
+                                f"({self.vocab_size} words)")
+        if ids.size - nid > nid // 8:
+            ids = ids[:nid].copy()  # the rest of the guess is not kept alive by the views
+        b = ptr.tolist()
+        return [ids[b[k] : b[k + 1]] for k in range(n)]
 
-    def _lookup(self, words: list[str]) -> np.ndarray:
-        """Global ids of the batch's distinct words (-1 for ''); new words get new ids."""
-        lut = np.empty(len(words), dtype=np.int64)
-        with self._lock:
-            get = self._ids.get
-            for j, w in enumerate(words):
-                i = get(w)
-                if i is None:
-                    if not w:
-                        i = -1
-                    elif self._frozen:
-                        raise CoocError(
-                            f"word {w!r} is not in the frozen whitespace vocabulary "
-                            f"({len(self._words)} words)"
-                        )
-                    else:
-                        i = len(self._words)
-                        self._words.append(w)
-                        self._ids[w] = i
-                lut[j] = i
-        return lut
+    def _grow_table(self) -> None:
+        if self._state[0] >= _MAX_WORDS:
+            raise CoocError(f"the whitespace vocabulary is full ({_MAX_WORDS} words: ids are "
+                            "uint32)")
+        bits = self._bits + 1
+        slots = np.full((1 << bits, 2), -1, np.int64)
+        kv.build_table(self._words, int(self._state[1]), slots, bits, False)
+        self._slots, self._bits, self._max_words = slots, bits, _max_words(bits)
 
     def freeze(self) -> np.ndarray | None:
         """Sort the vocabulary (</s> first, then code-point order); return old id -> new id.
@@ -142,70 +205,62 @@ class WhitespaceTokenizer(Tokenizer):
         with self._lock:
             if self._frozen:
                 return None
-            old = self._words
-            new = [EOT_TEXT, *sorted(old[1:])]
-            self._ids = {w: i for i, w in enumerate(new)}
-            remap = np.fromiter((self._ids[w] for w in old), dtype=np.uint32, count=len(old))
-            self._words = new
-            self._frozen = True
+            count, used = int(self._state[0]), int(self._state[1])
+            off = kv.word_starts(self._words, used, count)
+            order = kv.sort_words(self._words, off)
+            self._words, remap = kv.renumber(self._words, off, order, self._slots)
+            self._texts, self._texts_used = [], 0
+            self._frozen = True  # last: lock-free readers then see the final arrays
             return remap
 
     def token_texts(self) -> list[str]:
-        return list(self._words)
+        with self._lock:
+            used = int(self._state[1])
+            if self._texts_used < used:  # decode the words added since the last call
+                new = self._words[self._texts_used : used].tobytes()
+                self._texts += new.decode("utf-8", "surrogatepass").split("\n")[:-1]
+                self._texts_used = used
+            return list(self._texts)
 
     def describe(self) -> dict[str, Any]:
-        h = hashlib.sha256()
-        for w in self._words:
-            h.update(w.encode("utf-8") + b"\n")  # words never contain '\n'
+        with self._lock:  # sha256 of every word's UTF-8 + b"\n": the word buffer itself
+            digest = hashlib.sha256(self._words[: int(self._state[1])]).hexdigest()
+            size = self.vocab_size
         return {
             "spec": self.spec,
             "kind": self.kind,
-            "vocab_size": self.vocab_size,
+            "vocab_size": size,
             "eot_id": self.eot_id,
-            "vocab_sha256": h.hexdigest(),
+            "vocab_sha256": digest,
             "frozen": self._frozen,
         }
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_restore, (self.num_threads, list(self._words), self._frozen))
+        with self._lock:  # the word buffer (a few MB), not a list of str
+            blob = self._words[: int(self._state[1])].tobytes()
+        return (_restore, (self.num_threads, blob, self._frozen))
 
 
-def _restore(num_threads: int, words: list[str], frozen: bool) -> WhitespaceTokenizer:
+def _restore(num_threads: int, blob: bytes, frozen: bool) -> WhitespaceTokenizer:
     tok = WhitespaceTokenizer(num_threads)
-    tok._words = words
-    tok._ids = {w: i for i, w in enumerate(words)}
+    tok._load(blob, check=False)
     tok._frozen = frozen
     return tok
 
 
-def _split_and_dictionary_encode(texts: list[str]) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """All words of `texts` as (distinct words, index per word, doc offsets).
+def _max_words(bits: int) -> int:
+    return min(int((1 << bits) * _MAX_LOAD), _MAX_WORDS)
 
-    Words come from `str.split()`, the definition of a word here; Arrow's C++ dictionary
-    encoding then maps them to indices. Arrow's own `utf8_split_whitespace` was dropped: on
-    random Unicode it disagreed with `str.split()` and was not even deterministic (a trailing
-    '\xa0' sometimes came back as a word), found by the order-independence property test.
-    """
-    import pyarrow as pa
-    import pyarrow.compute as pc
 
-    splits = [t.split() for t in texts]
-    offsets = np.zeros(len(texts) + 1, dtype=np.int64)
-    np.cumsum([len(w) for w in splits], out=offsets[1:])
-    if offsets[-1] == 0:
-        return [], np.zeros(0, dtype=np.int64), offsets
-    flat = list(itertools.chain.from_iterable(splits))
+def _grown(a: np.ndarray, used: int, size: int) -> np.ndarray:
+    """A copy of a[:used] with room for `size` items."""
+    out = np.empty(size, a.dtype)
+    out[:used] = a[:used]
+    return out
+
+
+def _utf8(text: str) -> bytes:
     try:
-        arr = pa.array(flat, type=pa.large_string())
-    except (UnicodeEncodeError, pa.ArrowException):
-        arr = pa.array([_fix(w) for w in flat], type=pa.large_string())
-    encoded = pc.dictionary_encode(arr)
-    return encoded.dictionary.to_pylist(), encoded.indices.to_numpy(), offsets
-
-
-def _fix(text: str) -> str:
-    try:
-        text.encode("utf-8")
-        return text
+        return text.encode("utf-8")
     except UnicodeEncodeError:
-        return fix_surrogates(text)
+        return fix_surrogates(text).encode("utf-8")
