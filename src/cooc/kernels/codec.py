@@ -89,18 +89,15 @@ def _bitlen(x):
 
 @njit(**_JIT)
 def _get(words, pos, width):
-    """`width` (0..32) bits at bit position `pos`, as int64; word index clamped into `words`."""
+    """`width` (0..63) bits at bit position `pos`, as int64; word index clamped into `words`.
+    Branch-free (the next word is read whether the bits reach it or not): a branch on
+    sh + width > 64 is mispredicted at random positions, 8.4 ns a read instead of 3.2."""
     if width == 0:
         return np.int64(0)
     last = words.shape[0] - 1
-    i = pos >> 6
-    if i > last:
-        i = last
-    sh = pos & 63
-    v = words[i] >> np.uint64(sh)
-    if sh + width > 64:
-        j = i + 1 if i < last else last
-        v |= words[j] << np.uint64(64 - sh)
+    i = min(pos >> 6, last)
+    sh = np.uint64(pos & 63)
+    v = (words[i] >> sh) | ((words[min(i + 1, last)] << (np.uint64(63) - sh)) << _ONE)
     return np.int64(v & ((_ONE << np.uint64(width)) - _ONE))
 
 

@@ -6,9 +6,11 @@ Elias-Fano trie index (`X.ngrams/`), lookups, continuations, and the Google n-gr
     idx = open_ngrams("corpus.ngrams")
     idx.lookup(idx.encode(" of the")), idx.continuations(idx.encode(" of"))
 
-Layers: `cooc.kernels.ngram` (numba kernels), `count` / `build` / `writer` (orchestration and
-the on-disk layout), `reader` and `google` (the query artefact and the text format). Names
-below are imported on first use, so `import cooc.ngram.config` (the CLI) stays numpy-free.
+Layers: `cooc.kernels.ngram` (counting kernels), `cooc.kernels.ngram_trie` (the trie's
+kernels, over `cooc.kernels.elias_fano` and `cooc.kernels.count_code`), `count` / `build` /
+`writer` (orchestration and the on-disk layout), `reader` and `google` (the query artefact and
+the text format). Names below are imported on first use, so `import cooc.ngram.config` (the
+CLI) stays numpy-free.
 """
 
 from cooc.ngram.config import NgramConfig, NgramOptions

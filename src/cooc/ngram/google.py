@@ -36,7 +36,7 @@ from cooc.ngram.writer import NgramWriter, key_shape
 SIDECAR = "cooc-ngrams.json"
 _SIDECAR_MAGIC = "COOC-NGRAMS-GOOGLE"
 _HEADER_SKIP = {"magic", "format_version", "order", "vocab_size", "grams", "bytes", "block",
-                "levels", "files", "created_by"}
+                "layout", "levels", "files", "created_by"}
 _ESC = {"\\": "\\\\", " ": "\\s", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
 _UNESC = {"\\": "\\", "s": " ", "t": "\t", "n": "\n", "r": "\r"}
 _LINES_PER_WRITE = 1 << 18

@@ -1,22 +1,36 @@
-"""Reading an n-gram index (layout: `cooc.ngram.writer`): memory-mapped, counts by descending
-the trie, continuations of a context, statistics.
+"""Reading an n-gram index (layout: `cooc.ngram.writer`): memory-mapped, counts by searching
+the trie, continuations of a context, whole levels, statistics.
 
-Performance notes (lookups; see the benchmark `bench/bench_ngram.py` for figures): a k-gram
-lookup is one dense read (level 1) and k - 1 chunk searches, each a binary search over the
-chunk's block skip entries and one block search with the codec's `_find_in_block`; the count
-is decoded at the last level only. Batches go through `kn.lookup_many` in groups of 32, stage
-by stage. Order-5 index of 4 M Qwen tokens, 1e6 3-grams, one thread, 2-core AMD EPYC shared
-with other jobs (+-20 %; base / now, ns per lookup, present and random-last-token sets):
-- as it was (groups of 32, touch loads): 590-640 / 530-550. Even with the queries' blocks in
-  cache a 3-gram costs ~300 ns: the work is mostly compute (two block searches ~90 ns each,
-  the Rice count ~50 ns), not cache misses.
-- software prefetch per stage instead of touch loads, a SWAR select for the Rice count, a
-  bucket jump for sparse blocks: within noise (-5 %).
-- sorting a batch of 4096+ lookups by its first tokens (`kn.batch_order`, LSD radix sort,
-  ~40 ns a lookup) and copying a node from the previous lookup when it shares the prefix
-  (in the bench 97 % share the first token, 69 % two, 42 % all three): 380-400 / 345-365.
-  The kernel on sorted input is ~240 ns; numpy's argsort instead of the radix sort is as
-  fast on this machine. Results are scattered back, so the order never shows.
+Performance notes (lookups; `bench/bench_ngram.py`: order-5 index of 4 M Qwen tokens, 1e6
+n-grams from the corpus, present and with a random last token, one thread, 2-core AMD EPYC
+shared with other jobs, +-20 %). A k-gram lookup searches the rows of all its substrings
+(`cooc.kernels.ngram_trie`); a search selects the row's bounds in ptr and the value before it
+in val, then scans a short row or, in a long one, jumps to the target's high bucket with
+select0 and binary-searches the bucket's low bits; the count is decoded at the last level
+only. Batches of 4096+ lookups are sorted by their first tokens (`nt.batch_order`, LSD radix
+sort, ~40 ns a lookup; the rows gathered by a kernel, 5 ns, where numpy's fancy index took
+60), and a lookup sharing a prefix with the one before keeps its nodes of the substrings
+inside it (97 % share the first token, 69 % two, 42 % all three) and the row bounds of
+searches in the same rows; results are scattered back by numpy (a random store in the
+kernel cost 55 ns a lookup), so the order never shows.
+- first version: 3-grams 530-550 ns: level-2 searches took 260-440 ns, most of it compute.
+  `codec._get` branch-free (8.4 -> 3.2 ns a read; its branch on the word boundary is
+  mispredicted at random positions) and a broadword `select_in_word` (7 -> 1.3 ns):
+  455 / 450.
+- tables of positions (see `cooc.kernels.elias_fano`): a select in the level-2 row starts
+  scanned 5000 bits on average (the rows of frequent tokens are long): 415 / 360.
+- reusing the row bounds of the same search slot: 370 / 305; the gather and the scatter out
+  of the kernel: 318-336 / 258-260 (format 1: 377-400 / 345-365).
+- 2-grams 120-160 ns; 4-grams 600-1000 ns and 5-grams 1.2-2.0 us (absent / present: 8.3
+  searches a 5-gram, most of them in the long rows of levels 2 and 3, ~230 ns each). Format
+  1 searched n - 1 rows: its reader before the sorted batches, measured alongside, took
+  830-900 ns a 4-gram and 1.2 us a 5-gram; context remapping costs the longer lookups.
+- dropped: a direct-mapped cache of searches (level, row, id) -> node (4096 slots): a few
+  % slower (hits beyond the shared prefixes are rare); interpolating in a bucket before
+  the binary search: no change; select samples every 64 ones instead of 256: level-2
+  searches -20 % before the tables, +0.1-0.2 bytes an n-gram.
+- `level_arrays` for k = 2, 3, 4, 5 in turn: 0.43 s for the 8.5 M entries (each level from
+  the one before: its suffixes and last tokens are kept), the rows below prefetched.
 """
 
 from __future__ import annotations
@@ -32,11 +46,30 @@ import numpy as np
 
 from cooc.errors import CoocError, IndexFormatError
 from cooc.fileio import read_folder_manifest
-from cooc.kernels import ngram as kn
-from cooc.ngram.writer import ARRAYS, FORMAT_VERSION, MAGIC, MANIFEST, VOCAB, bits_per_token
+from cooc.kernels import count_code as cc
+from cooc.kernels import elias_fano as ef
+from cooc.kernels import ngram_trie as nt
+from cooc.ngram.writer import ARRAYS, FORMAT_VERSION, LAYOUT, MAGIC, MANIFEST, VOCAB, bits_per_token
 
 _PARALLEL_BELOW = 1 << 16  # fewer lookups than this run on the calling thread
 _SORT_FROM = 1 << 12  # batches of this many lookups and more are sorted first
+
+
+def _manifest(path: Path) -> dict:
+    try:
+        with open(path / MANIFEST, encoding="utf-8") as f:
+            m = json.load(f)
+        old = isinstance(m, dict) and m.get("magic") == MAGIC and m.get("format_version") == 1
+    except (OSError, ValueError):
+        old = False
+    if old:
+        raise IndexFormatError(f"{path} is an n-gram index of format version 1 (chunked block "
+                               f"codec); this cooc reads version {FORMAT_VERSION} (an Elias-Fano "
+                               "trie, smaller): rebuild it with `cooc ngram count`, or export it "
+                               "with the older cooc (`cooc ngram export`) and `cooc ngram import` "
+                               "it with this one")
+    return read_folder_manifest(path, MANIFEST, MAGIC, FORMAT_VERSION, "an n-gram index",
+                                "`cooc ngram count`", IndexFormatError)
 
 
 class NgramIndex:
@@ -44,12 +77,14 @@ class NgramIndex:
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
-        m = read_folder_manifest(self.path, MANIFEST, MAGIC, FORMAT_VERSION, "an n-gram index",
-                                 "`cooc ngram count`", IndexFormatError)
+        m = _manifest(self.path)
         self.manifest = m
         self.order = int(m["order"])
         self.vocab_size = int(m["vocab_size"])
         self.markers = bool(m["markers"])
+        if set(m["files"]) != set(ARRAYS) or m.get("layout") != LAYOUT:
+            raise IndexFormatError(f"{self.path}: the manifest's files or layout do not match "
+                                   "this format; rebuild the index")
         arrays = {}
         for name, spec in m["files"].items():
             p = self.path / spec["file"]
@@ -62,21 +97,48 @@ class NgramIndex:
                                        f"{spec['nbytes']}: the index is truncated or damaged")
             dt = np.dtype(spec["dtype"])
             shape = tuple(spec["shape"])
-            a = (np.memmap(p, dt, "r", shape=shape) if size else np.zeros(shape, dt))
-            arrays[name] = a
+            arrays[name] = np.memmap(p, dt, "r", shape=shape) if size else np.zeros(shape, dt)
         self._a = arrays
-        self.unigrams = arrays["unigrams"]
-        if self.unigrams.shape[0] != self.vocab_size or set(arrays) != set(ARRAYS):
-            raise IndexFormatError(f"{self.path}: arrays do not match the manifest")
-        self.levels = np.zeros((self.order + 1, 3), np.int64)
-        for lv in m["levels"]:
-            self.levels[lv["order"]] = (lv["chunk_base"], lv["shift"], lv["chunks"])
-        # (first entry, first block, first word) per chunk slot, interleaved: one cache line
-        # per chunk for a lookup instead of three
-        self._ctab = np.stack([np.asarray(arrays[n], np.int64)
-                               for n in ("entry_ptr", "blk_ptr", "row_word")], 1)
+        self.lev = np.asarray(m["levels"], np.int64)
+        self._check_tables()
+        self._uni: np.ndarray | None = None
+        self._level_cache: tuple | None = None  # (k, row starts, suffixes, last tokens)
         self._texts: list[str] | None = None
         self._tokenizer = None
+
+    def _check_tables(self) -> None:
+        """Every place the level table names lies inside its array, and the levels' sizes
+        agree (the kernels trust the table)."""
+        lev, a = self.lev, self._a
+        bad = lev.shape != (self.order + 1, nt.LEVEL_FIELDS)
+        words = len(a["trie"])
+        grams = self.grams
+        used = 1  # the spare word
+        if not bad:
+            for k in range(1, self.order + 1):
+                n = int(lev[k, nt.NGRAMS])
+                rows = self.vocab_size if k == 2 else int(lev[k - 1, nt.NGRAMS])
+                seqs = [(nt.VAL, n)] + ([(nt.PTR, rows + 1)] if k > 1 else [])
+                bad |= n != grams.get(k, -1) or (k == 1 and n > self.vocab_size)
+                for col, want in seqs:
+                    m, lb, lo, hi, sel, hi_bits, sel0 = (int(x) for x in lev[k, col : col + 7])
+                    if m != want or min(lb, lo, hi, sel, hi_bits) < 0 or lb > 56 or hi_bits < m + 1:
+                        bad = True
+                        continue
+                    ends = [lo + ((m * lb + 63) >> 6), hi + ((hi_bits + 63) >> 6),
+                            sel + ((m + (1 << ef.SAMPLE) - 1) >> ef.SAMPLE)]
+                    if sel0 >= 0:
+                        ends.append(sel0 + ((hi_bits - m + (1 << ef.SAMPLE) - 1) >> ef.SAMPLE))
+                    bad |= max(ends) > words
+                    used += max(ends) - lo
+                used += ef.TABLE_WORDS * int(lev[k, nt.TABLES] + lev[k, nt.TABLES + 1])
+                nsb = (n + cc.SUPER_VALUES - 1) // cc.SUPER_VALUES
+                crec = int(lev[k, nt.CREC])
+                bad |= crec < 0 or crec + nsb * cc.REC > len(a["count_ptr"])
+            bad |= used != words
+        if bad:
+            raise IndexFormatError(f"{self.path}: the level table does not match the arrays: "
+                                   "the index is damaged; rebuild it")
 
     # -- basic facts -------------------------------------------------------------------------
 
@@ -93,6 +155,26 @@ class NgramIndex:
     def eos_id(self) -> int | None:
         return self.vocab_size - 1 if self.markers else None
 
+    @property
+    def unigrams(self) -> np.ndarray:
+        """uint64[V], read-only: the count of every token id (0: unseen). The index stores
+        the observed ids and their counts; this array is decoded on first use."""
+        if self._uni is None:
+            a = self._a
+            n = int(self.lev[1, nt.NGRAMS])
+            ids, ok = ef.ef_decode(a["trie"], self.lev[1, nt.VAL : nt.VAL + ef.EF_FIELDS])
+            cnt = np.empty(n, np.int64)
+            ok = ok and cc.decode(a["counts"], a["count_ptr"], self.lev[1, nt.CREC], n, 0, n, cnt)
+            if not ok or (n and (ids[0] < 0 or ids[-1] >= self.vocab_size
+                                 or (np.diff(ids) <= 0).any() or cnt.min() < 1)):
+                raise IndexFormatError(f"{self.path}: the unigrams do not decode: the index is "
+                                       "damaged; rebuild it")
+            uni = np.zeros(self.vocab_size, np.uint64)
+            uni[ids] = cnt.astype(np.uint64)
+            uni.flags.writeable = False
+            self._uni = uni
+        return self._uni
+
     def token_texts(self) -> list[str]:
         if self._texts is None:
             self._texts = json.loads((self.path / VOCAB).read_text(encoding="utf-8"))
@@ -100,7 +182,7 @@ class NgramIndex:
 
     def _trie(self) -> tuple:
         a = self._a
-        return self.levels, self._ctab, a["skip"], a["words"], np.int64(self.vocab_size)
+        return self.lev, a["trie"], a["counts"], a["count_ptr"]
 
     # -- lookups -----------------------------------------------------------------------------
 
@@ -132,20 +214,21 @@ class NgramIndex:
                 raise ValueError(f"lens must be m values in [1, {g.shape[1]}]")
         self._check_ids(g)
         m = g.shape[0]
+        uni = self.unigrams
         trie = self._trie()
         perm = None
         if m >= _SORT_FROM and g.shape[1] > 1:  # neighbours share prefixes and cache lines
-            perm = kn.batch_order(g, ln, bits_per_token(self.vocab_size))
-            g, ln = g[perm], ln[perm]
+            perm = nt.batch_order(g, ln, bits_per_token(self.vocab_size))
+            g, ln = nt.gather_rows(g, ln, perm)
+        res = np.empty(m, np.uint64)
         if num_threads <= 1 or m < _PARALLEL_BELOW:
-            res = kn.lookup_many(g, ln, self.unigrams, *trie)
+            nt.lookup_many(g, ln, res, uni, *trie)
         else:
-            res = np.empty(m, np.uint64)
             cuts = np.linspace(0, m, num_threads + 1).astype(np.int64)
 
             def part(i: int) -> None:
                 a, b = cuts[i], cuts[i + 1]
-                res[a:b] = kn.lookup_many(g[a:b], ln[a:b], self.unigrams, *trie)
+                nt.lookup_many(g[a:b], ln[a:b], res[a:b], uni, *trie)
 
             with ThreadPoolExecutor(num_threads) as pool:
                 list(pool.map(part, range(num_threads)))
@@ -156,12 +239,14 @@ class NgramIndex:
         return out
 
     def node(self, ids) -> int:
-        """Trie node of the n-gram `ids` (its entry in level len(ids)), or -1 if absent."""
+        """Trie node of the n-gram `ids` (its entry in level len(ids), lexicographic order;
+        the token id for one token), or -1 if absent."""
         a = np.asarray(ids, dtype=np.int64).reshape(-1)
         if not 1 <= a.shape[0] <= self.order:
             raise ValueError(f"an n-gram of this index has 1..{self.order} tokens, got {a.shape[0]}")
         self._check_ids(a)
-        return int(kn.find_node(a, self.unigrams, *self._trie()))
+        lev, trie, _, _ = self._trie()
+        return int(nt.find_node(a, self.unigrams, lev, trie))
 
     def continuations(self, context) -> tuple[np.ndarray, np.ndarray]:
         """(next token ids, counts) after the context `ids` (1..order-1 tokens), ids increasing:
@@ -173,10 +258,8 @@ class NgramIndex:
         if a.shape[0] >= self.order:
             raise ValueError(f"a context of this order-{self.order} index has at most "
                              f"{self.order - 1} tokens, got {a.shape[0]}")
-        node = self.node(a)
-        if node < 0:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        return kn.row_entries(np.int64(node), a.shape[0] + 1, *self._trie())
+        self._check_ids(a)
+        return nt.children(a, self.unigrams, *self._trie())
 
     # -- text forms --------------------------------------------------------------------------
 
@@ -230,8 +313,10 @@ class NgramIndex:
     # -- statistics and checks ---------------------------------------------------------------
 
     def stats(self) -> dict[str, Any]:
-        """Grams per order and bytes per gram per order and component (ids, counts,
-        pointers: skip entries, chunk tables and word padding), like Tongrams' print_stats."""
+        """Grams per order and bytes per gram per order and component, like Tongrams'
+        print_stats: ids (the Elias-Fano values; order 1: the observed token ids), counts
+        (count codes and their records), pointers (row starts and select samples). The
+        components add up to the array files' bytes."""
         per = {}
         total_bytes = 0
         for k in range(1, self.order + 1):
@@ -259,26 +344,53 @@ class NgramIndex:
                     h.update(chunk)
             if h.hexdigest() != spec["sha256"]:
                 raise IndexFormatError(f"{self.path / spec['file']} fails its checksum")
-        for lv in self.manifest["levels"]:
-            _, _, bad = kn.decode_chunks(0, lv["chunks"], lv["chunk_base"], self._ctab,
-                                         self._a["skip"], self._a["words"],
-                                         np.int64(self.vocab_size) << lv["shift"])
-            if bad >= 0:
-                raise IndexFormatError(f"{self.path}: level {lv['order']} chunk {bad} is damaged")
+        self._uni = None
+        _ = self.unigrams
+        lev, _, cwords, crecs = self._trie()
+        for k in range(1, self.order + 1):
+            n = int(lev[k, nt.NGRAMS])
+            cnt = np.empty(n, np.int64)
+            if not (cc.check_records(crecs, lev[k, nt.CREC], n)
+                    and cc.decode(cwords, crecs, lev[k, nt.CREC], n, 0, n, cnt)):
+                raise IndexFormatError(f"{self.path}: the counts of level {k} are damaged")
+            if k > 1:
+                self._level(k)  # raises when the level does not decode
+        self._level_cache = None
+
+    def _level(self, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(rows, last tokens, suffixes, row starts) of level k >= 2, decoded level by level
+        from the last one decoded (kept: `level_arrays` is called for k = 2, 3, ...)."""
+        c = self._level_cache
+        if c is not None and c[0] == k - 1:
+            j, prev = k, c[1:]
+        else:
+            j, prev = 2, (np.zeros(1, np.int64),) * 3
+        trie = self._a["trie"]
+        while True:
+            rows, toks, suffix, ptr, ok = nt.level_entries(trie, self.lev, j, *prev)
+            if not ok:
+                self._level_cache = None
+                raise IndexFormatError(f"{self.path}: level {j} does not decode: the index is "
+                                       "damaged; rebuild it")
+            prev = (ptr, suffix, toks)
+            if j == k:
+                self._level_cache = (k, *prev)
+                return rows, toks, suffix, ptr
+            j += 1
 
     def level_arrays(self, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(rows int64, next ids int64, counts int64) of every entry of level k >= 2, in order."""
-        lv = next(x for x in self.manifest["levels"] if x["order"] == k)
-        ids, cnt, bad = kn.decode_chunks(0, lv["chunks"], lv["chunk_base"], self._ctab,
-                                         self._a["skip"], self._a["words"],
-                                         np.int64(self.vocab_size) << lv["shift"])
-        if bad >= 0:
-            raise IndexFormatError(f"{self.path}: level {k} chunk {bad} is damaged")
-        base = lv["chunk_base"]
-        eptr = np.asarray(self._a["entry_ptr"][base : base + lv["chunks"] + 1])
-        chunk = np.repeat(np.arange(lv["chunks"], dtype=np.int64), np.diff(eptr))
-        rows = (chunk << lv["shift"]) + ids // self.vocab_size
-        return rows, ids % self.vocab_size, cnt
+        """(rows int64, next ids int64, counts int64) of every entry of level k >= 2, in
+        lexicographic order: rows are the nodes of level k - 1 (token ids for k = 2), and
+        along a row the next ids increase. Calls for k = 2, 3, ... decode one level each."""
+        if not 2 <= k <= self.order:
+            raise ValueError(f"level must be in [2, {self.order}], got {k}")
+        rows, toks, _, _ = self._level(k)
+        lev, _, cwords, crecs = self._trie()
+        n = int(lev[k, nt.NGRAMS])
+        cnt = np.empty(n, np.int64)
+        if not cc.decode(cwords, crecs, lev[k, nt.CREC], n, 0, n, cnt):
+            raise IndexFormatError(f"{self.path}: the counts of level {k} are damaged")
+        return rows, toks.copy(), cnt
 
     def iter_grams(self, k: int):
         """(grams int64[n, k], counts int64[n]) of every k-gram, in trie (lexicographic) order."""

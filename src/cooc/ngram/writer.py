@@ -1,41 +1,63 @@
 """On-disk layout of an n-gram count index (`X.ngrams/`) and its writer.
 
-Layout (format_version 1; every array little-endian, memory-mappable, sha256 in the manifest)
+Layout (format_version 2; every array little-endian, memory-mappable, sha256 in the manifest)
 
     manifest.json   magic "COOC-NGRAMS", format_version, order, vocab_size (V, markers
                     included), tokenizer (`Tokenizer.describe()`, or null for integer ids),
                     markers, grams per order, bytes per order and component, the level
-                    table, and {name, file, dtype, shape, nbytes, sha256} per array file
+                    table ("levels", `cooc.kernels.ngram_trie`), the code constants
+                    ("layout"), and {file, dtype, shape, nbytes, sha256} per array file
     vocab.json      the display text of every id 0..V-1 ("<s>", "</s>" last with markers)
-    unigrams.u64    level 1: the count of every token id, uint64[V]
-    words.u64       levels 2..order: the encoded entries, level after level, then one 0 word
-    skip.u32        uint32[blocks, 2]: first id and bit offset (in its chunk) of every block
-    row_word.i64    per level, per chunk: first word of the chunk in words.u64; one more slot
-    blk_ptr.i64     per level, per chunk: first block of the chunk in skip.u32; one more slot
-    entry_ptr.i64   per level, per chunk: first entry of the chunk in its level; one more slot
+    trie.u64        the Elias-Fano sequences of every level (`cooc.kernels.elias_fano`), one
+                    after the other (the level table gives each one's words), then their
+                    tables of positions, in the same order, then one spare word
+    counts.u64      the count codes of levels 1..order (`cooc.kernels.count_code`), one
+                    after the other, then one spare word
+    count_ptr.u32   the count codes' superblock records, level after level
 
-The trie. Level 1 is dense (node = token id). Level k >= 2 holds the distinct k-grams in
-lexicographic order of their ids; its rows are the nodes of level k - 1 (the token ids for
-k = 2, the entry positions of level k - 1 otherwise) and a row's entries are the next token
-ids, increasing, with their counts; a k-gram's node is its entry position in level k.
-The rows are cut into chunks of 2**shift consecutive rows, and each chunk is one row of the
-project's block codec (`cooc.kernels.codec`, blocks of 128 entries, Elias-Fano ids, Rice or
-bit-packed counts) with ids (row mod 2**shift) * V + token: strictly increasing along the
-chunk, below 2**32. `shift` (per level, in the level table: chunk_base = first slot of the
-level in the three chunk arrays, shift, chunks) has 2**shift * V <= 2**32,
-at most 16, about 512 entries a chunk on average, and at most 2**22 entries in any chunk.
+The trie (`cooc.kernels.ngram_trie`; Tongrams' layout: Pibiri and Venturini, "Efficient data
+structures for massive n-gram datasets", SIGIR 2017). Level 1: the observed token ids (an
+Elias-Fano sequence) and their counts in token order; a 1-gram's node is its token id.
+Level k >= 2: the distinct k-grams in lexicographic order of their token ids; its rows are
+the nodes of level k - 1 (token ids for k = 2) and a k-gram's node is its position in the
+level (so nodes, rows and `NgramIndex.level_arrays` are the ones of format 1). Per level an
+Elias-Fano sequence of the row starts (ptr), one of the per-row prefix-summed ids (val), and
+the counts (count - 1 in exp-Golomb codes with a parameter per block of 128, records of 64
+blocks pointing into them). A 2-gram's id is its last token; a longer k-gram's id is
+*context remapped*: the rank of its last token among the continuations of its (k-2)-token
+middle, i.e. the position of its (k-1)-suffix in its row of level k - 1. Select samples
+whose block of 256 ones (or zeros) spans more than SELECT_SPAN bits point to a table of the
+block's positions instead, so that no select scans more than SELECT_SPAN bits.
 
-Why chunks and not one codec row per trie row: most rows above level 2 hold one or two
-entries, and a codec row costs a skip entry (8 bytes) per block, a row pointer and word
-padding: ~30 bytes per gram. A chunk row pays those once per 128 entries; the price is that
-the id gap between consecutive entries of different rows is about V (log2 V + 2 bits
-per entry instead of the gap between token ids), see the performance notes of
-`cooc.ngram.reader`.
+Why (the order-5 benchmark of `cooc.ngram.reader`, 4 M Qwen tokens, 8.6 M n-grams). Format 1
+coded each level as chunks of 2**shift rows of the project's block codec with ids
+(row mod 2**shift) * V + token: the id gap between rows cost ~log2 V bits per entry, 2.72
+bytes per n-gram in all (the unigrams a dense V x 8 bytes). Elias-Fano sequences with per-row
+prefix sums cost 2 + log2(mean id gap) bits per entry, and context remapping makes the ids
+of long n-grams small: most 4- and 5-grams' middles have few continuations (mean id gaps:
+1718 at level 2, 124 at 3, 17 at 4, 2 at 5). Bytes per n-gram, ids / counts / pointers:
+level 2 1.59 / 0.41 / 0.22, 3 1.12 / 0.27 / 0.28, 4 0.76 / 0.21 / 0.32, 5 0.37 / 0.20 / 0.36,
+unigrams 0.47 / 0.80 / 0; 1.33 in all. Tried and dropped: remapping by the last word only
+(Tongrams' remapping order 1; a lookup searches 2n - 3 rows instead of n (n - 1) / 2): level-4
+and -5 ids 1.34 bytes, +0.5 bytes per n-gram in all; token ids ranked by count (as the LM
+trie): -0.03 bytes, but levels would no longer be in token-id order; tables of positions
+from 2048 bits: +0.06 bytes and no faster; no tables: a level-2 search 1.4x as long (a
+select in the level-2 row starts scanned 5000 bits on average: the rows of frequent tokens
+are long, so the row starts around them are far apart).
+The price of remapping: a lookup of an n-gram searches every one of its substrings, and
+reading a level back (`NgramIndex.level_arrays`) follows the suffixes down to the tokens,
+level by level.
 
-Writing: levels arrive as (row, token, count) streams in order (`add_level`), are spooled to
-the temporary folder `X.ngrams.tmp-<pid>`, then encoded chunk group by chunk group on
-threads (memory: a group of at most 2**22 entries per thread) at `finish`, which writes the
-manifest and renames the folder into place.
+Writing. Levels arrive as (row, token, count) streams in order (`add_level`) and are spooled
+to the temporary folder `X.ngrams.tmp-<pid>`. At `finish` each level is read back in groups
+of 2**22 entries: its counts are coded (on a second thread) and appended, its ids remapped
+(a k-gram's suffix is found in level k - 1's spooled tokens, through memory maps: the
+suffixes of one row's entries share a row below, searched by galloping, and the rows below
+of later entries are prefetched) and its row starts, values and suffixes spooled. Then every
+sequence is written, group by group, into the memory-mapped `trie.u64` (sequences on
+threads: they share no word), and the tables of positions they made are appended.
+Memory: a few groups per thread, and the page cache for the mapped spools. The manifest is
+written last and the folder renamed into place.
 """
 
 from __future__ import annotations
@@ -50,32 +72,37 @@ from typing import Any
 import numpy as np
 
 from cooc.errors import CoocError
-from cooc.fileio import HashedFile
-from cooc.kernels import codec
-from cooc.kernels import ngram as kn
+from cooc.fileio import HashedFile, file_sha256
+from cooc.kernels import count_code as cc
+from cooc.kernels import elias_fano as ef
+from cooc.kernels import ngram_trie as nt
 from cooc.ngram.config import MAX_ORDER
 
 MAGIC = "COOC-NGRAMS"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 VOCAB = "vocab.json"
 BOS_TEXT = "<s>"
 EOS_TEXT = "</s>"
-MAX_SHIFT = 16
-MAX_CHUNK_ENTRIES = 1 << 22
-TARGET_CHUNK_ENTRIES = 512
-MAX_COUNT = (1 << 32) - 1  # the codec stores counts of levels >= 2 as uint32
-# array name -> (file, dtype, columns)
+MAX_COUNT = cc.MAX_VALUE + 1  # 2**63 - 1
+# array name -> (file, dtype)
 ARRAYS = {
-    "unigrams": ("unigrams.u64", "<u8", 1),
-    "words": ("words.u64", "<u8", 1),
-    "skip": ("skip.u32", "<u4", 2),
-    "row_word": ("row_word.i64", "<i8", 1),
-    "blk_ptr": ("blk_ptr.i64", "<i8", 1),
-    "entry_ptr": ("entry_ptr.i64", "<i8", 1),
+    "trie": ("trie.u64", "<u8"),
+    "counts": ("counts.u64", "<u8"),
+    "count_ptr": ("count_ptr.u32", "<u4"),
 }
+LAYOUT = {"sample": ef.SAMPLE, "count_block": cc.BLOCK, "count_super": cc.SUPER,
+          "level_fields": nt.LEVEL_FIELDS, "table_words": ef.TABLE_WORDS}
 _SPOOL = (("rows", "<i8"), ("toks", "<u4"), ("cnts", "<u8"))
-_GROUP_ENTRIES = 1 << 22
+_BUILT = (("ptr", "<i8"), ("val", "<i8"), ("suffix", "<i8"))
+_GROUP_ENTRIES = 1 << 22  # a whole number of count superblocks
+SELECT_SPAN = 4096  # sample blocks longer than this (bits) get tables of positions
+_PROBLEMS = {
+    nt.ROW_RANGE: "its row is not a node of level {j}",
+    nt.ROWS_DECREASE: "rows decrease",
+    nt.TOKENS_NOT_INCREASING: "tokens do not increase along its row",
+    nt.TOKEN_RANGE: "a token id is outside the vocabulary",
+}
 
 
 def bits_per_token(vocab_size: int) -> int:
@@ -101,7 +128,7 @@ def _is_ngram_dir(path: Path) -> bool:
 
 
 def check_replaceable(path: Path) -> None:
-    """Refuse to replace anything but an empty folder or an n-gram index."""
+    """Refuse to replace anything but an empty folder or an n-gram index (of any version)."""
     if not (path.exists() or path.is_symlink()):
         return
     if path.is_dir() and not path.is_symlink() and (not any(path.iterdir()) or _is_ngram_dir(path)):
@@ -120,9 +147,11 @@ class NgramWriter:
     vocab_size : V, markers included.
     texts : the display text of every id (V strings).
     header : extra manifest fields (tokenizer, markers, corpus, ...).
+    num_threads : threads at `finish` (count codes are made beside the remapping).
 
-    Use as a context manager: leaving the block by an exception, or without `finish`,
-    removes the temporary folder and leaves nothing at `path`.
+    Fill `unigrams` (uint64[V], the count of every token id) and call `add_level` for
+    k = 2..order. Use as a context manager: leaving the block by an exception, or without
+    `finish`, removes the temporary folder and leaves nothing at `path`.
     """
 
     def __init__(self, path: str | os.PathLike, order: int, vocab_size: int, texts: list[str],
@@ -156,19 +185,30 @@ class NgramWriter:
             self.abort()
 
     def abort(self) -> None:
+        self._close_spools()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def _close_spools(self) -> None:
         for files in self._spools.values():
             for f in files:
                 f.close()
-        shutil.rmtree(self.tmp, ignore_errors=True)
 
     def _spool_path(self, k: int, name: str) -> Path:
         return self.tmp / f"level{k}.{name}.tmp"
 
     def add_level(self, k: int, rows: np.ndarray, toks: np.ndarray, cnts: np.ndarray) -> None:
-        """Append the next entries of level k (rows non-decreasing, tokens increasing per row)."""
-        if len(cnts) and int(cnts.max()) > MAX_COUNT:
-            raise CoocError(f"a {k}-gram occurs {int(cnts.max())} times: counts of 2-grams and "
-                            f"longer are stored as uint32 (at most {MAX_COUNT})")
+        """Append the next entries of level k (rows non-decreasing, tokens increasing per row,
+        counts in [1, 2**63 - 1])."""
+        if not 2 <= k <= self.order:
+            raise ValueError(f"level must be in [2, {self.order}], got {k}")
+        if not len(rows) == len(toks) == len(cnts):
+            raise ValueError(f"rows, toks and cnts differ in length: {len(rows)}, {len(toks)}, "
+                             f"{len(cnts)}")
+        if len(cnts):
+            lo, hi = int(np.min(cnts)), int(np.max(cnts))
+            if lo < 1 or hi > MAX_COUNT:
+                raise CoocError(f"a {k}-gram has count {lo if lo < 1 else hi}: counts must be "
+                                f"in [1, {MAX_COUNT}]")
         for f, a, (_, dt) in zip(self._spools[k], (rows, toks, cnts), _SPOOL, strict=True):
             f.write(np.ascontiguousarray(a, dtype=dt).tobytes())
         self.grams[k] += len(rows)
@@ -176,116 +216,204 @@ class NgramWriter:
     # -- finish ------------------------------------------------------------------------------
 
     def _read(self, k: int, name: str, lo: int, hi: int) -> np.ndarray:
-        dt = np.dtype(dict(_SPOOL)[name])
+        dt = np.dtype(dict(_SPOOL + _BUILT)[name])
         with open(self._spool_path(k, name), "rb") as f:
             return np.fromfile(f, dt, hi - lo, offset=lo * dt.itemsize)
 
-    def _chunk_sizes(self, k: int, nrows: int, shift: int) -> np.ndarray:
-        nchunks = max(1, -(-nrows >> shift)) if nrows else 0
-        sizes = np.zeros(nchunks, np.int64)
+    def _map(self, k: int, name: str) -> np.ndarray:
+        dt = np.dtype(dict(_SPOOL + _BUILT)[name])
+        p = self._spool_path(k, name)
+        return np.memmap(p, dt, "r") if p.stat().st_size else np.zeros(0, dt)
+
+    def _gram(self, k: int, e: int) -> str:
+        """The k-gram at entry e of the spooled level k, as text (for error messages)."""
+        toks = []
+        for j in range(k, 1, -1):
+            toks.append(int(self._read(j, "toks", e, e + 1)[0]))
+            e = int(self._read(j, "rows", e, e + 1)[0])
+        toks.append(e)
+        return " ".join(repr(self.texts[t]) if 0 <= t < self.vocab_size else f"#{t}"
+                        for t in reversed(toks))
+
+    def _problem(self, k: int, problem: int, e: int) -> Exception:
+        if problem == nt.NO_SUFFIX:
+            return CoocError(f"the {k}-gram {self._gram(k, e)} has no {k - 1}-gram suffix (its "
+                             f"last {k - 1} tokens) in level {k - 1}: an n-gram index needs "
+                             "every n-gram's prefix and suffix (counted n-grams always have them)")
+        if problem == nt.NOT_UNIGRAM:
+            return CoocError(f"the 2-gram {self._gram(2, e)} has a token without a unigram count: "
+                             "an n-gram index needs every token of an n-gram as a 1-gram")
+        return ValueError(f"level {k}, entry {e}: " + _PROBLEMS[problem].format(j=k - 1) +
+                          " (add_level needs rows that are nodes of the level below, in order, "
+                          "with tokens increasing along each row)")
+
+    def _remap_level(self, k: int, counts: HashedFile, cptr: HashedFile, pool) -> int:
+        """Pass 1 of level k: code its counts (on the pool, beside the remapping) and spool
+        its row starts, values and suffixes. Returns the universe of its values."""
         n = self.grams[k]
-        for lo in range(0, n, 1 << 24):
-            rows = self._read(k, "rows", lo, min(n, lo + (1 << 24)))
-            sizes += np.bincount(rows >> shift, minlength=nchunks)[:nchunks]
-        return sizes
+        nrows = self.vocab_size if k == 2 else self.grams[k - 1]
+        if k >= 3:
+            prev = (self._map(k - 1, "ptr"), self._map(k - 1, "toks"), self._map(k - 1, "suffix"))
+        else:
+            prev = (np.zeros(1, np.int64), np.zeros(1, np.uint32), np.zeros(1, np.int64))
+        state = np.zeros(6, np.int64)
+        state[2] = state[4] = -1
+        out = {name: open(self._spool_path(k, name), "wb") for name, _ in _BUILT}
+        try:
+            for lo in range(0, n, _GROUP_ENTRIES):
+                hi = min(n, lo + _GROUP_ENTRIES)
+                coded = pool.submit(cc.encode, self._read(k, "cnts", lo, hi), 0)
+                rows, toks = self._read(k, "rows", lo, hi), self._read(k, "toks", lo, hi)
+                top = min(nrows, max(int(rows.max()), -1)) + 1
+                ptr = np.empty(max(0, top - int(state[0])) + 1, np.int64)
+                val = np.empty(hi - lo, np.int64)
+                suf = np.empty(hi - lo, np.int64)
+                npt, problem, e = nt.remap_part(rows, toks, lo, k, self.vocab_size, nrows,
+                                                self.unigrams, *prev, state, ptr, val, suf)
+                words, recs = coded.result()
+                if problem != nt.OK:
+                    raise self._problem(k, problem, int(e))
+                cc.rebase(recs, counts.nbytes // 8)
+                counts.append(words)
+                cptr.append(recs)
+                for name, a in (("ptr", ptr[:npt]), ("val", val), ("suffix", suf)):
+                    if name != "suffix" or k < self.order:  # (suffixes: for the level above)
+                        a.tofile(out[name])
+            tail = np.empty(nrows + 1 - int(state[0]) if state[0] <= nrows else 0, np.int64)
+            nt.ptr_tail(state, nrows, n, tail)
+            tail.tofile(out["ptr"])
+        finally:
+            for f in out.values():
+                f.close()
+        return int(state[3]) if n else 0
 
-    def _level_shape(self, k: int, nrows: int) -> tuple[int, np.ndarray]:
-        # about TARGET_CHUNK_ENTRIES entries a chunk: a lookup's binary search over the
-        # chunk's blocks stays 2-3 steps; a chunk costs ~28 bytes (3 slots, padding)
-        per_row = max(1.0, self.grams[k] / max(1, nrows))
-        shift = min(MAX_SHIFT, ((1 << 32) // self.vocab_size).bit_length() - 1,
-                    max(0, int(np.log2(TARGET_CHUNK_ENTRIES / per_row))))
-        while True:
-            sizes = self._chunk_sizes(k, nrows, shift)
-            if not len(sizes) or sizes.max() <= MAX_CHUNK_ENTRIES or shift == 0:
-                return shift, sizes
-            shift -= 1
+    def _levels(self, pool) -> tuple:
+        """Pass 1 of every level: (level table with counts and sizes, sequences as
+        (level, column, values, universe, zero samples), count words and records per level
+        boundary, the observed token ids); the count files are written."""
+        lev = np.zeros((self.order + 1, nt.LEVEL_FIELDS), np.int64)
+        counts = HashedFile(self.tmp / ARRAYS["counts"][0], ARRAYS["counts"][1])
+        cptr = HashedFile(self.tmp / ARRAYS["count_ptr"][0], ARRAYS["count_ptr"][1])
+        try:
+            observed = np.flatnonzero(self.unigrams).astype(np.int64)
+            lev[1, nt.NGRAMS] = len(observed)
+            words, recs = cc.encode(self.unigrams[observed], 0)
+            counts.append(words)
+            cptr.append(recs)
+            seqs = [(1, nt.VAL, len(observed), int(observed[-1]) if len(observed) else 0, False)]
+            cword, crec = [0, counts.nbytes // 8], [0, cptr.nbytes // 4]
+            for k in range(2, self.order + 1):
+                lev[k, nt.CREC] = crec[-1]
+                lev[k, nt.NGRAMS] = self.grams[k]
+                universe = self._remap_level(k, counts, cptr, pool)
+                cword.append(counts.nbytes // 8)
+                crec.append(cptr.nbytes // 4)
+                nrows = self.vocab_size if k == 2 else self.grams[k - 1]
+                seqs.append((k, nt.PTR, nrows + 1, self.grams[k], False))
+                seqs.append((k, nt.VAL, self.grams[k], universe, True))
+            counts.append(np.zeros(1, np.uint64))  # a spare word: reads past the end stay inside
+        finally:
+            counts.close()
+            cptr.close()
+        self._digests = {"counts": counts.h.hexdigest(), "count_ptr": cptr.h.hexdigest()}
+        return lev, seqs, cword, crec, observed
 
-    def _encode_group(self, k: int, shift: int, eptr: np.ndarray, c0: int, c1: int):
-        lo, hi = int(eptr[c0]), int(eptr[c1])
-        rows = self._read(k, "rows", lo, hi)
-        ids = kn.level_keys(rows, self._read(k, "toks", lo, hi), shift, self.vocab_size)
-        cnts = self._read(k, "cnts", lo, hi).astype(np.uint32)
-        words, rw, skip, bits = codec.encode_rows(eptr[c0 : c1 + 1] - lo, ids, cnts, kn.BLOCK)
-        if len(rw) > 1 and int(np.diff(rw).max()) >= 1 << 26:
-            raise RuntimeError(f"internal error: a level-{k} chunk exceeds 2**32 bits")
-        return words, rw, skip, bits
+    def _sequence(self, k: int, col: int, observed: np.ndarray):
+        """`seq(lo, hi)`: values lo..hi-1 of the sequence of level k, column col."""
+        if k == 1:
+            return lambda lo, hi: observed[lo:hi]
+        name = "ptr" if col == nt.PTR else "val"
+        return lambda lo, hi: self._read(k, name, lo, hi)
+
+    @staticmethod
+    def _layout(lev: np.ndarray, seqs: list) -> int:
+        """Place the Elias-Fano sequences in trie.u64, one after the other (their tables of
+        positions follow them all): fills their level-table columns; returns their words."""
+        word = 0
+        for k, col, n, universe, zeros in seqs:
+            lb = int(ef.ef_low_bits(n, universe))
+            lo_w, hi_w, sel_w, hi_bits = (int(x) for x in ef.ef_words(n, universe, lb))
+            z_w = int(ef.ef_zero_samples(n, universe, lb)) if zeros else 0
+            lev[k, col : col + ef.EF_FIELDS] = (n, lb, word, word + lo_w, word + lo_w + hi_w,
+                                                hi_bits, word + lo_w + hi_w + sel_w if zeros else -1)
+            word += lo_w + hi_w + sel_w + z_w
+        return word
+
+    def _write_trie(self, lev: np.ndarray, seqs: list, words: int, observed: np.ndarray,
+                    pool) -> str:
+        """Write every sequence into the memory-mapped trie.u64 (sequences in parallel: they
+        share no word), then their tables of positions and the spare word; returns its
+        sha256."""
+        path = self.tmp / ARRAYS["trie"][0]
+        mapped = np.memmap(path, np.uint64, "w+", shape=(words,))  # (level 1: a word at least)
+
+        def write(i: int, trie: np.ndarray = mapped) -> tuple[np.ndarray, int]:
+            k, col = seqs[i][:2]
+            nseq, lb, lo_w, hi_w, sel_w, hi_bits, sel0_w = (int(x) for x in
+                                                            lev[k, col : col + ef.EF_FIELDS])
+            span = -1 if k == 1 else SELECT_SPAN  # level 1 is never searched
+            first = np.zeros(2, np.int64)
+            ntab = np.zeros(1, np.int64)
+            tabs = np.zeros(0, np.uint64)
+            seq = self._sequence(k, col, observed)
+            last = 0
+            for lo in range(0, nseq, _GROUP_ENTRIES):
+                v = seq(lo, min(nseq, lo + _GROUP_ENTRIES))
+                tabs = ef.ef_write_part(v, lo, last, nseq, lb, trie, lo_w, hi_w, sel_w, sel0_w,
+                                        span, first, ntab, tabs)
+                last = int(v[-1])
+            tabs = ef.ef_write_end(nseq, last, lb, trie, hi_w, sel0_w, hi_bits, span, first, ntab,
+                                   tabs)
+            return tabs[: int(ntab[0]) * ef.TABLE_WORDS], int(ntab[0])
+
+        big_first = sorted(range(len(seqs)), key=lambda i: -seqs[i][2])  # (threads balance)
+        written = [None] * len(seqs)
+        for i, w in zip(big_first, pool.map(write, big_first), strict=True):
+            written[i] = w
+        first = words
+        for (k, col, n, _, _), (_, ntab) in zip(seqs, written, strict=True):
+            _, _, _, _, sel_w, hi_bits, sel0_w = (int(x) for x in lev[k, col : col + ef.EF_FIELDS])
+            ef.ef_place_tables(mapped, sel_w, (n + (1 << ef.SAMPLE) - 1) >> ef.SAMPLE, first)
+            if sel0_w >= 0:
+                ef.ef_place_tables(mapped, sel0_w,
+                                   (hi_bits - n + (1 << ef.SAMPLE) - 1) >> ef.SAMPLE, first)
+            lev[k, nt.TABLES + (0 if col == nt.PTR else 1)] = ntab
+            first += ntab * ef.TABLE_WORDS
+        mapped.flush()
+        del mapped, write
+        with open(path, "ab") as f:
+            for tabs, _ in written:
+                tabs.astype("<u8", copy=False).tofile(f)
+            np.zeros(1, "<u8").tofile(f)  # a spare word: reads past the end stay inside
+        return file_sha256(path)
 
     def finish(self) -> Path:
-        for files in self._spools.values():
-            for f in files:
-                f.close()
-        out = {name: HashedFile(self.tmp / file, dt) for name, (file, dt, _) in ARRAYS.items()}
-        out["unigrams"].append(self.unigrams)
-        levels = []
-        stats = {1: {"grams": int(np.count_nonzero(self.unigrams)), "id_bytes": 0,
-                     "count_bytes": self.unigrams.nbytes, "pointer_bytes": 0}}
-        word_base = blk_base = slot = 0
-        nrows = self.vocab_size
+        self._close_spools()
+        if len(self.unigrams) and int(self.unigrams.max()) > MAX_COUNT:
+            raise CoocError(f"a token occurs {int(self.unigrams.max())} times: counts must be at "
+                            f"most {MAX_COUNT}")
         with ThreadPoolExecutor(self.num_threads) as pool:
-            for k in range(2, self.order + 1):
-                shift, sizes = self._level_shape(k, nrows)
-                eptr = np.zeros(len(sizes) + 1, np.int64)
-                np.cumsum(sizes, out=eptr[1:])
-                groups = []
-                c0 = 0
-                while c0 < len(sizes):
-                    c1 = int(np.searchsorted(eptr, eptr[c0] + _GROUP_ENTRIES, side="right")) - 1
-                    c1 = min(max(c1, c0 + 1), len(sizes))
-                    groups.append((c0, c1))
-                    c0 = c1
-                bits = np.zeros(2, np.int64)
-                words_before = word_base
-                nblk_before = blk_base
-                for g in range(0, len(groups), self.num_threads):
-                    batch = groups[g : g + self.num_threads]
-                    for words, rw, skip, b in pool.map(
-                            lambda cc, k=k, shift=shift, eptr=eptr: self._encode_group(
-                                k, shift, eptr, *cc), batch):
-                        out["words"].append(words)
-                        out["row_word"].append(rw[:-1] + word_base)
-                        out["skip"].append(skip)
-                        word_base += len(words)
-                        bits += b
-                for c0, c1 in groups:
-                    nblk = -(-(eptr[c0 + 1 : c1 + 1] - eptr[c0:c1]) // kn.BLOCK)
-                    starts = np.zeros(c1 - c0, np.int64)
-                    np.cumsum(nblk[:-1], out=starts[1:])
-                    out["blk_ptr"].append(starts + blk_base)
-                    blk_base += int(nblk.sum())
-                out["row_word"].append(np.array([word_base], np.int64))
-                out["blk_ptr"].append(np.array([blk_base], np.int64))
-                out["entry_ptr"].append(eptr)
-                levels.append({"order": k, "chunk_base": slot, "shift": shift,
-                               "chunks": len(sizes), "entries": int(eptr[-1])})
-                slot += len(sizes) + 1
-                word_bytes = 8 * (word_base - words_before)
-                ptr_bytes = (word_bytes - (int(bits.sum()) + 7) // 8
-                             + 8 * (blk_base - nblk_before) + 3 * 8 * (len(sizes) + 1))
-                stats[k] = {"grams": int(eptr[-1]), "id_bytes": int(bits[0]) / 8,
-                            "count_bytes": int(bits[1]) / 8, "pointer_bytes": ptr_bytes}
-                nrows = int(eptr[-1])
-        out["words"].append(np.zeros(1, np.uint64))  # sentinel: reads past the end stay inside
+            lev, seqs, cword, crec, observed = self._levels(pool)
+            words = self._layout(lev, seqs)
+            self._digests["trie"] = self._write_trie(lev, seqs, words, observed, pool)
         files = {}
-        for name, f in out.items():
-            f.close()
-            cols = ARRAYS[name][2]
-            n = f.nbytes // np.dtype(f.dtype).itemsize
-            files[name] = {"file": ARRAYS[name][0], "dtype": np.dtype(f.dtype).str,
-                           "shape": [n // cols, cols] if cols > 1 else [n], "nbytes": f.nbytes,
-                           "sha256": f.h.hexdigest()}
-        for k in range(2, self.order + 1):
-            for name, _ in _SPOOL:
-                self._spool_path(k, name).unlink()
+        for name, (file, dt) in ARRAYS.items():
+            size = (self.tmp / file).stat().st_size
+            files[name] = {"file": file, "dtype": np.dtype(dt).str,
+                           "shape": [size // np.dtype(dt).itemsize], "nbytes": size,
+                           "sha256": self._digests[name]}
+        stats = _component_bytes(lev, self.order, cword, crec)
+        for p in self.tmp.glob("level*.tmp"):
+            p.unlink()
         (self.tmp / VOCAB).write_text(json.dumps(self.texts, ensure_ascii=False), encoding="utf-8")
         from cooc.index.writer import cooc_version
 
+        grams = {1: int(lev[1, nt.NGRAMS]), **self.grams}
         manifest = {"magic": MAGIC, "format_version": FORMAT_VERSION, "order": self.order,
                     "vocab_size": self.vocab_size, **self.header,
-                    "grams": {str(k): v["grams"] for k, v in stats.items()},
-                    "bytes": {str(k): {c: v[c] for c in ("id_bytes", "count_bytes", "pointer_bytes")}
-                              for k, v in stats.items()},
-                    "block": kn.BLOCK, "levels": levels, "files": files,
+                    "grams": {str(k): int(n) for k, n in grams.items()},
+                    "bytes": {str(k): s for k, s in stats.items()},
+                    "layout": LAYOUT, "levels": lev.tolist(), "files": files,
                     "created_by": f"cooc {cooc_version()}"}
         (self.tmp / MANIFEST).write_text(json.dumps(manifest, indent=1, ensure_ascii=False),
                                          encoding="utf-8")
@@ -294,3 +422,32 @@ class NgramWriter:
         os.replace(self.tmp, self.path)
         self._done = True
         return self.path
+
+
+def _sequence_words(row: np.ndarray) -> tuple[int, int]:
+    """(low and high words, sample words) of the Elias-Fano sequence of a level-table slice."""
+    n, lb, _, _, _, hi_bits, sel0_w = (int(x) for x in row)
+    data = ((n * lb + 63) >> 6) + ((hi_bits + 63) >> 6)
+    samples = (n + (1 << ef.SAMPLE) - 1) >> ef.SAMPLE
+    if sel0_w >= 0:
+        samples += (hi_bits - n + (1 << ef.SAMPLE) - 1) >> ef.SAMPLE
+    return data, samples
+
+
+def _component_bytes(lev: np.ndarray, order: int, cword: list[int],
+                     crec: list[int]) -> dict[int, dict[str, float]]:
+    """Bytes per order and component, as `NgramIndex.stats` reports them: ids (the val
+    sequence's low and high bits; order 1: the observed token ids, samples included),
+    counts (count code and records), pointers (the ptr sequence, and the select samples and
+    tables of positions of both). The spare words of trie.u64 and counts.u64 go to order
+    1's pointers: the components add up to the array files' bytes."""
+    out = {}
+    for k in range(1, order + 1):
+        data, samples = _sequence_words(lev[k, nt.VAL : nt.VAL + ef.EF_FIELDS])
+        samples += ef.TABLE_WORDS * int(lev[k, nt.TABLES] + lev[k, nt.TABLES + 1])
+        ptr = sum(_sequence_words(lev[k, nt.PTR : nt.PTR + ef.EF_FIELDS])) if k > 1 else 0
+        ids = 8 * (data + samples) if k == 1 else 8 * data
+        pointers = 16 if k == 1 else 8 * (ptr + samples)
+        cnt = 8 * (cword[k] - cword[k - 1]) + 4 * (crec[k] - crec[k - 1])
+        out[k] = {"id_bytes": float(ids), "count_bytes": float(cnt), "pointer_bytes": float(pointers)}
+    return out
