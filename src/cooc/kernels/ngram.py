@@ -101,7 +101,8 @@ def _argsort_keys(keys):
 @njit(**_JIT)
 def sort_count(keys, counts):
     """(distinct keys sorted, summed counts uint64) of keys [n, nwords] with counts (uint64[n];
-    an empty array means every count is 1)."""
+    an empty array means every count is 1). The outputs are allocated at their exact size
+    (distinct keys are counted first): no over-sized buffer and copy at the peak."""
     n, nw = keys.shape
     ones = counts.shape[0] == 0
     if nw == 1 and ones:
@@ -114,29 +115,46 @@ def sort_count(keys, counts):
         for i in range(n):
             for w in range(nw):
                 skeys[i, w] = keys[perm[i], w]
-    out_k = np.empty((n, nw), dtype=np.uint64)
-    out_c = np.zeros(n, dtype=np.uint64)
-    m = -1
+    m = 1 if n else 0
+    for i in range(1, n):
+        if not _key_equal(skeys, i, skeys, i - 1):
+            m += 1
+    out_k = np.empty((m, nw), dtype=np.uint64)
+    out_c = np.zeros(m, dtype=np.uint64)
+    j = -1
     for i in range(n):
         c = np.uint64(1) if ones else counts[perm[i]]
-        if m >= 0 and _key_equal(skeys, i, out_k, m):
-            out_c[m] += c
+        if j >= 0 and _key_equal(skeys, i, out_k, j):
+            out_c[j] += c
         else:
-            m += 1
+            j += 1
             for w in range(nw):
-                out_k[m, w] = skeys[i, w]
-            out_c[m] = c
-    return out_k[: m + 1].copy(), out_c[: m + 1].copy()
+                out_k[j, w] = skeys[i, w]
+            out_c[j] = c
+    return out_k, out_c
 
 
 @njit(**_JIT)
 def merge_two(ak, ac, bk, bc):
-    """Merge two sorted distinct runs, summing the counts of equal keys."""
+    """Merge two sorted distinct runs, summing the counts of equal keys. The keys in both
+    are counted first, so the output is allocated at its exact size (a merge of the
+    largest runs would otherwise hold an over-sized buffer and its trimmed copy at once)."""
     na = ak.shape[0]
     nb = bk.shape[0]
     nw = ak.shape[1]
-    ok = np.empty((na + nb, nw), dtype=np.uint64)
-    oc = np.empty(na + nb, dtype=np.uint64)
+    both = 0
+    i = j = 0
+    while i < na and j < nb:
+        if _key_less(ak, i, bk, j):
+            i += 1
+        elif _key_less(bk, j, ak, i):
+            j += 1
+        else:
+            both += 1
+            i += 1
+            j += 1
+    ok = np.empty((na + nb - both, nw), dtype=np.uint64)
+    oc = np.empty(na + nb - both, dtype=np.uint64)
     i = j = m = 0
     while i < na or j < nb:
         if j >= nb or (i < na and _key_less(ak, i, bk, j)):
@@ -153,7 +171,7 @@ def merge_two(ak, ac, bk, bc):
             i += 1
             j += 1
         m += 1
-    return ok[:m].copy(), oc[:m].copy()
+    return ok, oc
 
 
 @njit(**_JIT)

@@ -20,8 +20,8 @@ k - 1, last word), levels in lexicographic order) in slices, and computes:
 - backoff(g) = gamma(g) as a context of order k + 1 (1 where g extends nothing); log10 of
   both, probabilities capped at 0 as lmplz does.
 
-lmplz computes in float32; this computes in float64 and rounds at the end (differences are
-below 1e-6 in log10).
+lmplz computes in float32; this computes each value in float64 and stores probabilities
+and gammas as float32, as lmplz does (differences are below 1e-6 in log10).
 
 Memory. Two passes, each holding a few whole per-level arrays and slices of the rest:
 1. suffix rows and adjusted counts, k = 2..N: a k-gram's suffix row is the child, with its
@@ -32,7 +32,7 @@ Memory. Two passes, each holding a few whole per-level arrays and slices of the 
 2. probabilities, k = 1..N: gamma of level k's contexts (from level k + 1) and the
    interpolated probabilities of level k (from level k - 1's), then level k is handed to the
    sink (ARPA writer or in-memory model) in slices. Held: probabilities and gammas of two
-   levels (float64, 16 bytes an n-gram of each).
+   levels (float32, 8 bytes an n-gram of each).
 Order 5 on 4.2 M words (11.6 M n-grams) peaks at ~100 MB above the counts' own memory,
 where holding every level took ~1 GB.
 """
@@ -54,8 +54,8 @@ from cooc.lm.model import BOS, EOS, UNK, NgramModel
 from cooc.pipeline.malloc import trim
 from cooc.pipeline.progress import log
 
-_SLICE = 1 << 20  # n-grams per slice of a level
-_OUT_SLICE = 1 << 18  # n-grams per slice handed to the sink (~18 MB of ARPA text at order 5)
+_SLICE = 1 << 18  # n-grams per slice of a level
+_OUT_SLICE = 1 << 17  # n-grams per slice handed to the sink (~9 MB of ARPA text at order 5)
 
 
 class BadDiscount(CoocError):
@@ -244,7 +244,7 @@ class KneserNey:
 
     def _gammas(self, k: int) -> np.ndarray:
         """gamma of every (k-1)-gram as a context of level k (NaN: no context)."""
-        gamma = np.full(self.levels.size(k - 1), np.nan)
+        gamma = np.full(self.levels.size(k - 1), np.nan, np.float32)
         t = np.uint64(self.threshold[k])
         for lo, hi, rows in _parent_slices(self.levels, k):
             kk.context_gammas(rows, self._adjusted(k, lo, hi), self.disc[k], gamma,
@@ -284,7 +284,7 @@ class KneserNey:
         for k in range(2, n_order + 1):
             gamma = gamma_next
             lower = p
-            p = np.empty(self.levels.size(k))
+            p = np.empty(self.levels.size(k), np.float32)
             for lo, hi, rows in _parent_slices(self.levels, k):
                 kk.interpolate(rows, self._adjusted(k, lo, hi), self._suffix(k, lo, hi),
                                self.disc[k], gamma, lower, p[lo:hi])
@@ -299,6 +299,7 @@ class KneserNey:
                     keep = self.levels.read(k, "counts", lo, hi) > self.threshold[k]
                     ids, lp, lb = ids[keep], lp[keep], lb[keep]
                 sink.add(k, ids, lp, lb)
+            trim()  # the formatting threads' freed buffers (glibc keeps them per thread)
 
     def meta(self) -> dict:
         return {"estimator": "modified Kneser-Ney (lmplz)", "order": self.order,
@@ -358,6 +359,7 @@ def estimate_levels(levels, texts: list[str], order: int, sink,
         trim()
         if hasattr(sink, "begin"):
             sink.begin(kn.vocab, kn.counts)
+            trim()
         kn.emit(sink)
         if isinstance(sink, _ModelSink) and not any(kn.threshold):
             sink.suffix_rows = kn.suffix_rows()  # (rows of the unpruned levels)

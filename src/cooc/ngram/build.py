@@ -56,22 +56,36 @@ def count_ngrams_from_arrays(batches: Iterable[tuple[np.ndarray, np.ndarray]], v
     config = config or NgramConfig()
     options = options or NgramOptions()
     return _count(batches, vocab_size, config, options, texts, header,
-                  lambda v, texts, head: NgramWriter(out, config.order, v, texts, head,
+                  lambda v, texts, head: NgramWriter(out, config.order, v, texts(), head,
                                                      _threads(options)))
 
 
 def _count(batches, vocab_size: int, config: NgramConfig, options: NgramOptions,
-           texts: list[str] | None, header: dict[str, Any] | None, open_sink,
-           report=None) -> NgramResult:
+           texts, header: dict[str, Any] | None, open_sink, report=None) -> NgramResult:
     """Count batches into the level sink `open_sink(V, texts, header)` (an `NgramWriter` or a
-    `LevelSpool`); the result's path is what the sink's `finish` returns."""
+    `LevelSpool`); the result's path is what the sink's `finish` returns. `texts` is the list
+    of display texts, None (the ids in decimal) or a function making it; `open_sink` gets a
+    function returning the list (made once, when first asked for: a vocabulary of Python
+    strings is not held while counting, nor while merging into a sink that needs none)."""
     t_start = time.perf_counter()
-    texts = [str(i) for i in range(vocab_size)] if texts is None else list(texts)
-    if len(texts) != vocab_size:
-        raise ValueError(f"{len(texts)} texts for vocab_size {vocab_size}")
     v = vocab_size + (2 if config.markers else 0)
-    if config.markers:
-        texts += [BOS_TEXT, EOS_TEXT]
+
+    def display_texts() -> list[str]:
+        t = [str(i) for i in range(vocab_size)] if texts is None else list(
+            texts() if callable(texts) else texts)
+        if len(t) != vocab_size:
+            raise ValueError(f"{len(t)} texts for vocab_size {vocab_size}")
+        return t + ([BOS_TEXT, EOS_TEXT] if config.markers else [])
+
+    made: list[list[str]] = []
+
+    def get_texts() -> list[str]:
+        if not made:
+            made.append(display_texts())
+        return made[0]
+
+    if not callable(texts):
+        get_texts()  # (checked before counting)
     nthreads = _threads(options)
     head = {"tokenizer": None, "markers": config.markers, "config": asdict(config),
             **(header or {})}
@@ -89,7 +103,7 @@ def _count(batches, vocab_size: int, config: NgramConfig, options: NgramOptions,
             t0 = time.perf_counter()
             progress.close()
             progress = Progress("merging n-grams", unit="keys", quiet=options.quiet)
-            with open_sink(v, texts, head) as sink:
+            with open_sink(v, get_texts, head) as sink:
                 write_levels(_counted(counter.merged(), progress), sink, counter)
                 path = sink.finish()
             counter.stats.timings["write"] = time.perf_counter() - t0
@@ -98,7 +112,7 @@ def _count(batches, vocab_size: int, config: NgramConfig, options: NgramOptions,
         progress.close()
     grams = {1: int(np.count_nonzero(sink.unigrams)), **sink.grams}
     timings = {**stats.timings, "total": time.perf_counter() - t_start}
-    return NgramResult(path, grams, stats, timings, peak_rss_bytes(), report=report, texts=texts,
+    return NgramResult(path, grams, stats, timings, peak_rss_bytes(), report=report, texts=get_texts(),
                        header=head)
 
 
@@ -126,8 +140,8 @@ def count_ngrams(source, out: str | os.PathLike, config: NgramConfig | None = No
     config = config or NgramConfig()
     options = options or NgramOptions()
     with _source_batches(source, config, options) as (batches, tokenizer, header, report, tm):
-        res = _count(batches, tokenizer.vocab_size, config, options, tokenizer.token_texts(),
-                     header, lambda v, texts, head: NgramWriter(out, config.order, v, texts, head,
+        res = _count(batches, tokenizer.vocab_size, config, options, tokenizer.token_texts,
+                     header, lambda v, texts, head: NgramWriter(out, config.order, v, texts(), head,
                                                                 _threads(options)), report)
     res.skipped = report.total_skipped
     res.timings.update(tm)
@@ -143,7 +157,7 @@ def count_levels(source, folder: str | os.PathLike, config: NgramConfig | None =
     config = config or NgramConfig()
     options = options or NgramOptions()
     with _source_batches(source, config, options) as (batches, tokenizer, header, report, tm):
-        res = _count(batches, tokenizer.vocab_size, config, options, tokenizer.token_texts(),
+        res = _count(batches, tokenizer.vocab_size, config, options, tokenizer.token_texts,
                      header, lambda v, texts, head: LevelSpool(folder, config.order, v), report)
     res.skipped = report.total_skipped
     res.timings.update(tm)

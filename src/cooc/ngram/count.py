@@ -10,16 +10,17 @@ Memory model (`memory_bytes` = B, default 1 GiB; the process's fixed cost, ~200-
 Python, numba and a tokenizer vocabulary, comes on top). With w = words per key, an item of
 a run costs r = 8w + 8 bytes:
 - counting: a batch of T tokens peaks at ~(24w + 40) T bytes (keys, sort permutation,
-  sorted copy, run); batches are sized so that all threads together use B/4, at most 2**18 tokens a thread;
+  sorted copy, run); batches are sized so that all threads together use B/4, at most 2**17 tokens a thread;
 - runs in memory are merged as they come (equal sizes merge, like a binary counter: each key
-  is merged O(log) times) and held up to 0.35 B; past that they are merged into one run
-  (peak 2x: 0.7 B) and spilled to the temporary folder as a sorted run file;
+  is merged O(log) times, never into a run above half the run budget) and held up to the
+  run budget, 16 MB at first, doubling at every spill up to 0.35 B; past it, each run is
+  spilled to the temporary folder as a sorted run file;
 - at the end, the runs (spilled, or still in memory) are merged k ways in slices: each step
-  reads a slice of C = B / (4 r K) items from each of the K runs, merges everything up to
+  reads a slice of C = min(B / 4, 16 MB) / (4 r K) items from each of the K runs, merges everything up to
   the smallest of the slices' last keys, and hands it on (never a whole merged copy);
 - the level cutter keeps one slice of 2**16 items (20 (N + 1) bytes per item of output
-  buffers); the trie writer spools levels to disk and encodes at most 2**22 entries per
-  thread (~60 bytes per entry).
+  buffers); the levels are spooled to disk, by the index writer (`cooc.ngram.writer`, which
+  then encodes them in groups of 2**22 entries) or, for estimation, by a `LevelSpool`.
 The result does not depend on B, the batch size or the number of threads (tested).
 """
 
@@ -45,11 +46,17 @@ from cooc.ranges import bounded_ranges, even_ranges
 _RUN_SHARE = 0.35
 _BATCH_SHARE = 0.25
 _MERGE_SHARE = 0.25
+# the in-memory runs' first budget; it doubles at every spill up to the run share of the
+# budget, so a small count holds little (as lmplz's -S is an upper bound) and a big one
+# spills a few files more than with the whole share from the start
+_FIRST_RUN_BUDGET = 16 << 20
+# the final merge's slices: sequential reads of a few MB a run are as fast as bigger ones
+_MAX_MERGE_BYTES = 16 << 20
 _SPLIT_ITEMS = 1 << 16
 _MIN_BATCH_TOKENS = 1 << 12
 # tokens a thread sorts at once: past this, bigger batches only cost memory (the sort stays
 # in cache, and the runs are merged O(log) times either way)
-_MAX_BATCH_TOKENS = 1 << 18
+_MAX_BATCH_TOKENS = 1 << 17
 
 
 @dataclass
@@ -121,7 +128,8 @@ class NgramCounter:
         item = 24 * self.nwords + 40
         self.batch_tokens = batch_tokens or max(_MIN_BATCH_TOKENS, min(
             _MAX_BATCH_TOKENS, int(memory_bytes * _BATCH_SHARE / item / self.num_threads)))
-        self.run_budget = int(memory_bytes * _RUN_SHARE)
+        self.max_run_budget = int(memory_bytes * _RUN_SHARE)
+        self.run_budget = min(self.max_run_budget, _FIRST_RUN_BUDGET)  # doubles at each spill
         self._tmp = Path(tempfile.mkdtemp(prefix="cooc-ngrams-", dir=tmp_dir))
         self.runs: list[_Run] = []  # in memory, sizes decreasing
         self.spilled: list[_Run] = []
@@ -178,30 +186,28 @@ class NgramCounter:
             return
         self.runs.append(run)
         # binary-counter merging: a run merges with the previous one once that is not larger
-        # than twice its size, so every key is merged O(log(keys)) times
-        while len(self.runs) > 1 and self.runs[-2].n <= 2 * self.runs[-1].n:
+        # than twice its size, so every key is merged O(log(keys)) times; never into a run
+        # above half the run budget (the merge holds both inputs and the output)
+        while (len(self.runs) > 1 and self.runs[-2].n <= 2 * self.runs[-1].n
+               and self.runs[-2].nbytes + self.runs[-1].nbytes <= self.run_budget // 2):
             b = self.runs.pop()
             a = self.runs.pop()
             self.runs.append(_Run(*kn.merge_two(a.keys, a.counts, b.keys, b.counts)))
         if sum(r.nbytes for r in self.runs) > self.run_budget:
             self._spill()
-
-    def _merged_in_memory(self) -> _Run | None:
-        while len(self.runs) > 1:
-            b = self.runs.pop()
-            a = self.runs.pop()
-            self.runs.append(_Run(*kn.merge_two(a.keys, a.counts, b.keys, b.counts)))
-        return self.runs.pop() if self.runs else None
+            # small inputs stay small in memory; big ones soon use the whole share
+            self.run_budget = min(self.max_run_budget, 2 * self.run_budget)
 
     def _spill(self) -> None:
-        run = self._merged_in_memory()
-        if run is None:
-            return
-        path = self._tmp / f"run{len(self.spilled):05d}"
-        self.spilled.append(_Run.spill(run.keys, run.counts, path))
-        self.stats.spills += 1
-        self.stats.spilled_bytes += run.nbytes
-        log.debug("spilled run %d: %d keys", len(self.spilled), run.n)
+        """Write every in-memory run to its own file (merging them first would hold two
+        copies at the peak; the final merge takes any number of runs)."""
+        for run in self.runs:
+            path = self._tmp / f"run{len(self.spilled):05d}"
+            self.spilled.append(_Run.spill(run.keys, run.counts, path))
+            self.stats.spills += 1
+            self.stats.spilled_bytes += run.nbytes
+            log.debug("spilled run %d: %d keys", len(self.spilled), run.n)
+        self.runs = []
 
     def merged(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """The sorted, distinct keys of everything added, with counts, in slices: the runs
@@ -211,7 +217,8 @@ class NgramCounter:
         runs = self.spilled or self.runs
         self.runs = []
         item = 8 * self.nwords + 8
-        step = max(1024, int(self.memory_bytes * _MERGE_SHARE / (4 * item * max(1, len(runs)))))
+        merge_bytes = min(self.memory_bytes * _MERGE_SHARE, _MAX_MERGE_BYTES)
+        step = max(1024, int(merge_bytes / (4 * item * max(1, len(runs)))))
         if not self.spilled:  # slices of in-memory runs are views: small ones cost nothing
             step = min(step, _SPLIT_ITEMS)
         pos = [0] * len(runs)

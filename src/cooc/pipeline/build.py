@@ -33,6 +33,7 @@ from cooc.pipeline.counter import (
     remeasure_data_budget,
     writer_chunk_entries,
 )
+from cooc.pipeline.malloc import trim
 from cooc.pipeline.prefetch import prefetch
 from cooc.pipeline.progress import Progress, fmt_bytes, log, peak_rss_bytes, rss_bytes
 from cooc.pipeline.windowing import WindowCutter
@@ -157,6 +158,7 @@ def _spooled_batches(batches: Iterator[_TokenBatch], tokenizer: Tokenizer, tmp: 
                     counts = np.concatenate([counts, np.zeros(len(c) - len(counts), np.int64)])
                 counts[: len(c)] += c
     remap = tokenizer.freeze()
+    trim()  # the tokenizing garbage, before the replay's counting buffers
     keep = None
     if min_count > 1:
         canon = np.zeros(tokenizer.vocab_size, np.int64)
