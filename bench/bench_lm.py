@@ -97,8 +97,13 @@ def kenlm_perplexity(path: Path, sentences: list[str]) -> dict | None:
             "oovs": oovs, "tokens": tokens}
 
 
-def run_cpu(cmd: list[str]) -> tuple[float, float, float]:
-    """(wall s, CPU s (user + system), peak RSS MB) of a command run from a fresh process."""
+def run_cpu(cmd: list[str], repeat: int = 1) -> tuple[float, float, float]:
+    """(wall s, CPU s (user + system), peak RSS MB) of a command run from a fresh process;
+    with repeat > 1, the medians of that many runs (printed: every run's figures)."""
+    if repeat > 1:
+        runs = [run_cpu(cmd) for _ in range(repeat)]
+        print("  runs (wall, CPU, MB): " + "; ".join(f"{w:.2f} {c:.2f} {m:.0f}" for w, c, m in runs))
+        return tuple(float(np.median([r[i] for r in runs])) for i in range(3))
     probe = (
         "import resource, subprocess, sys, time, json\n"
         "t = time.perf_counter()\n"
@@ -127,6 +132,8 @@ def main() -> int:
                     help="lmplz's -S (default: the same as --memory)")
     ap.add_argument("--prune", type=int, nargs="+", default=None,
                     help="pruning thresholds for both (lmplz --prune), e.g. 0 1 1")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="run each estimation this many times, report medians (default 1)")
     ap.add_argument("--tmp", default=None)
     args = ap.parse_args()
     args.lmplz_memory = args.lmplz_memory or args.memory
@@ -151,7 +158,8 @@ def main() -> int:
             wall, cpu, rss = run_cpu([sys.executable, "-m", "cooc", "lm", "estimate",
                                       str(train), "-o", str(ours), "--order", str(n),
                                       "--memory", args.memory, "-q",
-                                      *(["--prune", *map(str, args.prune)] if args.prune else [])])
+                                      *(["--prune", *map(str, args.prune)] if args.prune else [])],
+                                     args.repeat)
             r["cooc_estimate"] = {"seconds": wall, "cpu_seconds": cpu, "peak_rss_mb": rss}
             print(f"order {n}: cooc estimate (count, estimate, write ARPA) {wall:.1f} s, CPU "
                   f"{cpu:.1f} s, peak RSS {rss:.0f} MB (--memory {args.memory})")
@@ -166,7 +174,7 @@ def main() -> int:
                 prune = f" --prune {' '.join(map(str, args.prune))}" if args.prune else ""
                 cmd = (f"{args.lmplz} -o {n} -S {args.lmplz_memory} -T {tmp}{prune} < {train} > "
                        f"{theirs} 2> {tmp / 'lmplz.log'}")
-                wall, cpu, rss = run_cpu(["sh", "-c", cmd])
+                wall, cpu, rss = run_cpu(["sh", "-c", cmd], args.repeat)
                 dp, db, missing = compare_arpa(m, read_arpa(theirs))
                 r["lmplz"] = {"seconds": wall, "cpu_seconds": cpu, "peak_rss_mb": rss,
                               "S": args.lmplz_memory, "max_abs_dprob": dp,

@@ -272,7 +272,7 @@ class KneserNey:
         self.adj1 = None
         da = self.disc[1][np.minimum(a, 3)]
         den = float(a[present].sum())
-        n_uni = len(self.vocab)
+        n_uni = self.counts[0]
         uniform = da[present].sum() / den / (n_uni - 1)
         p = (a - da) / den + uniform
         p[self.bos] = 1.0
@@ -355,10 +355,12 @@ def estimate_levels(levels, texts: list[str], order: int, sink,
     try:
         kn = KneserNey(levels, texts, _check_order(levels, order), scratch, discount_fallback,
                        prune)
+        del texts  # (the estimator keeps the present words only)
         kn.adjust()
         trim()
         if hasattr(sink, "begin"):
             sink.begin(kn.vocab, kn.counts)
+            kn.vocab = None  # the writer has its word table: drop 20-60 B of str a word
             trim()
         kn.emit(sink)
         if isinstance(sink, _ModelSink) and not any(kn.threshold):
@@ -405,8 +407,9 @@ def _count_and_estimate(source, config: KneserNeyConfig, sink, memory_bytes: int
             NgramOptions(memory_bytes=memory_bytes, num_threads=num_threads, tmp_dir=str(tmp),
                          quiet=quiet))
         t1 = time.perf_counter()
-        kn = estimate_levels(levels, res.texts, config.order, sink, config.discount_fallback,
-                             tmp, config.prune)
+        # (handed over, not kept here: the estimator drops the words it does not need)
+        kn = estimate_levels(levels, _take_texts(res), config.order, sink,
+                             config.discount_fallback, tmp, config.prune)
         meta = {**kn.meta(), "tokens": res.stats.tokens, "sentences": res.stats.documents,
                 "tokenizer": res.header.get("tokenizer"), "count_seconds": t1 - t0,
                 "seconds": time.perf_counter() - t1, "skipped": res.skipped,
@@ -414,6 +417,11 @@ def _count_and_estimate(source, config: KneserNeyConfig, sink, memory_bytes: int
         return kn, meta
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _take_texts(res) -> list[str]:
+    texts, res.texts = res.texts, []
+    return texts
 
 
 def estimate(source, config: KneserNeyConfig | None = None, *, memory_bytes: int = 1 << 30,
