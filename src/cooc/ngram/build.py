@@ -57,7 +57,7 @@ def count_ngrams_from_arrays(batches: Iterable[tuple[np.ndarray, np.ndarray]], v
     options = options or NgramOptions()
     return _count(batches, vocab_size, config, options, texts, header,
                   lambda v, texts, head: NgramWriter(out, config.order, v, texts(), head,
-                                                     _threads(options)))
+                                                     _threads(options), options.memory_bytes))
 
 
 def _count(batches, vocab_size: int, config: NgramConfig, options: NgramOptions,
@@ -141,8 +141,9 @@ def count_ngrams(source, out: str | os.PathLike, config: NgramConfig | None = No
     options = options or NgramOptions()
     with _source_batches(source, config, options) as (batches, tokenizer, header, report, tm):
         res = _count(batches, tokenizer.vocab_size, config, options, tokenizer.token_texts,
-                     header, lambda v, texts, head: NgramWriter(out, config.order, v, texts(), head,
-                                                                _threads(options)), report)
+                     header, lambda v, texts, head: NgramWriter(
+                         out, config.order, v, texts(), head, _threads(options),
+                         options.memory_bytes), report)
     res.skipped = report.total_skipped
     res.timings.update(tm)
     return res

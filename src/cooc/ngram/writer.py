@@ -50,7 +50,8 @@ level by level.
 
 Writing. Levels arrive as (row, token, count) streams in order (`add_level`) and are spooled
 to the temporary folder `X.ngrams.tmp-<pid>`. At `finish` each level is read back in groups
-of 2**22 entries: its counts are coded (on a second thread) and appended, its ids remapped
+of up to 2**22 entries (fewer under a small --memory): its counts are coded (on a second
+thread) and appended, its ids remapped
 (a k-gram's suffix is found in level k - 1's spooled tokens, through memory maps: the
 suffixes of one row's entries share a row below, searched by galloping, and the rows below
 of later entries are prefetched) and its row starts, values and suffixes spooled. Then every
@@ -95,7 +96,8 @@ LAYOUT = {"sample": ef.SAMPLE, "count_block": cc.BLOCK, "count_super": cc.SUPER,
           "level_fields": nt.LEVEL_FIELDS, "table_words": ef.TABLE_WORDS}
 _SPOOL = (("rows", "<i8"), ("toks", "<u4"), ("cnts", "<u8"))
 _BUILT = (("ptr", "<i8"), ("val", "<i8"), ("suffix", "<i8"))
-_GROUP_ENTRIES = 1 << 22  # a whole number of count superblocks
+_GROUP_ENTRIES = 1 << 22  # at most, a whole number of count superblocks
+_GROUP_BYTES = 64  # per entry of a group in flight: spooled inputs, outputs, count codes
 SELECT_SPAN = 4096  # sample blocks longer than this (bits) get tables of positions
 _PROBLEMS = {
     nt.ROW_RANGE: "its row is not a node of level {j}",
@@ -155,7 +157,8 @@ class NgramWriter:
     """
 
     def __init__(self, path: str | os.PathLike, order: int, vocab_size: int, texts: list[str],
-                 header: dict[str, Any], num_threads: int = 1):
+                 header: dict[str, Any], num_threads: int = 1,
+                 memory_bytes: int = 1 << 30):
         if not 1 <= order <= MAX_ORDER:
             raise ValueError(f"order must be in [1, {MAX_ORDER}], got {order}")
         if len(texts) != vocab_size:
@@ -166,6 +169,11 @@ class NgramWriter:
         self.texts = texts
         self.header = header
         self.num_threads = max(1, num_threads)
+        # entries a thread encodes at once: half the budget over the threads (a whole number
+        # of count superblocks, at least one)
+        per = memory_bytes // (2 * _GROUP_BYTES * self.num_threads)
+        self.group = int(min(_GROUP_ENTRIES, max(cc.SUPER_VALUES,
+                                                 per // cc.SUPER_VALUES * cc.SUPER_VALUES)))
         check_replaceable(self.path)
         self.tmp = self.path.with_name(f"{self.path.name}.tmp-{os.getpid()}")
         if self.tmp.exists():
@@ -260,8 +268,8 @@ class NgramWriter:
         state[2] = state[4] = -1
         out = {name: open(self._spool_path(k, name), "wb") for name, _ in _BUILT}
         try:
-            for lo in range(0, n, _GROUP_ENTRIES):
-                hi = min(n, lo + _GROUP_ENTRIES)
+            for lo in range(0, n, self.group):
+                hi = min(n, lo + self.group)
                 coded = pool.submit(cc.encode, self._read(k, "cnts", lo, hi), 0)
                 rows, toks = self._read(k, "rows", lo, hi), self._read(k, "toks", lo, hi)
                 top = min(nrows, max(int(rows.max()), -1)) + 1
@@ -357,8 +365,8 @@ class NgramWriter:
             tabs = np.zeros(0, np.uint64)
             seq = self._sequence(k, col, observed)
             last = 0
-            for lo in range(0, nseq, _GROUP_ENTRIES):
-                v = seq(lo, min(nseq, lo + _GROUP_ENTRIES))
+            for lo in range(0, nseq, self.group):
+                v = seq(lo, min(nseq, lo + self.group))
                 tabs = ef.ef_write_part(v, lo, last, nseq, lb, trie, lo_w, hi_w, sel_w, sel0_w,
                                         span, first, ntab, tabs)
                 last = int(v[-1])
