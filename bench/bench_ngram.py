@@ -6,8 +6,8 @@ Tokenizes whole documents of /work/shared/corpus/en with Qwen (sorted file order
 --tokens, counts orders 1..--order into a temporary index, and prints: tokenize and count
 time, peak RSS, grams and bytes per gram per order (ids / counts / pointers), and batched
 lookup time per 3-gram (1e6 3-grams drawn from the corpus, all present, and 1e6 with a random
-last token, mostly absent; one thread, median of 3 after a warm-up). Skips (exit 0) when the
-corpus is absent.
+last token, mostly absent; one thread, median of 3 after a warm-up), for the trie and for the
+hash variant (`HashedNgrams`). Skips (exit 0) when the corpus is absent.
 """
 
 from __future__ import annotations
@@ -97,6 +97,17 @@ def main() -> int:
                 hit = float((idx.lookup_many(q) > 0).mean())
                 print(f"lookup_many 3-grams, {name}: {t / len(q) * 1e9:.0f} ns per lookup "
                       f"({hit:.0%} found)")
+            from cooc.ngram import HashedNgrams
+
+            t0 = time.perf_counter()
+            hashed = HashedNgrams(idx)
+            print(f"hash variant: built in {time.perf_counter() - t0:.2f} s, "
+                  f"{hashed.nbytes / s['grams']:.1f} bytes per n-gram in memory")
+            for name, q in (("present", present), ("random last token", absent)):
+                t = _median(lambda q=q: hashed.lookup_many(q))
+                assert (hashed.lookup_many(q) == idx.lookup_many(q)).all()
+                print(f"hash variant lookup_many 3-grams, {name}: {t / len(q) * 1e9:.0f} ns per "
+                      "lookup")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return 0

@@ -174,6 +174,32 @@ def test_large_batches_sorted_with_shared_prefixes(tmp_path, threads):
     assert sum(c > 0 for c in want) > 10_000 and want.count(0) > 1000
 
 
+@settings(max_examples=15, deadline=None)
+@given(docs=docs_strategy, order=st.integers(1, 5), markers=st.booleans(), seed=st.integers(0, 99))
+def test_hashed_lookups_equal_counter(docs, order, markers, seed):
+    """The hash variant answers every stored n-gram, and absent ones, as the naive count."""
+    from cooc.ngram import HashedNgrams
+
+    with tempfile.TemporaryDirectory() as tmp:
+        _count(docs, 6, Path(tmp) / "h.ngrams", order, markers=markers)
+        idx = open_ngrams(Path(tmp) / "h.ngrams")
+        hashed = HashedNgrams(idx)
+    ref = naive_counts(docs, order, markers, 6, 7)
+    v = 8 if markers else 6
+    rng = np.random.default_rng(seed)
+    q = rng.integers(0, v, (400, order))
+    lens = rng.integers(1, order + 1, 400)
+    grams = [g + (0,) * (order - len(g)) for g in ref]
+    if grams:
+        q[:len(grams[:200])] = grams[:200]
+        lens[:len(grams[:200])] = [len(g) for g in list(ref)[:200]]
+    want = [ref.get(tuple(g[:n]), 0) for g, n in zip(q.tolist(), lens.tolist(), strict=True)]
+    assert hashed.lookup_many(q, lens=lens).tolist() == want
+    assert hashed.lookup_many(q, lens=lens).tolist() == idx.lookup_many(q, lens=lens).tolist()
+    with pytest.raises(ValueError, match="outside"):
+        hashed.lookup([v])
+
+
 def _write_corpus(tmp_path, lines):
     p = tmp_path / "corpus.txt"
     p.write_text("\n".join(lines) + "\n", encoding="utf-8")

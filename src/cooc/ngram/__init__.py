@@ -9,7 +9,8 @@ Elias-Fano trie index (`X.ngrams/`), lookups, continuations, and the Google n-gr
 Layers: `cooc.kernels.ngram` (counting kernels), `cooc.kernels.ngram_trie` (the trie's
 kernels, over `cooc.kernels.elias_fano` and `cooc.kernels.count_code`), `count` / `build` /
 `writer` (orchestration and the on-disk layout), `reader` and `google` (the query artefact and
-the text format). Names below are imported on first use, so `import cooc.ngram.config` (the
+the text format), `hashed` (`HashedNgrams(idx)`: the index in hash tables, constant-time
+lookups in memory). Names below are imported on first use, so `import cooc.ngram.config` (the
 CLI) stays numpy-free.
 """
 
@@ -21,6 +22,7 @@ _LAZY = {
     "count_ngrams_from_arrays": "cooc.ngram.build",
     "NgramIndex": "cooc.ngram.reader",
     "open_ngrams": "cooc.ngram.reader",
+    "HashedNgrams": "cooc.ngram.hashed",
     "export_google": "cooc.ngram.google",
     "import_google": "cooc.ngram.google",
 }

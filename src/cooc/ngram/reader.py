@@ -199,19 +199,7 @@ class NgramIndex:
     def lookup_many(self, grams, lens=None, num_threads: int = 1) -> np.ndarray:
         """Counts (uint64[m]) of the n-grams grams[q, :lens[q]] (all of each row if lens is
         None); 0 where absent."""
-        g = np.ascontiguousarray(grams)
-        if g.ndim != 2 or not 1 <= g.shape[1] <= self.order:
-            raise ValueError(f"grams must be an [m, k] array with 1 <= k <= {self.order}, "
-                             f"got shape {g.shape}")
-        if g.dtype.kind not in "iu":
-            raise TypeError(f"grams must hold integer token ids, got {g.dtype}")
-        g = g.astype(np.int64, copy=False)
-        if lens is None:
-            ln = np.full(g.shape[0], g.shape[1], np.int64)
-        else:
-            ln = np.ascontiguousarray(lens, dtype=np.int64)
-            if ln.shape != (g.shape[0],) or (ln.size and (ln.min() < 1 or ln.max() > g.shape[1])):
-                raise ValueError(f"lens must be m values in [1, {g.shape[1]}]")
+        g, ln = checked_batch(grams, lens, self.order)
         self._check_ids(g)
         m = g.shape[0]
         uni = self.unigrams
@@ -402,6 +390,24 @@ class NgramIndex:
             rows, toks, cnt = self.level_arrays(j)
             prev = np.concatenate([prev[rows], toks.reshape(-1, 1)], axis=1)
         return prev, cnt
+
+
+def checked_batch(grams, lens, order: int) -> tuple[np.ndarray, np.ndarray]:
+    """(grams int64[m, k], lens int64[m]) of a batch of n-gram queries, checked."""
+    g = np.ascontiguousarray(grams)
+    if g.ndim != 2 or not 1 <= g.shape[1] <= order:
+        raise ValueError(f"grams must be an [m, k] array with 1 <= k <= {order}, "
+                         f"got shape {g.shape}")
+    if g.dtype.kind not in "iu":
+        raise TypeError(f"grams must hold integer token ids, got {g.dtype}")
+    g = g.astype(np.int64, copy=False)
+    if lens is None:
+        ln = np.full(g.shape[0], g.shape[1], np.int64)
+    else:
+        ln = np.ascontiguousarray(lens, dtype=np.int64)
+        if ln.shape != (g.shape[0],) or (ln.size and (ln.min() < 1 or ln.max() > g.shape[1])):
+            raise ValueError(f"lens must be m values in [1, {g.shape[1]}]")
+    return g, ln
 
 
 def open_ngrams(path: str | os.PathLike) -> NgramIndex:
