@@ -16,7 +16,7 @@ the backoff recursion of KenLM's `FullScore`.
 Also here: text to model ids (`encode_words`, over the vocabulary hash table of UTF-8 words
 and the `str.split` whitespace rules of `cooc.kernels.vocab`); ARPA export
 (`format_float32`: lmplz's shortest float32 decimals; `format_arpa_lines`) and import
-(`parse_arpa_section`); the suffix search of estimation (`find_children`).
+(`parse_arpa_section`).
 
 Performance notes (2-core VM, 11.6 M n-grams of order <= 5): a word lookup costs ~140 ns
 (3-4 cache misses: slot, offsets, bytes) with the offsets in their own arrays, which bounded
@@ -337,29 +337,6 @@ def encode_words(text, bounds, words, slots, bits, unk, ids, sent_ptr):
             i = j
         sent_ptr[s + 1] = nw
     return nw
-
-
-# -- estimation ---------------------------------------------------------------------------------
-
-
-@njit(**_JIT)
-def find_children(start, child_tokens, parents, tokens):
-    """Row of the child (parents[i], tokens[i]) of a trie level whose node r's children are
-    rows start[r]:start[r + 1] with sorted child_tokens; -1 where absent."""
-    out = np.empty(parents.shape[0], dtype=np.int64)
-    for i in range(parents.shape[0]):
-        p = parents[i]
-        lo = start[p]
-        hi = start[p + 1]
-        w = tokens[i]
-        while lo < hi:
-            mid = (lo + hi) >> 1
-            if child_tokens[mid] < w:
-                lo = mid + 1
-            else:
-                hi = mid
-        out[i] = lo if lo < start[p + 1] and child_tokens[lo] == w else -1
-    return out
 
 
 # -- ARPA import: one section's lines ---------------------------------------------------------
