@@ -31,7 +31,7 @@ import math
 import numpy as np
 from numba import njit
 
-from cooc.kernels.vocab import _same, space_len, vocab_find, vocab_insert
+from cooc.kernels.vocab import _same, hash_bytes, space_len, vocab_find, vocab_insert
 
 _JIT = dict(cache=True, nogil=True)
 _MUL = np.uint64(0x9E3779B97F4A7C15)
@@ -337,6 +337,16 @@ def encode_words(text, bounds, words, slots, bits, unk, ids, sent_ptr):
             i = j
         sent_ptr[s + 1] = nw
     return nw
+
+
+@njit(**_JIT)
+def hash_words(word_bytes, word_off):
+    """64-bit hashes (uint64[V]) of the words word_bytes[word_off[w]:word_off[w + 1]]."""
+    n = word_off.shape[0] - 1
+    out = np.empty(n, np.uint64)
+    for w in range(n):
+        out[w] = hash_bytes(word_bytes, word_off[w], word_off[w + 1])
+    return out
 
 
 # -- ARPA import: one section's lines ---------------------------------------------------------

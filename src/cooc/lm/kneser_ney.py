@@ -127,7 +127,7 @@ class _Scratch:
 
     def append(self, name: str, a: np.ndarray) -> None:
         with open(self.folder / name, "ab") as f:
-            f.write(np.ascontiguousarray(a).tobytes())
+            f.write(memoryview(np.ascontiguousarray(a)))  # (tobytes would copy it)
         self.dtypes[name] = a.dtype
         self.sizes[name] = self.sizes.get(name, 0) + len(a)
 
@@ -189,10 +189,12 @@ class KneserNey:
         tail = self.bos  # first row of the n-grams starting with <s> (they end each level)
         for k in range(2, n_order + 1):
             n_below = lv.size(k - 1)
-            adj = np.zeros(n_below, np.int64)  # adjusted counts of level k - 1
+            # adjusted counts of level k - 1: distinct left extensions (< V), int32 until a
+            # raw count of the <s> n-grams needs more
+            adj = np.zeros(n_below, np.int32 if k > 2 else np.int64)
             if k > 2:
                 # children of level k - 1 per level k - 2 node, and their last words
-                start = np.zeros(lv.size(k - 2) + 1, np.int64)
+                start = np.zeros(lv.size(k - 2) + 1, np.int32)  # (a level holds < 2**31)
                 for lo in range(0, n_below, _SLICE):
                     kk.add_counts(lv.read(k - 1, "rows", lo, lo + _SLICE), start[1:])
                 np.cumsum(start, out=start)
@@ -218,18 +220,20 @@ class KneserNey:
             if k == 2:
                 adj[self.bos] = 0  # <s> is never predicted
                 self.adj1 = adj
-                self._discounts(1, np.bincount(np.minimum(adj[self.present], 5), minlength=6))
+                self._discounts(1, _capped_hist(adj[self.present]))
             else:
                 del start, toks_below
-                adj[tail:] = lv.read(k - 1, "counts", tail).astype(np.int64)
+                raw = lv.read(k - 1, "counts", tail)
+                if len(raw) and int(raw.max()) >= 2**31:
+                    adj = adj.astype(np.int64)
+                adj[tail:] = raw
                 self.scratch.append(f"adj{k - 1}", adj)
-                self._discounts(k - 1, np.bincount(np.minimum(adj, 5), minlength=6))
+                self._discounts(k - 1, _capped_hist(adj))
             del adj
             tail = next_tail
         hist = np.zeros(6, np.int64)
         for lo in range(0, lv.size(n_order), _SLICE):
-            c = lv.read(n_order, "counts", lo, lo + _SLICE)
-            hist += np.bincount(np.minimum(c, 5).astype(np.int64), minlength=6)
+            hist += _capped_hist(lv.read(n_order, "counts", lo, lo + _SLICE))
         self._discounts(n_order, hist)
 
     # -- pass 2 ------------------------------------------------------------------------------
@@ -309,6 +313,14 @@ class KneserNey:
 
     def suffix_rows(self) -> dict[int, np.ndarray]:
         return {k: self.scratch.read(f"suf{k}") for k in range(3, self.order + 1)}
+
+
+def _capped_hist(a: np.ndarray) -> np.ndarray:
+    """How many of a are 0, 1, 2, 3, 4, 5 or more, in slices (no full-size temporary)."""
+    hist = np.zeros(6, np.int64)
+    for lo in range(0, len(a), _SLICE):
+        hist += np.bincount(np.minimum(a[lo : lo + _SLICE], 5).astype(np.int64), minlength=6)
+    return hist
 
 
 def _log10_prob(p: np.ndarray) -> np.ndarray:

@@ -55,7 +55,7 @@ class LevelSpool:
         if self.grams[k] + len(rows) >= 2**31:
             raise ValueError(f"more than 2**31 {k}-grams: rows do not fit int32")
         for name, a in (("rows", rows), ("toks", toks), ("counts", cnts)):
-            self._files[k, name].write(np.ascontiguousarray(a, dtype=_DTYPES[name]).tobytes())
+            self._files[k, name].write(memoryview(np.ascontiguousarray(a, dtype=_DTYPES[name])))
         self.grams[k] += len(rows)
 
     def finish(self) -> LevelSpool:
