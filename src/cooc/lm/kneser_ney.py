@@ -51,6 +51,7 @@ from cooc.errors import CoocError
 from cooc.kernels import kneser_ney as kk
 from cooc.lm.config import KneserNeyConfig
 from cooc.lm.model import BOS, EOS, UNK, NgramModel
+from cooc.ngram.levels import SpoolFiles
 from cooc.pipeline.malloc import trim
 from cooc.pipeline.progress import log
 
@@ -117,27 +118,6 @@ def _parent_slices(levels, k: int, step: int = _SLICE):
         lo = hi
 
 
-class _Scratch:
-    """Per-level arrays written once and read back by range (suffix rows, adjusted counts)."""
-
-    def __init__(self, folder: Path):
-        self.folder = folder
-        self.dtypes: dict[str, np.dtype] = {}
-        self.sizes: dict[str, int] = {}
-
-    def append(self, name: str, a: np.ndarray) -> None:
-        with open(self.folder / name, "ab") as f:
-            f.write(memoryview(np.ascontiguousarray(a)))  # (tobytes would copy it)
-        self.dtypes[name] = a.dtype
-        self.sizes[name] = self.sizes.get(name, 0) + len(a)
-
-    def read(self, name: str, lo: int = 0, hi: int | None = None) -> np.ndarray:
-        dt = self.dtypes[name]
-        hi = self.sizes[name] if hi is None else hi
-        with open(self.folder / name, "rb") as f:
-            return np.fromfile(f, dt, hi - lo, offset=lo * dt.itemsize)
-
-
 class KneserNey:
     """One modified Kneser-Ney estimation of order `order` over `levels` (counted with
     markers: ids V - 2 and V - 1 are <s> and </s>) whose token ids display as `texts`."""
@@ -153,7 +133,7 @@ class KneserNey:
         self.v = levels.vocab_size
         self.bos = self.v - 2
         self.fallback = discount_fallback
-        self.scratch = _Scratch(scratch)
+        self.scratch = SpoolFiles(scratch)  # suffix rows, adjusted counts
         uni = np.asarray(levels.unigrams, np.int64)
         self.present = np.flatnonzero(uni)
         bad = [texts[i] for i in self.present if texts[i] in (BOS, EOS, UNK) and i < self.bos]
@@ -235,6 +215,7 @@ class KneserNey:
         for lo in range(0, lv.size(n_order), _SLICE):
             hist += _capped_hist(lv.read(n_order, "counts", lo, lo + _SLICE))
         self._discounts(n_order, hist)
+        self.scratch.flush()
 
     # -- pass 2 ------------------------------------------------------------------------------
 
@@ -251,8 +232,11 @@ class KneserNey:
         gamma = np.full(self.levels.size(k - 1), np.nan, np.float32)
         t = np.uint64(self.threshold[k])
         for lo, hi, rows in _parent_slices(self.levels, k):
-            kk.context_gammas(rows, self._adjusted(k, lo, hi), self.disc[k], gamma,
-                              self.levels.read(k, "counts", lo, hi), t)
+            adj = self._adjusted(k, lo, hi)
+            # raw counts decide pruning; without it any array of counts >= 1 prunes nothing,
+            # so the adjusted ones stand in and the level's counts are not read again
+            raw = self.levels.read(k, "counts", lo, hi) if t else adj
+            kk.context_gammas(rows, adj, self.disc[k], gamma, raw, t)
         return gamma
 
     def _ids(self, k: int, lo: int, hi: int) -> np.ndarray:

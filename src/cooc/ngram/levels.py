@@ -24,6 +24,41 @@ import numpy as np
 _DTYPES = {"rows": np.dtype("<i4"), "toks": np.dtype("<i4"), "counts": np.dtype("<u8")}
 
 
+class SpoolFiles:
+    """Named arrays appended to raw files in `folder` and read back by range (a fresh array,
+    not a memory map: mapped pages would count in the process's memory)."""
+
+    def __init__(self, folder: str | Path, dtypes: dict[str, np.dtype] | None = None):
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.dtypes: dict[str, np.dtype] = dict(dtypes or {})  # fixed, or set by the first append
+        self.sizes: dict[str, int] = {}
+        self._open: dict[str, object] = {}
+
+    def append(self, name: str, a: np.ndarray) -> None:
+        a = np.ascontiguousarray(a, dtype=self.dtypes.get(name, a.dtype))
+        self.dtypes.setdefault(name, a.dtype)
+        if name not in self._open:
+            self._open[name] = open(self.folder / name, "ab")
+        self._open[name].write(memoryview(a))  # (tobytes would copy it)
+        self.sizes[name] = self.sizes.get(name, 0) + len(a)
+
+    def flush(self) -> None:
+        for f in self._open.values():
+            f.close()
+        self._open = {}
+
+    def read(self, name: str, lo: int = 0, hi: int | None = None) -> np.ndarray:
+        if name in self._open:
+            self._open.pop(name).close()
+        dt = self.dtypes[name]
+        hi = self.sizes.get(name, 0) if hi is None else hi
+        if hi <= lo:
+            return np.zeros(0, dt)
+        with open(self.folder / name, "rb") as f:
+            return np.fromfile(f, dt, hi - lo, offset=lo * dt.itemsize)
+
+
 class LevelSpool:
     """Levels 2..order appended in order as raw little-endian files in `folder` (made, and
     removed by `close`); unigram counts in memory (`unigrams`, uint64[V])."""
@@ -31,17 +66,16 @@ class LevelSpool:
     def __init__(self, folder: str | Path, order: int, vocab_size: int):
         if vocab_size >= 2**31:
             raise ValueError(f"vocab_size {vocab_size} does not fit int32 token ids")
-        self.folder = Path(folder)
-        self.folder.mkdir(parents=True, exist_ok=True)
         self.order = order
         self.vocab_size = vocab_size
         self.unigrams = np.zeros(vocab_size, np.uint64)
         self.grams = {k: 0 for k in range(2, order + 1)}
-        self._files = {(k, name): open(self._path(k, name), "wb")
-                       for k in range(2, order + 1) for name in _DTYPES}
+        self.files = SpoolFiles(folder, {f"level{k}.{name}": dt for k in range(2, order + 1)
+                                         for name, dt in _DTYPES.items()})
 
-    def _path(self, k: int, name: str) -> Path:
-        return self.folder / f"level{k}.{name}"
+    @property
+    def folder(self) -> Path:
+        return self.files.folder
 
     def __enter__(self) -> LevelSpool:
         return self
@@ -55,18 +89,16 @@ class LevelSpool:
         if self.grams[k] + len(rows) >= 2**31:
             raise ValueError(f"more than 2**31 {k}-grams: rows do not fit int32")
         for name, a in (("rows", rows), ("toks", toks), ("counts", cnts)):
-            self._files[k, name].write(memoryview(np.ascontiguousarray(a, dtype=_DTYPES[name])))
+            self.files.append(f"level{k}.{name}", a)
         self.grams[k] += len(rows)
 
     def finish(self) -> LevelSpool:
-        for f in self._files.values():
-            f.close()
+        self.files.flush()
         return self
 
     def close(self) -> None:
         """Remove the folder."""
-        for f in self._files.values():
-            f.close()
+        self.files.flush()
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def size(self, k: int) -> int:
@@ -74,10 +106,7 @@ class LevelSpool:
 
     def read(self, k: int, name: str, lo: int = 0, hi: int | None = None) -> np.ndarray:
         """Entries lo..hi of one array of level k >= 2 (a fresh array)."""
-        hi = self.grams[k] if hi is None else hi
-        dt = _DTYPES[name]
-        with open(self._path(k, name), "rb") as f:
-            return np.fromfile(f, dt, hi - lo, offset=lo * dt.itemsize)
+        return self.files.read(f"level{k}.{name}", lo, self.grams[k] if hi is None else hi)
 
 
 class IndexLevels:
