@@ -91,6 +91,21 @@ def select_in_word(x, j):
 # building
 
 
+def ef_extent(fields) -> tuple[int, int] | None:
+    """(first word, end word) of the words an Elias-Fano sequence's table fields (n, l, low
+    word, high word, sample word, high bits, zero-sample word or -1) say it occupies, or
+    None when the fields are impossible: what a reader checks against its array before the
+    kernels trust the table (plain Python)."""
+    m, lb, lo, hi, sel, hi_bits, sel0 = (int(x) for x in fields[:EF_FIELDS])
+    if min(m, lb, lo, hi, sel, hi_bits) < 0 or lb > 56 or hi_bits < m + 1:
+        return None
+    ends = [lo + ((m * lb + 63) >> 6), hi + ((hi_bits + 63) >> 6),
+            sel + ((m + (1 << SAMPLE) - 1) >> SAMPLE)]
+    if sel0 >= 0:
+        ends.append(sel0 + ((hi_bits - m + (1 << SAMPLE) - 1) >> SAMPLE))
+    return lo, max(ends)
+
+
 @njit(**_JIT)
 def ef_low_bits(n, universe):
     """lb = floor(log2(universe / n)) (0 when universe < 2 n)."""

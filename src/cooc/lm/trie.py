@@ -69,6 +69,7 @@ import numpy as np
 from cooc.errors import CoocError, IndexFormatError
 from cooc.fileio import HashedFile, read_folder_manifest
 from cooc.kernels import lm_trie as kt
+from cooc.kernels.elias_fano import ef_extent
 from cooc.lm.model import NgramModel, find_rows
 from cooc.lm.scorer import Scores, checked_ids, score_sentences_threaded
 
@@ -394,15 +395,8 @@ class TrieLanguageModel:
         bad |= not (q == 0 or 2 <= q <= 16)
         for k in range(2, n + 1):
             for col in (kt.PTR, kt.VAL):
-                m, lb, lo, hi, sel, hi_bits, sel0 = (int(x) for x in lev[k, col : col + 7])
-                if min(m, lb, lo, hi, sel, hi_bits) < 0 or lb > 56 or hi_bits < m + 1:
-                    bad = True
-                    continue
-                ends = [lo + ((m * lb + 63) >> 6), hi + ((hi_bits + 63) >> 6),
-                        sel + ((m + (1 << kt.SAMPLE) - 1) >> kt.SAMPLE)]
-                if sel0 >= 0:
-                    ends.append(sel0 + ((hi_bits - m + (1 << kt.SAMPLE) - 1) >> kt.SAMPLE))
-                bad |= max(ends) > words
+                extent = ef_extent(lev[k, col:])
+                bad |= extent is None or extent[1] > words
             grams = int(lev[k, kt.VAL])
             bad |= int(lev[k, kt.PTR]) != int(lev[k - 1, kt.VAL] if k > 2 else v) + 1
             for col in (0, 1):

@@ -121,16 +121,12 @@ class NgramIndex:
                 seqs = [(nt.VAL, n)] + ([(nt.PTR, rows + 1)] if k > 1 else [])
                 bad |= n != grams.get(k, -1) or (k == 1 and n > self.vocab_size)
                 for col, want in seqs:
-                    m, lb, lo, hi, sel, hi_bits, sel0 = (int(x) for x in lev[k, col : col + 7])
-                    if m != want or min(lb, lo, hi, sel, hi_bits) < 0 or lb > 56 or hi_bits < m + 1:
+                    extent = ef.ef_extent(lev[k, col:])
+                    if int(lev[k, col]) != want or extent is None:
                         bad = True
                         continue
-                    ends = [lo + ((m * lb + 63) >> 6), hi + ((hi_bits + 63) >> 6),
-                            sel + ((m + (1 << ef.SAMPLE) - 1) >> ef.SAMPLE)]
-                    if sel0 >= 0:
-                        ends.append(sel0 + ((hi_bits - m + (1 << ef.SAMPLE) - 1) >> ef.SAMPLE))
-                    bad |= max(ends) > words
-                    used += max(ends) - lo
+                    bad |= extent[1] > words
+                    used += extent[1] - extent[0]
                 used += ef.TABLE_WORDS * int(lev[k, nt.TABLES] + lev[k, nt.TABLES + 1])
                 nsb = (n + cc.SUPER_VALUES - 1) // cc.SUPER_VALUES
                 crec = int(lev[k, nt.CREC])
