@@ -14,24 +14,17 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-from cooc.index import IndexWriter, open_index, verify_index
+sys.path.insert(0, str(Path(__file__).parent))
+from common import median_time  # noqa: E402
 
-
-def _median_time(fn, repeat: int) -> float:
-    fn()  # warm-up (JIT compile, page cache)
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+from cooc.index import IndexWriter, open_index, verify_index  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -85,7 +78,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"build: {time.perf_counter() - t:.2f} s ({args.slices} add_rows slices, "
               "incl. JIT warm-up on first run)")
 
-        t_open = _median_time(lambda: open_index(out).close(), args.repeat)
+        t_open = median_time(lambda: open_index(out).close(), args.repeat)
         ix = open_index(out)
         nb = ix.nbytes()
         print("bytes per directed entry:")
@@ -108,7 +101,7 @@ def main(argv: list[str] | None = None) -> None:
         got = ix.pair_counts(a, b)
         want_pres = np.asarray(counts)[e]
         assert np.array_equal(ix.pair_counts(a_pres, b_pres), want_pres), "lookup mismatch"
-        t_pc = _median_time(lambda: ix.pair_counts(a, b), args.repeat)
+        t_pc = median_time(lambda: ix.pair_counts(a, b), args.repeat)
         print(f"pair_counts: {t_pc / m * 1e9:.0f} ns/lookup ({m:,} pairs, "
               f"{(got > 0).mean():.0%} present)")
 
@@ -120,16 +113,16 @@ def main(argv: list[str] | None = None) -> None:
             i = np.argpartition(n, -k)[-k:]
             return c[i[np.argsort(-n[i], kind="stable")]]
 
-        t_top = _median_time(top20, args.repeat)
+        t_top = median_time(top20, args.repeat)
         print(f"top-20 of token {top} (degree {int(deg[top]):,}): {t_top * 1e3:.2f} ms")
-        t_row = _median_time(lambda: ix.row(top), args.repeat)
+        t_row = median_time(lambda: ix.row(top), args.repeat)
         print(f"row({top}) alone: {t_row * 1e3:.2f} ms")
 
         def full_decode():
             for _ in ix.iter_rows():
                 pass
 
-        t_iter = _median_time(full_decode, max(1, args.repeat // 2))
+        t_iter = median_time(full_decode, max(1, args.repeat // 2))
         print(f"iter_rows (full decode, sorted by id): {t_iter:.2f} s, "
               f"{N / t_iter / 1e6:.0f} M entries/s")
         ix.close()

@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,34 +27,11 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import SHARED  # noqa: E402
+from common import SHARED, english_slices  # noqa: E402
+from common import run_cpu as common_run_cpu  # noqa: E402
 
 from cooc.lm import LanguageModel, read_arpa  # noqa: E402
 from cooc.lm.model import find_rows  # noqa: E402
-
-RESERVED = {"<s>", "</s>", "<unk>"}
-
-
-def write_slices(mb: float, heldout: int, train: Path, held: Path) -> tuple[int, int]:
-    from cooc.corpus import discover_files, iter_documents
-
-    limit = int(mb * 1e6)
-    size = docs = held_docs = 0
-    with open(train, "w", encoding="utf-8") as ft, open(held, "w", encoding="utf-8") as fh:
-        for d in iter_documents(discover_files([str(SHARED / "en")])):
-            line = " ".join(w for w in d.text.split() if w not in RESERVED)
-            if not line:
-                continue
-            if size < limit:
-                ft.write(line + "\n")
-                size += len(line.encode()) + 1
-                docs += 1
-            elif held_docs < heldout:
-                fh.write(line + "\n")
-                held_docs += 1
-            else:
-                break
-    return size, docs
 
 
 def compare_arpa(a, b) -> tuple[float, float, int]:
@@ -98,27 +74,12 @@ def kenlm_perplexity(path: Path, sentences: list[str]) -> dict | None:
 
 
 def run_cpu(cmd: list[str], repeat: int = 1) -> tuple[float, float, float]:
-    """(wall s, CPU s (user + system), peak RSS MB) of a command run from a fresh process;
-    with repeat > 1, the medians of that many runs (printed: every run's figures)."""
+    """`common.run_cpu`; with repeat > 1, the medians of that many runs (printed: every
+    run's figures)."""
+    runs = [common_run_cpu(cmd) for _ in range(repeat)]
     if repeat > 1:
-        runs = [run_cpu(cmd) for _ in range(repeat)]
         print("  runs (wall, CPU, MB): " + "; ".join(f"{w:.2f} {c:.2f} {m:.0f}" for w, c, m in runs))
-        return tuple(float(np.median([r[i] for r in runs])) for i in range(3))
-    probe = (
-        "import resource, subprocess, sys, time, json\n"
-        "t = time.perf_counter()\n"
-        "p = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
-        "dt = time.perf_counter() - t\n"
-        "ru = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
-        "print(json.dumps({'wall': dt, 'cpu': ru.ru_utime + ru.ru_stime, 'rss_kb': ru.ru_maxrss,"
-        " 'rc': p.returncode, 'err': p.stderr[-4000:]}))\n"
-    )
-    res = subprocess.run([sys.executable, "-c", probe, *cmd], capture_output=True, text=True,
-                         check=True)
-    d = json.loads(res.stdout)
-    if d["rc"] != 0:
-        raise RuntimeError(f"{cmd} failed: {d['err']}")
-    return d["wall"], d["cpu"], d["rss_kb"] / 1024
+    return tuple(float(np.median([r[i] for r in runs])) for i in range(3))
 
 
 def main() -> int:
@@ -144,7 +105,8 @@ def main() -> int:
     report: dict = {}
     try:
         train, held = tmp / "train.txt", tmp / "held.txt"
-        size, docs = write_slices(args.mb, args.heldout, train, held)
+        size, docs, held_lines = english_slices(args.mb, args.heldout, train)
+        held.write_text("".join(x + "\n" for x in held_lines), encoding="utf-8")
         words = sum(len(x.split()) for x in open(train, encoding="utf-8"))
         sentences = held.read_text(encoding="utf-8").splitlines()
         report["train"] = {"bytes": size, "sentences": docs, "tokens": words}

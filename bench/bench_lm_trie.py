@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -24,44 +23,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import SHARED  # noqa: E402
+from common import SHARED, english_slices, median_time  # noqa: E402
 
 from cooc.lm import KneserNeyConfig, LanguageModel, estimate, read_arpa  # noqa: E402
 from cooc.lm.trie import TrieConfig, open_trie_lm, write_trie  # noqa: E402
-
-RESERVED = {"<s>", "</s>", "<unk>"}
-
-
-def write_slices(mb: float, heldout: int, train: Path) -> list[str]:
-    """Write --mb MB of training documents to `train`; return the next `heldout` ones."""
-    from cooc.corpus import discover_files, iter_documents
-
-    limit = int(mb * 1e6)
-    size = 0
-    held: list[str] = []
-    with open(train, "w", encoding="utf-8") as ft:
-        for d in iter_documents(discover_files([str(SHARED / "en")])):
-            line = " ".join(w for w in d.text.split() if w not in RESERVED)
-            if not line:
-                continue
-            if size < limit:
-                ft.write(line + "\n")
-                size += len(line.encode()) + 1
-            elif len(held) < heldout:
-                held.append(line)
-            else:
-                break
-    return held
-
-
-def _median(fn, repeat: int = 3) -> float:
-    fn()
-    ts = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t)
-    return statistics.median(ts)
 
 
 def main() -> int:
@@ -78,7 +43,7 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="bench-lm-trie-"))
     try:
         train = tmp / "train.txt"
-        held = write_slices(args.mb, args.heldout, train)
+        held = english_slices(args.mb, args.heldout, train)[2]
         t0 = time.perf_counter()
         if args.arpa:
             model = read_arpa(args.arpa)
@@ -92,7 +57,7 @@ def main() -> int:
         rep = max(1, 2_000_000 // max(1, ref.tokens))
         big_ids = np.tile(ids, rep)
         big_ptr = np.concatenate([[0], np.cumsum(np.tile(np.diff(ptr), rep))])
-        t = _median(lambda: hash_lm.score_ids(big_ids, big_ptr))
+        t = median_time(lambda: hash_lm.score_ids(big_ids, big_ptr))
         ntok = len(big_ids) + len(big_ptr) - 1
         print(f"hash scorer: {hash_lm.nbytes / sum(model.counts):.2f} bytes/n-gram, held-out "
               f"perplexity {ref.perplexity:.4f}, {ntok / t / 1e6:.2f} M tokens/s "
@@ -116,7 +81,7 @@ def main() -> int:
                       f"{o['probs_bytes_per_gram']:>6.3f} {o['backoffs_bytes_per_gram']:>6.3f}")
             sc = lm.score_ids(ids, ptr)
             d = float(np.abs(sc.token_logprob - ref.token_logprob).max())
-            t = _median(lambda lm=lm: lm.score_ids(big_ids, big_ptr))
+            t = median_time(lambda lm=lm: lm.score_ids(big_ids, big_ptr))
             print(f"held-out perplexity {sc.perplexity:.4f} (hash scorer {ref.perplexity:.4f}; "
                   f"rel. diff {abs(sc.perplexity / ref.perplexity - 1):.2e}); max |dlog10 p| "
                   f"per token {d:.2e}; scoring ids {ntok / t / 1e6:.2f} M tokens/s "

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -23,20 +22,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import SHARED, load_token_docs, peak_rss_mb  # noqa: E402
+from common import SHARED, load_token_docs, median_time, peak_rss_mb  # noqa: E402
 
 from cooc.config import parse_bytes  # noqa: E402
 from cooc.ngram import NgramConfig, NgramOptions, count_ngrams_from_arrays, open_ngrams  # noqa: E402
-
-
-def _median(fn, repeat: int = 3) -> float:
-    fn()
-    ts = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t)
-    return statistics.median(ts)
 
 
 def main() -> int:
@@ -93,7 +82,7 @@ def main() -> int:
             absent = present.copy()
             absent[:, 2] = rng.integers(0, tok.vocab_size, len(absent))
             for name, q in (("present", present), ("random last token", absent)):
-                t = _median(lambda q=q: idx.lookup_many(q))
+                t = median_time(lambda q=q: idx.lookup_many(q))
                 hit = float((idx.lookup_many(q) > 0).mean())
                 print(f"lookup_many 3-grams, {name}: {t / len(q) * 1e9:.0f} ns per lookup "
                       f"({hit:.0%} found)")
@@ -104,7 +93,7 @@ def main() -> int:
             print(f"hash variant: built in {time.perf_counter() - t0:.2f} s, "
                   f"{hashed.nbytes / s['grams']:.1f} bytes per n-gram in memory")
             for name, q in (("present", present), ("random last token", absent)):
-                t = _median(lambda q=q: hashed.lookup_many(q))
+                t = median_time(lambda q=q: hashed.lookup_many(q))
                 assert (hashed.lookup_many(q) == idx.lookup_many(q)).all()
                 print(f"hash variant lookup_many 3-grams, {name}: {t / len(q) * 1e9:.0f} ns per "
                       "lookup")
