@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from cooc.errors import CoocError
-from cooc.fileio import file_sha256
+from cooc.fileio import file_sha256, read_folder_manifest
 
 MAGIC = "COOC-TOKENS"
 FORMAT_VERSION = 1
@@ -57,19 +57,8 @@ def is_store(path: Any) -> bool:
 
 
 def read_manifest(path: Path, name: str = MANIFEST) -> dict[str, Any]:
-    try:
-        with open(path / name, encoding="utf-8") as f:
-            m = json.load(f)
-    except FileNotFoundError:
-        raise CoocError(f"{path} is not a token store (no {name})") from None
-    except (OSError, ValueError) as e:
-        raise CoocError(f"token store {path}: unreadable {name} ({e})") from None
-    if not isinstance(m, dict) or m.get("magic") != MAGIC:
-        raise CoocError(f"{path} is not a token store (wrong magic in {name})")
-    if m.get("format_version") != FORMAT_VERSION:
-        raise CoocError(f"token store {path} has format version {m.get('format_version')}; "
-                        f"this cooc reads version {FORMAT_VERSION}")
-    return m
+    return read_folder_manifest(Path(path), name, MAGIC, FORMAT_VERSION, "a token store",
+                                "cooc tokenize", CoocError)
 
 
 def check_shard(store: Path, shard: dict[str, Any]) -> str | None:
