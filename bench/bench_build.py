@@ -31,8 +31,8 @@ def cooc_count_only(jsonl: str, num_proc: int, context_length: int) -> dict:
     pre-tokenized ids (best of 7)."""
     from concurrent.futures import ThreadPoolExecutor
 
+    from cooc.cooccur.build.count import count_windows
     from cooc.kernels import windows
-    from cooc.pipeline.count import count_windows
     from cooc.tokenizers import load_tokenizer
 
     tok = load_tokenizer("qwen", num_threads=num_proc)
@@ -94,7 +94,7 @@ def main() -> None:
         wall, rss, o = run_measured([py, str(HERE / "reference_dictsets.py"), str(jsonl), "--num-proc",
                                      P, "--context-length", L, "--pretokenized"])
         res["reference_count"] = json.loads(o) | {"peak_rss_mb": rss}
-        from cooc.index import open_index
+        from cooc.cooccur import open_index
 
         with open(dump, "rb") as f:
             ref = pickle.load(f)

@@ -24,7 +24,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 from common import median_time  # noqa: E402
 
-from cooc.index import IndexWriter, open_index, verify_index  # noqa: E402
+from cooc.cooccur import IndexWriter, open_index, verify_index  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -24,8 +24,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 from common import SHARED, load_token_docs, median_time, peak_rss_mb  # noqa: E402
 
-from cooc.config import parse_bytes  # noqa: E402
 from cooc.ngram import NgramConfig, NgramOptions, count_ngrams_from_arrays, open_ngrams  # noqa: E402
+from cooc.options import parse_bytes  # noqa: E402
 
 
 def main() -> int:

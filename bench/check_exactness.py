@@ -24,8 +24,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import load_token_docs  # noqa: E402
 
 import cooc  # noqa: E402
-from cooc.config import BuildConfig, RunOptions, WindowConfig  # noqa: E402
-from cooc.index import open_index  # noqa: E402
+from cooc.cooccur import open_index  # noqa: E402
+from cooc.cooccur.config import BuildConfig, WindowConfig
+from cooc.options import RunOptions  # noqa: E402
 
 
 def main() -> None:

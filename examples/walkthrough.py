@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 
 import cooc
-from cooc import export
-from cooc.query import Analyzer
+from cooc.cooccur import export
+from cooc.cooccur.query import Analyzer
 
 
 def main() -> None:

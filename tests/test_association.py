@@ -16,12 +16,12 @@ from hypothesis import strategies as st
 from reference import reference_windows
 
 import cooc
-from cooc import association, query
 from cooc.cli.main import main
-from cooc.config import BuildConfig, RunOptions, WindowConfig
+from cooc.cooccur import association, open_index, query
+from cooc.cooccur.config import BuildConfig, WindowConfig
+from cooc.cooccur.query import MEASURES, Analyzer
 from cooc.errors import CoocError
-from cooc.index import open_index
-from cooc.query import MEASURES, Analyzer
+from cooc.options import RunOptions
 
 REL, ABS = 1e-9, 1e-9
 

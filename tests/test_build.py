@@ -13,9 +13,10 @@ from hypothesis import strategies as st
 from reference import reference_counts, reference_dict_of_sets, reference_windows
 
 import cooc
-from cooc.config import BuildConfig, RunOptions, WindowConfig
-from cooc.index import open_index
-from cooc.pipeline import accumulate, counter
+from cooc.cooccur import open_index
+from cooc.cooccur.build import accumulate, counter
+from cooc.cooccur.config import BuildConfig, WindowConfig
+from cooc.options import RunOptions
 from cooc.tokenizers import load_tokenizer
 
 WORDS = [f"w{i}" for i in range(40)]
@@ -126,9 +127,9 @@ def test_spills_and_run_merges_give_identical_index(tmp_path, tiny_budget, monke
 
 def test_accumulator_zero_one_and_many_spills(tmp_path, monkeypatch):
     """Whatever the budget (0, 1 or many spills, runs merged at MAX_RUNS), the sum is the same."""
+    from cooc.cooccur.build.count import count_windows
+    from cooc.cooccur.build.csr import concat_rows
     from cooc.kernels import windows as wk
-    from cooc.pipeline.count import count_windows
-    from cooc.pipeline.csr import concat_rows
 
     monkeypatch.setattr(accumulate, "MIN_MERGE_BYTES", 512)
     monkeypatch.setattr(accumulate, "MAX_RUNS", 3)

@@ -16,7 +16,7 @@ import pytest
 from reference import reference_dict_of_sets, reference_windows
 
 from cooc.cli.main import main
-from cooc.index import open_index
+from cooc.cooccur import open_index
 
 
 def write_jsonl(path: Path, docs: list[str]) -> Path:

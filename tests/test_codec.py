@@ -7,10 +7,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cooc.index import layout
+from cooc.cooccur import format
 from cooc.kernels import codec
 
-B = layout.BLOCK_SIZE
+B = format.BLOCK_SIZE
 MAX_COUNT = 2**32 - 1
 
 
@@ -83,7 +83,7 @@ def draw_counts(rng, n, mode):
 @st.composite
 def row_sets(draw):
     """Rows of strictly increasing ranks < V with counts: sparse, dense, runs, empty, long."""
-    vocab = draw(st.sampled_from([1, 2, 5, 130, 300, 5000, 1 << 20, layout.MAX_VOCAB]))
+    vocab = draw(st.sampled_from([1, 2, 5, 130, 300, 5000, 1 << 20, format.MAX_VOCAB]))
     nrows = draw(st.integers(0, 6))
     seed = draw(st.integers(0, 2**32 - 1))
     rng = np.random.default_rng(seed)
@@ -156,7 +156,7 @@ def test_pair_counts_match_dict(case, seed):
 
 
 def test_block_boundaries_and_extreme_values():
-    vocab = layout.MAX_VOCAB
+    vocab = format.MAX_VOCAB
     rows = [
         [(i, MAX_COUNT if i % 7 == 0 else 1) for i in range(0, 3 * B + 1)],  # full blocks + 1
         [(vocab - 1, MAX_COUNT)],

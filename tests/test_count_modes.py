@@ -18,7 +18,8 @@ from reference import (
 )
 
 import cooc
-from cooc.config import BuildConfig, RunOptions, WindowConfig
+from cooc.cooccur.config import BuildConfig, WindowConfig
+from cooc.options import RunOptions
 
 QUIET = RunOptions(quiet=True, num_proc=1)
 WORDS = [f"w{i}" for i in range(12)]
@@ -113,7 +114,7 @@ def test_min_count_drops_before_windowing(tmp_path):
 
 
 def test_store_and_text_agree_with_min_count(tmp_path):
-    from cooc.pipeline.tokenize import tokenize_corpus
+    from cooc.store.tokenize import tokenize_corpus
 
     docs = [[i % 7, (i * 3) % 11, i % 5, 3] for i in range(60)]
     f = tmp_path / "c.txt"

@@ -16,11 +16,12 @@ from reference import reference_windows
 
 import cooc
 from cooc.cli.main import main
-from cooc.config import BuildConfig, RunOptions, WindowConfig
-from cooc.diff import DIFF_MEASURES, diff_indexes, iter_pairs
+from cooc.cooccur import open_index
+from cooc.cooccur.config import BuildConfig, WindowConfig
+from cooc.cooccur.diff import DIFF_MEASURES, diff_indexes, iter_pairs
+from cooc.cooccur.merge import merge_indexes
 from cooc.errors import CoocError
-from cooc.index import open_index
-from cooc.pipeline.merge import merge_indexes
+from cooc.options import RunOptions
 
 CONTEXT = 4
 # words only in one half (whitespace ids differ between the halves), shared words whose rates

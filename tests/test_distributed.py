@@ -12,10 +12,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import cooc
-from cooc.config import BuildConfig, RunOptions, WindowConfig
-from cooc.pipeline import distributed
-from cooc.pipeline import partitioned as part
-from cooc.pipeline.tokenize import tokenize_corpus
+from cooc.cooccur.build import distributed
+from cooc.cooccur.build import partitioned as part
+from cooc.cooccur.config import BuildConfig, WindowConfig
+from cooc.engines import InProcessEngine
+from cooc.options import RunOptions
+from cooc.store.tokenize import tokenize_corpus
 
 QUIET = RunOptions(quiet=True, num_proc=1)
 TASKS = RunOptions(quiet=True, num_proc=1, engine="in-process", memory_bytes=1 << 30)
@@ -80,7 +82,7 @@ def test_tasks_do_not_depend_on_shards_or_ranges(stores, tmp_path_factory, shard
     tokenize_corpus(data, store, BuildConfig(tokenizer="qwen"), QUIET, shard_tokens=shard_tokens)
     cfg = BuildConfig(tokenizer="qwen", window=WindowConfig(context_length=length, packing=packing))
     want = cooc.build(store, tmp / "local.cooc", cfg, QUIET)
-    engine = distributed.InProcessEngine(1)
+    engine = InProcessEngine(1)
     engine.parallelism = min_ranges  # more reduce ranges
     got = distributed.build_distributed(store, tmp / "tasks.cooc", cfg, TASKS, engine)
     assert index_files(got.path) == index_files(want.path)

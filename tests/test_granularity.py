@@ -12,10 +12,11 @@ from hypothesis import strategies as st
 from reference import reference_counts
 
 import cooc
-from cooc.config import BuildConfig, RunOptions, WindowConfig
+from cooc.cooccur.config import BuildConfig, WindowConfig
 from cooc.corpus.segment import split_text
 from cooc.errors import CoocError
-from cooc.pipeline.tokenize import tokenize_corpus
+from cooc.options import RunOptions
+from cooc.store.tokenize import tokenize_corpus
 
 QUIET = RunOptions(quiet=True, num_proc=1)
 

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cooc.cooccur import CoocIndex, IndexWriter, format, open_index, verify_index, write_index
 from cooc.errors import CoocError, IndexFormatError
-from cooc.index import CoocIndex, IndexWriter, layout, open_index, verify_index, write_index
 
 MAX_COUNT = 2**32 - 1
 TEXTS_SPECIAL = ["", "\n", "\t", "\\n", "a\x00b", "é", "日本", "🙂", "\ud800", "\r\n\x1b[0m"]
@@ -229,7 +229,7 @@ def test_manifest_has_no_timestamp_and_lists_arrays(small):
     _, path = small
     manifest = json.loads((path / "manifest.json").read_text())
     assert "created_at" not in manifest and manifest["created_by"].startswith("cooc ")
-    assert [a["name"] for a in manifest["arrays"]] == list(layout.ARRAYS)
+    assert [a["name"] for a in manifest["arrays"]] == list(format.ARRAYS)
     for a in manifest["arrays"]:
         assert a["dtype"][0] in "<|" and (path / a["file"]).stat().st_size == a["nbytes"]
         assert len(a["sha256"]) == 64
@@ -314,7 +314,7 @@ def test_writer_argument_checks(tmp_path):
             w.add_rows(0, one, np.array([1, 2]), np.array([1]))
         with pytest.raises(ValueError, match="rows 0..2 were never added"):
             w.finish(np.zeros(3), np.zeros(3), ["a"] * 3, {})
-    for bad in (0, -1, layout.MAX_VOCAB + 1):
+    for bad in (0, -1, format.MAX_VOCAB + 1):
         with pytest.raises(ValueError, match="vocab_size"):
             IndexWriter(tmp_path / "x", bad)
     with pytest.raises(TypeError, match="vocab_size"):
@@ -381,10 +381,10 @@ def one_line(e: BaseException) -> str:
     return msg
 
 
-@pytest.mark.parametrize("name", list(layout.ARRAYS))
+@pytest.mark.parametrize("name", list(format.ARRAYS))
 def test_flipped_byte_is_reported_and_never_crashes(small, name):
     m, path = small
-    f = path / layout.file_name(name)
+    f = path / format.file_name(name)
     data = bytearray(f.read_bytes())
     data[len(data) // 2] ^= 0x5A
     f.write_bytes(bytes(data))
@@ -400,10 +400,10 @@ def test_flipped_byte_is_reported_and_never_crashes(small, name):
         one_line(e)
 
 
-@pytest.mark.parametrize("name", list(layout.ARRAYS))
+@pytest.mark.parametrize("name", list(format.ARRAYS))
 def test_truncated_file_fails_open(small, name):
     _, path = small
-    f = path / layout.file_name(name)
+    f = path / format.file_name(name)
     data = f.read_bytes()
     f.write_bytes(data[: len(data) - 1] if data else b"x")
     with pytest.raises(IndexFormatError) as e:
@@ -463,7 +463,7 @@ def rewrite_with_checksums(path: Path, name: str, arr: np.ndarray) -> None:
     import hashlib
 
     raw = arr.tobytes()
-    (path / layout.file_name(name)).write_bytes(raw)
+    (path / format.file_name(name)).write_bytes(raw)
     mpath = path / "manifest.json"
     manifest = json.loads(mpath.read_text())
     for spec in manifest["arrays"]:
@@ -512,13 +512,13 @@ def test_verify_reports_wrong_diagonal_count(small):
 def test_write_leaves_no_temp_files(small):
     _, path = small
     assert sorted(os.listdir(path)) == sorted(
-        ["manifest.json"] + [layout.file_name(n) for n in layout.ARRAYS])
+        ["manifest.json"] + [format.file_name(n) for n in format.ARRAYS])
     assert [p.name for p in path.parent.iterdir()] == ["idx"]
 
 
 def test_direct_and_staged_writers_write_the_same_bytes(tmp_path):
     """With degrees given up front the writer encodes in one pass; the bytes must not change."""
-    from cooc.index.writer import IndexWriter
+    from cooc.cooccur.writer import IndexWriter
 
     rng = np.random.default_rng(11)
     v = 300

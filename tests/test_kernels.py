@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from reference import csr_to_counter, reference_counts, reference_windows
 
+from cooc.cooccur.build.count import count_windows
+from cooc.cooccur.build.csr import Csr, sum_csrs, symmetric
 from cooc.kernels import windows
-from cooc.pipeline.count import count_windows
-from cooc.pipeline.csr import Csr, sum_csrs, symmetric
 
 docs_strategy = st.lists(st.lists(st.integers(0, 30), max_size=40), max_size=12)
 

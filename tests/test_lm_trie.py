@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from cooc.errors import CoocError, IndexFormatError
 from cooc.kernels import lm_trie as kt
+from cooc.kernels.succinct import elias_fano
 from cooc.lm import KneserNeyConfig, LanguageModel, estimate, write_arpa
 from cooc.lm.model import NgramModel
 from cooc.lm.trie import TrieConfig, arpa_to_trie, open_trie_lm, quantize, write_trie
@@ -60,13 +61,13 @@ def model4(tmp_path_factory):
 def _ef(values: np.ndarray, zeros: bool = True):
     n = len(values)
     u = int(values[-1]) if n else 0
-    ell = int(kt.ef_low_bits(n, u))
-    lo_w, hi_w, sel_w, hi_bits = kt.ef_words(n, u, ell)
-    z_w = int(kt.ef_zero_samples(n, u, ell)) if zeros else 0
+    ell = int(elias_fano.ef_low_bits(n, u))
+    lo_w, hi_w, sel_w, hi_bits = elias_fano.ef_words(n, u, ell)
+    z_w = int(elias_fano.ef_zero_samples(n, u, ell)) if zeros else 0
     ef = np.array([n, ell, 0, lo_w, lo_w + hi_w, hi_bits,
                    lo_w + hi_w + sel_w if zeros else -1], np.int64)
     words = np.zeros(lo_w + hi_w + sel_w + z_w + 1, np.uint64)
-    kt.ef_write(values.astype(np.int64), ell, words, 0, lo_w, lo_w + hi_w, int(ef[6]))
+    elias_fano.ef_write(values.astype(np.int64), ell, words, 0, lo_w, lo_w + hi_w, int(ef[6]))
     return words, ef
 
 
@@ -75,11 +76,11 @@ def _ef(values: np.ndarray, zeros: bool = True):
 def test_elias_fano_access_and_decode(gaps, spread):
     values = np.cumsum(np.array(gaps, np.int64) >> (5 * spread))
     words, ef = _ef(values)
-    dec, ok = kt.ef_decode(words, ef)
+    dec, ok = elias_fano.ef_decode(words, ef)
     assert ok
     np.testing.assert_array_equal(dec, values)
     for i in np.random.default_rng(len(values)).integers(0, len(values), 50):
-        assert kt.ef_access(words, ef, i) == values[i]
+        assert elias_fano.ef_access(words, ef, i) == values[i]
 
 
 @settings(max_examples=30, deadline=None)
@@ -95,20 +96,20 @@ def test_find_child_equals_a_dict(seed, nrows, span):
         rows.append(np.full(len(ids[-1]), r, np.int64))
     parent = np.concatenate(rows)
     idv = np.concatenate(ids).astype(np.int64)
-    ptr = kt.row_starts(parent, nrows)
-    val = kt.level_values(ptr, idv)
+    ptr = elias_fano.row_starts(parent, nrows)
+    val = elias_fano.level_values(ptr, idv)
     lev = np.zeros((3, kt.LEVEL_FIELDS), np.int64)
     w1, e1 = _ef(ptr, zeros=False)
     w2, e2 = _ef(val)
     e2[2:5] += len(w1)
     e2[6] += len(w1)
-    lev[2, kt.PTR : kt.PTR + kt.EF_FIELDS] = e1
-    lev[2, kt.VAL : kt.VAL + kt.EF_FIELDS] = e2
+    lev[2, elias_fano.PTR : elias_fano.PTR + elias_fano.EF_FIELDS] = e1
+    lev[2, elias_fano.VAL : elias_fano.VAL + elias_fano.EF_FIELDS] = e2
     trie = np.concatenate([w1, w2])
     where = {(int(r), int(x)): i for i, (r, x) in enumerate(zip(parent, idv, strict=True))}
     for r in range(nrows):
         for x in list(ids[r]) + list(rng.integers(0, span * 4, 20)):
-            e, start = kt.find_child(trie, lev, 2, np.int64(r), np.int64(x))
+            e, start = elias_fano.find_child(trie, lev, 2, np.int64(r), np.int64(x))
             assert e == where.get((r, int(x)), -1)
             if e >= 0:
                 assert start == ptr[r]

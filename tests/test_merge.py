@@ -13,11 +13,11 @@ from hypothesis import strategies as st
 
 import cooc
 from cooc.cli.main import main
-from cooc.config import BuildConfig, RunOptions, WindowConfig
+from cooc.cooccur import merge, open_index, write_index
+from cooc.cooccur.config import BuildConfig, WindowConfig
+from cooc.cooccur.query import Analyzer
 from cooc.errors import CoocError
-from cooc.index import open_index, write_index
-from cooc.pipeline import merge
-from cooc.query import Analyzer
+from cooc.options import RunOptions
 
 # words unique to each half (so whitespace ids shift), shared words, non-ASCII order, and the
 # literal "</s>" (id 0)

@@ -15,8 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cooc.errors import CoocError, IndexFormatError
-from cooc.kernels import count_code as cc
-from cooc.kernels import elias_fano as ef
+from cooc.kernels.succinct import count_code as cc
+from cooc.kernels.succinct import elias_fano as ef
 from cooc.ngram import NgramConfig, NgramOptions, count_ngrams_from_arrays, open_ngrams
 from cooc.ngram.google import export_google, import_google
 from cooc.ngram.writer import NgramWriter
@@ -251,10 +251,10 @@ def test_elias_fano_tables_of_positions(gaps, spread, span):
     high[ones] = True
     zeros = np.flatnonzero(~high)
     for i in range(0, len(values), max(1, len(values) // 300)):
-        assert ef._select1(words, desc, i) == ones[i] == ef._select1(plain, desc, i)
+        assert ef.ef_select1(words, desc, i) == ones[i] == ef.ef_select1(plain, desc, i)
         assert ef.ef_access(words, desc, i) == values[i]
     for i in range(0, len(zeros), max(1, len(zeros) // 300)):
-        assert ef._select0(words, desc, i) == zeros[i] == ef._select0(plain, desc, i)
+        assert ef.ef_select0(words, desc, i) == zeros[i] == ef.ef_select0(plain, desc, i)
     dec, ok = ef.ef_decode(words, desc)
     assert ok and (dec == values).all()
     if span == 0 and len(values) > 1:

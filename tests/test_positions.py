@@ -12,8 +12,9 @@ from reference import reference_windows
 
 import cooc
 from cooc.cli.main import main
-from cooc.config import BuildConfig, RunOptions, WindowConfig
-from cooc.positions import Positions, build_positions
+from cooc.cooccur.config import BuildConfig, WindowConfig
+from cooc.cooccur.positions import Positions, build_positions
+from cooc.options import RunOptions
 
 QUIET = RunOptions(quiet=True, num_proc=1)
 WORDS = [f"w{i}" for i in range(8)]

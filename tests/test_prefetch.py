@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cooc.pipeline.prefetch import prefetch
+from cooc.runtime.prefetch import prefetch
 
 
 @given(st.lists(st.integers()), st.integers(1, 4))

@@ -10,9 +10,10 @@ import pytest
 from reference import reference_counts, reference_dict_of_sets, reference_windows
 
 import cooc
-from cooc.config import BuildConfig, RunOptions, WindowConfig
+from cooc.cooccur import open_index
+from cooc.cooccur.config import BuildConfig, WindowConfig
 from cooc.corpus import discover_files, iter_documents
-from cooc.index import open_index
+from cooc.options import RunOptions
 from cooc.tokenizers import load_tokenizer
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpus"

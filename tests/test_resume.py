@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 
 import cooc
-from cooc.config import BuildConfig, RunOptions, WindowConfig
-from cooc.index import writer as index_writer
-from cooc.pipeline import accumulate, checkpoint, counter
-from cooc.pipeline.tokenize import tokenize_corpus
+from cooc.cooccur import writer as index_writer
+from cooc.cooccur.build import accumulate, checkpoint, counter
+from cooc.cooccur.config import BuildConfig, WindowConfig
+from cooc.options import RunOptions
+from cooc.store.tokenize import tokenize_corpus
 
 
 class _Killed(BaseException):

@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from reference import csr_to_counter
 
-from cooc.pipeline.csr import Csr, Mirrored, concat_rows, merge2, sum_csrs
-from cooc.pipeline.runs import RunFormatError, RunWriter, open_run
+from cooc.cooccur.build.csr import Csr, Mirrored, concat_rows, merge2, sum_csrs
+from cooc.cooccur.build.runs import RunFormatError, RunWriter, open_run
 
 # a sparse matrix as {(row, col): count}; counts up to 2**32-1 to cover saturation
 cells = st.dictionaries(st.tuples(st.integers(0, 40), st.integers(0, 40)),

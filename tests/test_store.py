@@ -11,11 +11,12 @@ from corpus_fixtures import make_bad_corpus
 
 import cooc
 from cooc.cli.main import main
-from cooc.config import BuildConfig, RunOptions, WindowConfig
+from cooc.cooccur.config import BuildConfig, WindowConfig
 from cooc.errors import CoocError
-from cooc.pipeline.tokenize import tokenize_corpus
+from cooc.options import RunOptions
 from cooc.store import is_store, open_store
 from cooc.store import writer as store_writer
+from cooc.store.tokenize import tokenize_corpus
 
 QUIET = RunOptions(quiet=True, num_proc=1)
 

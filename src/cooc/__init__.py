@@ -1,31 +1,49 @@
 """cooc: what an LLM sees in its training data.
 
-Token co-occurrence indexes built at compiled speed in bounded memory, and queried by
-memory map. The public API is this handful of names; everything else is an implementation
-layer (`cooc.kernels`, `cooc.pipeline`, `cooc.index`, `cooc.cli`).
+Every product's public names, imported on first use (`import cooc` stays cheap: numba and
+the tokenizers load when a name that needs them is touched). The rooms behind them are
+described in ARCHITECTURE.md: one package per product (`cooc.cooccur`, `cooc.store`,
+`cooc.ngram`, `cooc.lm`) over shared stages (`cooc.corpus`, `cooc.tokenizers`,
+`cooc.runtime`, `cooc.engines`, `cooc.formats`, `cooc.kernels`).
 """
 
 __version__ = "0.1.0"
 
-__all__ = ["BuildConfig", "WindowConfig", "RunOptions", "CoocError", "build", "open_index", "__version__"]
+_LAZY = {
+    # how every job runs, and the one user-facing error
+    "RunOptions": "cooc.options",
+    "CoocError": "cooc.errors",
+    # co-occurrence index
+    "BuildConfig": "cooc.cooccur.config",
+    "WindowConfig": "cooc.cooccur.config",
+    "build_index": "cooc.cooccur.build.job",
+    "open_index": "cooc.cooccur.reader",
+    "CoocIndex": "cooc.cooccur.reader",
+    "Analyzer": "cooc.cooccur.query",
+    # token store
+    "tokenize_corpus": "cooc.store.tokenize",
+    "open_store": "cooc.store.reader",
+    # n-gram counts
+    "NgramConfig": "cooc.ngram.config",
+    "count_ngrams": "cooc.ngram.build",
+    "open_ngrams": "cooc.ngram.reader",
+    # Kneser-Ney language models
+    "KneserNeyConfig": "cooc.lm.config",
+    "estimate": "cooc.lm.kneser_ney",
+    "read_arpa": "cooc.lm.arpa",
+    "open_trie_lm": "cooc.lm.trie",
+}
+_ALIASES = {"build": ("cooc.cooccur.build.job", "build_index")}  # the name of the first release
+
+__all__ = ["__version__", *_LAZY, *_ALIASES]
 
 
 def __getattr__(name):
-    # lazy: `import cooc` stays cheap (numba and the tokenizers load on first use)
-    if name in ("BuildConfig", "WindowConfig", "RunOptions"):
-        from cooc import config
+    import importlib
 
-        return getattr(config, name)
-    if name == "CoocError":
-        from cooc.errors import CoocError
-
-        return CoocError
-    if name == "build":
-        from cooc.pipeline.build import build_index
-
-        return build_index
-    if name == "open_index":
-        from cooc.index import open_index
-
-        return open_index
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    if name in _ALIASES:
+        module, attr = _ALIASES[name]
+        return getattr(importlib.import_module(module), attr)
     raise AttributeError(f"module 'cooc' has no attribute {name!r}")

@@ -7,8 +7,9 @@ import sys
 from pathlib import Path
 
 from cooc.cli.options import add_config_args, config_from_args
-from cooc.config import BuildConfig, RunOptions, parse_bytes
+from cooc.cooccur.config import BuildConfig
 from cooc.errors import CoocError
+from cooc.options import RunOptions, parse_bytes
 
 _PICKLE_SUFFIXES = (".pkl", ".pickle")
 
@@ -64,9 +65,9 @@ def _out_paths(args, sources: list[str]) -> tuple[Path, Path | None]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cooc.index import open_index
-    from cooc.pipeline.build import build_index
-    from cooc.pipeline.progress import fmt_bytes
+    from cooc.cooccur import open_index
+    from cooc.cooccur.build.job import build_index
+    from cooc.runtime.progress import fmt_bytes
 
     sources = list(args.data) + list(args.data_dir)
     try:
@@ -92,13 +93,13 @@ def run(args: argparse.Namespace) -> int:
     for line in r.report.summary_lines():
         say(f"cooc: skipped {line}")
     if args.positions:
-        from cooc.positions import build_positions
+        from cooc.cooccur.positions import build_positions
 
         say(f"cooc: positions {build_positions(sources or None, out, config, options)}")
     with open_index(out) as index:
         say(f"cooc: index {out} ({fmt_bytes(index.nbytes()['total'])}, "
             f"{index.bytes_per_entry:.2f} bytes per entry)")
-        from cooc import export
+        from cooc.cooccur import export
 
         if pickle_out:
             export.export_pickle(index, pickle_out)

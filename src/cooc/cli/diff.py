@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-# cooc.diff.DIFF_MEASURES, spelled out: building the parser must not import numpy
+# cooc.cooccur.diff.DIFF_MEASURES, spelled out: building the parser must not import numpy
 DIFF_MEASURES = ("count", "pmi", "ppmi", "npmi")
 
 
@@ -50,7 +50,7 @@ def _delta(by: str, x: float | None) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cooc.diff import diff_indexes
+    from cooc.cooccur.diff import diff_indexes
 
     d = diff_indexes(args.a, args.b, by=args.by, top_k=args.top_k, min_count=args.min_count,
                      min_degree=args.min_degree, token=args.token)

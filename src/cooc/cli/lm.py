@@ -74,10 +74,10 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     import time
 
     from cooc.cli.options import config_from_args
-    from cooc.config import parse_bytes
     from cooc.lm.config import KneserNeyConfig
     from cooc.lm.kneser_ney import estimate_arpa
-    from cooc.pipeline.progress import fmt_bytes, peak_rss_bytes
+    from cooc.options import parse_bytes
+    from cooc.runtime.progress import fmt_bytes, peak_rss_bytes
 
     try:
         config = config_from_args(KneserNeyConfig, args)

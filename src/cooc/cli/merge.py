@@ -6,8 +6,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cooc.config import RunOptions, parse_bytes
 from cooc.errors import CoocError
+from cooc.options import RunOptions, parse_bytes
 
 
 def register(sub) -> None:
@@ -28,9 +28,9 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cooc.index import open_index
-    from cooc.pipeline.merge import merge_indexes
-    from cooc.pipeline.progress import fmt_bytes
+    from cooc.cooccur.merge import merge_indexes
+    from cooc.cooccur.reader import open_index
+    from cooc.runtime.progress import fmt_bytes
 
     try:
         memory = parse_bytes(args.memory) if args.memory else 0

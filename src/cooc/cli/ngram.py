@@ -82,9 +82,9 @@ def _label(idx, ids) -> str:
 
 def cmd_count(args: argparse.Namespace) -> int:
     from cooc.cli.options import config_from_args
-    from cooc.config import parse_bytes
     from cooc.ngram import NgramConfig, NgramOptions, count_ngrams
-    from cooc.pipeline.progress import fmt_bytes
+    from cooc.options import parse_bytes
+    from cooc.runtime.progress import fmt_bytes
 
     try:
         config = config_from_args(NgramConfig, args)

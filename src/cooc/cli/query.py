@@ -9,12 +9,12 @@ from pathlib import Path
 
 from cooc.errors import CoocError
 
-# cooc.association.MEASURES, spelled out: building the parser must not import numpy (tested)
+# cooc.cooccur.association.MEASURES, spelled out: building the parser must not import numpy (tested)
 MEASURES = ("count", "pmi", "ppmi", "npmi", "llr", "jaccard")
 
 
 def _open(path: str):
-    from cooc.index import open_index
+    from cooc.cooccur.reader import open_index
 
     p = Path(path)
     # the reference system's analyze took the pickle; its index sits beside it
@@ -27,7 +27,7 @@ def _open(path: str):
 
 
 def _analyzer(path: str):
-    from cooc.query import Analyzer
+    from cooc.cooccur.query import Analyzer
 
     return Analyzer(_open(path))
 
@@ -135,7 +135,7 @@ def cmd_analyze(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from cooc import export
+    from cooc.cooccur import export
 
     index = _open(args.index)
     kw = {"directed": True} if args.format == "parquet" and args.directed else {}
@@ -145,7 +145,7 @@ def cmd_export(args) -> int:
 
 
 def cmd_verify(args) -> int:
-    from cooc.index.verify import verify_index
+    from cooc.cooccur.verify import verify_index
     from cooc.store import is_store, open_store
 
     if is_store(args.index):  # a token store: every shard against its sizes and checksums
@@ -166,7 +166,7 @@ def cmd_verify(args) -> int:
 
 
 def cmd_positions(args) -> int:
-    from cooc.positions import Positions
+    from cooc.cooccur.positions import Positions
 
     an = _analyzer(args.index)
     a, b = an.resolve(args.a), an.resolve(args.b)

@@ -6,8 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from cooc.config import BuildConfig, RunOptions, parse_bytes
+from cooc.cooccur.config import BuildConfig
 from cooc.errors import CoocError
+from cooc.options import RunOptions, parse_bytes
 
 
 def register(sub) -> None:
@@ -38,8 +39,8 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cooc.pipeline.progress import fmt_bytes
-    from cooc.pipeline.tokenize import DEFAULT_SHARD_TOKENS, tokenize_corpus
+    from cooc.runtime.progress import fmt_bytes
+    from cooc.store.tokenize import DEFAULT_SHARD_TOKENS, tokenize_corpus
 
     if args.batch_size < 1 or args.shard_tokens < 0:
         raise CoocError("--batch-size must be >= 1 and --shard-tokens >= 0")

@@ -1,10 +1,10 @@
 """Block codec of the on-disk index: Elias-Fano neighbour ids, Rice or bit-packed counts.
 
-The bit layout of a block is documented once, in `cooc.index.layout`; this module is its only
+The bit layout of a block is documented once, in `cooc.cooccur.format`; this module is its only
 implementation: per block of 128 entries, neighbour ranks as Elias-Fano over y_i = r_i - r_0 - i
 (first rank in the skip table), counts - 1 bit-packed or Rice-coded with a per-block width.
 
-Every read goes through `_get`, which clamps the word index into the data array: a corrupted
+Every read goes through `get_bits`, which clamps the word index into the data array: a corrupted
 offset decodes garbage (caught by the callers' range checks or by `verify`), never reads
 outside the mapping.
 
@@ -45,10 +45,10 @@ directed entry; 2-core AMD EPYC, shared, timings +-20 %):
 
 import numpy as np
 from numba import njit
-from numba.core.extending import intrinsic
 from numba.cpython.unsafe.numbers import leading_zeros, trailing_zeros
 
 from cooc.kernels.bitmap import drain, mark
+from cooc.kernels.bits import bit_length, get_bits, popcount, put_bits, set_bit
 
 _JIT = dict(cache=True, nogil=True)
 
@@ -69,60 +69,10 @@ ROW_SIZE = 5  # a row's bits do not fill its words / the data runs past the end
 COUNT_OVERFLOW = 6
 
 
-@intrinsic
-def _popcount(typingctx, x):
-    sig = x(x)
-
-    def codegen(context, builder, signature, args):
-        return builder.ctpop(args[0])
-
-    return sig, codegen
-
-
-@njit(**_JIT)
-def _bitlen(x):
-    """Bits needed for x >= 0 (0 for 0)."""
-    if x <= 0:
-        return 0
-    return 64 - np.int64(leading_zeros(np.uint64(x)))
-
-
-@njit(**_JIT)
-def _get(words, pos, width):
-    """`width` (0..63) bits at bit position `pos`, as int64; word index clamped into `words`.
-    Branch-free (the next word is read whether the bits reach it or not): a branch on
-    sh + width > 64 is mispredicted at random positions, 8.4 ns a read instead of 3.2."""
-    if width == 0:
-        return np.int64(0)
-    last = words.shape[0] - 1
-    i = min(pos >> 6, last)
-    sh = np.uint64(pos & 63)
-    v = (words[i] >> sh) | ((words[min(i + 1, last)] << (np.uint64(63) - sh)) << _ONE)
-    return np.int64(v & ((_ONE << np.uint64(width)) - _ONE))
-
-
 @njit(**_JIT)
 def _word(words, i):
     last = words.shape[0] - 1
     return words[i if i < last else last]
-
-
-@njit(**_JIT)
-def _put(words, pos, v, width):
-    """OR `width` bits of v (int64, < 2**width) in at bit position pos (words pre-zeroed)."""
-    if width == 0:
-        return
-    i = pos >> 6
-    sh = pos & 63
-    u = np.uint64(v)
-    words[i] |= u << np.uint64(sh)
-    if sh + width > 64:
-        words[i + 1] |= u >> np.uint64(64 - sh)
-
-
-@njit(**_JIT)
-def _set_bit(words, pos):
-    words[pos >> 6] |= _ONE << np.uint64(pos & 63)
 
 
 @njit(**_JIT)
@@ -145,7 +95,7 @@ def _select(words, pos, j, limit):
     i = pos >> 6
     w = _word(words, i) & ~((_ONE << np.uint64(pos & 63)) - _ONE)
     while True:
-        c = np.int64(_popcount(w))
+        c = np.int64(popcount(w))
         if j < c:
             break
         j -= c
@@ -170,7 +120,7 @@ def _id_params(ranks, s, n):
     if n1 == 0:
         return 0, 0, 0
     u = np.int64(ranks[s + n1]) - np.int64(ranks[s]) - n1
-    top = _bitlen(u)
+    top = bit_length(u)
     best_l = 0
     best = np.int64(-1)
     for lw in range(max(0, top - 8), min(top, 31) + 1):
@@ -199,11 +149,11 @@ def _count_params(counts, s, n):
         v = np.int64(counts[i]) - 1
         m |= v
         total += v
-    w = _bitlen(m)
+    w = bit_length(m)
     best_code = w
     best = n * w
     # Rice cost is convex in k: walk downhill from k ~ log2(mean)
-    k = max(0, min(30, _bitlen(total // n) - 1))
+    k = max(0, min(30, bit_length(total // n) - 1))
     c = _rice_bits(counts, s, n, k)
     while k > 0:
         c2 = _rice_bits(counts, s, n, k - 1)
@@ -227,10 +177,10 @@ def _count_params(counts, s, n):
 def _write_block(words, pos, ranks, counts, s, n, lw, hz, code):
     n1 = n - 1
     if n1 > 0:
-        _put(words, pos, lw, 5)
-        _put(words, pos + 5, hz, 8)
+        put_bits(words, pos, lw, 5)
+        put_bits(words, pos + 5, hz, 8)
         pos += ID_HEADER_BITS
-    _put(words, pos, code, 6)
+    put_bits(words, pos, code, 6)
     pos += COUNT_HEADER_BITS
     if n1 > 0:
         r0 = np.int64(ranks[s])
@@ -238,13 +188,13 @@ def _write_block(words, pos, ranks, counts, s, n, lw, hz, code):
         hi = pos + n1 * lw
         for i in range(n1):
             y = np.int64(ranks[s + 1 + i]) - r0 - (i + 1)
-            _put(words, pos + i * lw, y & low_mask, lw)
+            put_bits(words, pos + i * lw, y & low_mask, lw)
             if hz > 0:
-                _set_bit(words, hi + (y >> lw) + i)
+                set_bit(words, hi + (y >> lw) + i)
         pos = hi + (n1 + hz if hz > 0 else 0)
     if code < PACKED_CODES:
         for j in range(n):
-            _put(words, pos + j * code, np.int64(counts[s + j]) - 1, code)
+            put_bits(words, pos + j * code, np.int64(counts[s + j]) - 1, code)
         pos += n * code
     else:
         k = code - PACKED_CODES
@@ -252,9 +202,9 @@ def _write_block(words, pos, ranks, counts, s, n, lw, hz, code):
         p = pos + n * k
         for j in range(n):
             v = np.int64(counts[s + j]) - 1
-            _put(words, pos + j * k, v & low_mask, k)
+            put_bits(words, pos + j * k, v & low_mask, k)
             p += v >> k
-            _set_bit(words, p)
+            set_bit(words, p)
             p += 1
         pos = p
     return pos
@@ -303,7 +253,7 @@ def encode_rows(row_ptr, ranks, counts, block):
             bits[1] += cbits
             b += 1
         row_word[r + 1] = row_word[r] + ((off + 63) >> 6)
-    words = np.zeros(row_word[nrows] + 1, dtype=np.uint64)  # +1: _put may touch word i + 1
+    words = np.zeros(row_word[nrows] + 1, dtype=np.uint64)  # +1: put_bits may touch word i + 1
     b = 0
     for r in range(nrows):
         base = row_word[r] << 6
@@ -348,10 +298,10 @@ def _decode_block(words, pos, n, first, out_r, out_c, o, limit, rank_limit):
     lw = np.int64(0)
     hz = np.int64(0)
     if n1 > 0:
-        lw = _get(words, pos, 5)
-        hz = _get(words, pos + 5, 8)
+        lw = get_bits(words, pos, 5)
+        hz = get_bits(words, pos + 5, 8)
         pos += ID_HEADER_BITS
-    code = _get(words, pos, 6)
+    code = get_bits(words, pos, 6)
     pos += COUNT_HEADER_BITS
     status = np.int64(0)
     out_r[o] = first
@@ -361,7 +311,7 @@ def _decode_block(words, pos, n, first, out_r, out_c, o, limit, rank_limit):
         hi = pos + n1 * lw
         if hz == 0:
             for i in range(n1):
-                out_r[o + 1 + i] = first + _get(words, pos + i * lw, lw) + i + 1
+                out_r[o + 1 + i] = first + get_bits(words, pos + i * lw, lw) + i + 1
         else:
             end = hi + n1 + hz
             i = np.int64(0)
@@ -374,18 +324,18 @@ def _decode_block(words, pos, n, first, out_r, out_c, o, limit, rank_limit):
                 while w != 0 and i < n1:
                     h = base + np.int64(trailing_zeros(w)) - i
                     w &= w - _ONE
-                    out_r[o + 1 + i] = first + ((h << lw) | _get(words, pos + i * lw, lw)) + i + 1
+                    out_r[o + 1 + i] = first + ((h << lw) | get_bits(words, pos + i * lw, lw)) + i + 1
                     i += 1
                 wi += 1
         # the last rank is the largest if the block is sound (verify checks the order); it is
         # recomputed here because out_r may be uint32 and wrap
-        last = first + ((hz << lw) | _get(words, pos + (n1 - 1) * lw, lw)) + n1
+        last = first + ((hz << lw) | get_bits(words, pos + (n1 - 1) * lw, lw)) + n1
         if last >= rank_limit:
             status = DECODE_RANK_RANGE
         pos = hi + (n1 + hz if hz > 0 else 0)
     if code < PACKED_CODES:
         for j in range(n):
-            out_c[o + j] = _get(words, pos + j * code, code) + 1
+            out_c[o + j] = get_bits(words, pos + j * code, code) + 1
         pos += n * code
     else:
         k = code - PACKED_CODES
@@ -399,7 +349,7 @@ def _decode_block(words, pos, n, first, out_r, out_c, o, limit, rank_limit):
             while w != 0 and j < n:
                 p = (wi << 6) + np.int64(trailing_zeros(w))
                 w &= w - _ONE
-                c = (((p - prev - 1) << k) | _get(words, pos + j * k, k)) + 1
+                c = (((p - prev - 1) << k) | get_bits(words, pos + j * k, k)) + 1
                 if c > _MASK32:
                     status = DECODE_COUNT_RANGE
                 out_c[o + j] = c
@@ -452,7 +402,7 @@ def _find_in_block(words, pos, n1, lw, hz, x):
     """
     hi = pos + n1 * lw
     # last entry first: one read rejects targets past the block
-    x_last = ((hz << lw) | _get(words, pos + (n1 - 1) * lw, lw)) + n1
+    x_last = ((hz << lw) | get_bits(words, pos + (n1 - 1) * lw, lw)) + n1
     if x > x_last:
         return np.int64(-1)
     if x == x_last:
@@ -462,18 +412,18 @@ def _find_in_block(words, pos, n1, lw, hz, x):
         up = n1 - 1
         while lo < up:
             mid = (lo + up) >> 1
-            if _get(words, pos + mid * lw, lw) + mid + 1 < x:
+            if get_bits(words, pos + mid * lw, lw) + mid + 1 < x:
                 lo = mid + 1
             else:
                 up = mid
-        return lo if _get(words, pos + lo * lw, lw) + lo + 1 == x else np.int64(-1)
+        return lo if get_bits(words, pos + lo * lw, lw) + lo + 1 == x else np.int64(-1)
     end = hi + n1 + hz
     i = np.int64(0)
     wi = hi >> 6
     while wi <= (end - 1) >> 6:
         w = _high_word(words, wi, hi, end)
         if w != 0:
-            c = np.int64(_popcount(w))
+            c = np.int64(popcount(w))
             # the word's last entry bounds all of its entries from above
             p_last = (wi << 6) + 63 - np.int64(leading_zeros(w)) - hi
             i_last = i + c - 1
@@ -485,7 +435,7 @@ def _find_in_block(words, pos, n1, lw, hz, x):
                     w &= w - _ONE
                     h = p - i
                     if ((h + 1) << lw) + i >= x:  # else x_i < x for sure
-                        xi = ((h << lw) | _get(words, pos + i * lw, lw)) + i + 1
+                        xi = ((h << lw) | get_bits(words, pos + i * lw, lw)) + i + 1
                         if xi >= x:
                             return i if xi == x else np.int64(-1)
                     i += 1
@@ -500,10 +450,10 @@ def _block_lookup(words, pos, n, first, t):
     lw = np.int64(0)
     hz = np.int64(0)
     if n1 > 0:
-        lw = _get(words, pos, 5)
-        hz = _get(words, pos + 5, 8)
+        lw = get_bits(words, pos, 5)
+        hz = get_bits(words, pos + 5, 8)
         pos += ID_HEADER_BITS
-    code = _get(words, pos, 6)
+    code = get_bits(words, pos, 6)
     pos += COUNT_HEADER_BITS
     if t == first:
         j = np.int64(0)
@@ -515,7 +465,7 @@ def _block_lookup(words, pos, n, first, t):
         return np.int64(0)
     pos += n1 * lw + (n1 + hz if hz > 0 else 0)
     if code < PACKED_CODES:
-        return _get(words, pos + j * code, code) + 1
+        return get_bits(words, pos + j * code, code) + 1
     k = code - PACKED_CODES
     hi = pos + n * k
     limit = words.shape[0] << 6
@@ -523,7 +473,7 @@ def _block_lookup(words, pos, n, first, t):
     if pj < 0:
         return np.int64(0)
     prev = hi - 1 if j == 0 else _select(words, hi, j - 1, limit)
-    return (((pj - prev - 1) << k) | _get(words, pos + j * k, k)) + 1
+    return (((pj - prev - 1) << k) | get_bits(words, pos + j * k, k)) + 1
 
 
 @njit(**_JIT)

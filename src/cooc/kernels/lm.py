@@ -31,7 +31,7 @@ import math
 import numpy as np
 from numba import njit
 
-from cooc.kernels.vocab import _same, hash_bytes, space_len, vocab_find, vocab_insert
+from cooc.kernels.vocab import hash_bytes, same_bytes, space_len, vocab_find, vocab_insert
 
 _JIT = dict(cache=True, nogil=True)
 _MUL = np.uint64(0x9E3779B97F4A7C15)
@@ -64,7 +64,7 @@ def fill_table(keys, vals, bits, out_keys, out_vals):
 
 
 @njit(**_JIT)
-def _find(key, base, bits, tkeys, tvals):
+def find_slot(key, base, bits, tkeys, tvals):
     mask = (np.int64(1) << bits) - 1
     s = _slot(key, bits)
     while True:
@@ -97,7 +97,7 @@ def score_sentences(words, sent_ptr, order, vocab, bos, eos, slot_base, slot_bit
             m = 0  # found extensions: the (m+1)-gram ending in w is the longest
             while m < nctx and m + 1 < order:
                 k = m + 2
-                r = _find(ctx[m] * vocab + w + 1, slot_base[k], slot_bits[k], tkeys, tvals)
+                r = find_slot(ctx[m] * vocab + w + 1, slot_base[k], slot_bits[k], tkeys, tvals)
                 if r < 0:
                     break
                 nxt[m + 1] = r
@@ -497,7 +497,7 @@ def parse_arpa_section(text, pos, k, count, highest, words, wstart, wend, slots,
                 b = span_b[j + 1]
                 # files in suffix order repeat the last words line after line: the previous
                 # line's word at j (cache-hot) before the table
-                if row > 0 and _same(text, a, b, text, prev_a[j], prev_b[j]):
+                if row > 0 and same_bytes(text, a, b, text, prev_a[j], prev_b[j]):
                     w = grams[row - 1, j]
                 else:
                     w = vocab_find(text, a, b, words, slots, bits)

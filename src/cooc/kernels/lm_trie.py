@@ -1,12 +1,11 @@
 """Compressed-trie backoff language model kernels: bit-packed quantized values and the
 batched scorer (KenLM `query` semantics, as `cooc.kernels.lm`) over a trie of Elias-Fano
-levels (`cooc.kernels.elias_fano`, shared with the n-gram count trie; its names are
-re-exported here).
+levels (`cooc.kernels.succinct.elias_fano`, shared with the n-gram count trie).
 
 The trie (levels k = 2..order; level 1 is dense: the unigram of token t is row t). Level k's
 entries are its k-grams in lexicographic order of their (internal) token ids; level k's rows
 are level k - 1's entries (token ids for k = 2). Per level the two sequences ptr and val of
-`cooc.kernels.elias_fano`. The id of a 2-gram's last word is the token id; for k >= 3 it is
+`cooc.kernels.succinct.elias_fano`. The id of a 2-gram's last word is the token id; for k >= 3 it is
 *context remapped* (Tongrams): the rank of the last word among the continuations of the
 k-gram's (k-2)-word middle, i.e. the position of the k-gram's (k-1)-suffix inside its row of
 level k - 1. The scorer has that position at hand: it has just found the suffix one level
@@ -20,20 +19,11 @@ the extension; log10 p(w | h) = prob(longest found) + backoffs of the longer con
 import numpy as np
 from numba import njit
 
-from cooc.kernels.codec import _get, _put
-from cooc.kernels.elias_fano import EF_FIELDS as EF_FIELDS
-from cooc.kernels.elias_fano import PTR as PTR
-from cooc.kernels.elias_fano import SAMPLE as SAMPLE
-from cooc.kernels.elias_fano import VAL as VAL
-from cooc.kernels.elias_fano import ef_access as ef_access
-from cooc.kernels.elias_fano import ef_decode as ef_decode
-from cooc.kernels.elias_fano import ef_low_bits as ef_low_bits
-from cooc.kernels.elias_fano import ef_words as ef_words
-from cooc.kernels.elias_fano import ef_write as ef_write
-from cooc.kernels.elias_fano import ef_zero_samples as ef_zero_samples
-from cooc.kernels.elias_fano import find_child as find_child
-from cooc.kernels.elias_fano import level_values as level_values
-from cooc.kernels.elias_fano import row_starts as row_starts
+from cooc.kernels.bits import get_bits, put_bits
+from cooc.kernels.succinct.elias_fano import (
+    EF_FIELDS,
+    find_child,
+)
 
 _JIT = dict(cache=True, nogil=True)
 # level table columns: ptr sequence (PTR), val sequence (VAL), then the values' places
@@ -51,14 +41,14 @@ LEVEL_FIELDS = PROB_OFF + 4
 @njit(**_JIT)
 def pack_codes(codes, bits, words, bit_off):
     for i in range(codes.shape[0]):
-        _put(words, bit_off + i * bits, np.int64(codes[i]), bits)
+        put_bits(words, bit_off + i * bits, np.int64(codes[i]), bits)
 
 
 @njit(**_JIT)
 def unpack_codes(words, bit_off, n, bits):
     out = np.empty(n, dtype=np.int64)
     for i in range(n):
-        out[i] = _get(words, bit_off + i * bits, bits)
+        out[i] = get_bits(words, bit_off + i * bits, bits)
     return out
 
 
@@ -76,7 +66,7 @@ def value(k, e, col, lev, uni, codes, centres, values, qbits):
         return 0.0
     if qbits == 0:
         return np.float64(values[off + e])
-    c = _get(codes, off + e * qbits, qbits)
+    c = get_bits(codes, off + e * qbits, qbits)
     return np.float64(centres[lev[k, PROB_CENTRE + col] + c])
 
 

@@ -5,7 +5,7 @@ whose values are the n-grams' nodes; a k-gram is k - 1 probes, whatever the data
 import numpy as np
 from numba import njit
 
-from cooc.kernels.lm import _find
+from cooc.kernels.lm import find_slot
 
 _JIT = dict(cache=True, nogil=True)
 
@@ -21,7 +21,7 @@ def lookup_counts(grams, lens, unigrams, vocab_size, slot_base, slot_bits, tkeys
             out[q] = unigrams[node]
             continue
         for j in range(1, n):
-            node = _find(node * vocab_size + grams[q, j] + 1, slot_base[j + 1],
+            node = find_slot(node * vocab_size + grams[q, j] + 1, slot_base[j + 1],
                          slot_bits[j + 1], tkeys, tvals)
             if node < 0:
                 break

@@ -11,7 +11,7 @@ of a k-gram g_0..g_{k-1}, k >= 3, is *context remapped* (Tongrams): the position
 suffix g_1..g_{k-1} in its row of level k - 1 (the row of the middle g_1..g_{k-2}), i.e. the
 rank of g_{k-1} among the continuations of g_1..g_{k-2}. Rows hold tokens in increasing
 order, so ranks increase along a row as the tokens do and the trie keeps the lexicographic
-order. Each level's counts are a count code (`cooc.kernels.count_code`) in entry order.
+order. Each level's counts are a count code (`cooc.kernels.succinct.count_code`) in entry order.
 
 A lookup finds the nodes E[i, t] of every substring g_i..g_t, shortest first for each end
 t: the id of g_t below g_i..g_{t-1} is the position of E[i + 1, t] in its row, known from
@@ -22,7 +22,7 @@ entry's suffix is (row start of its parent's suffix) + its id, and its last toke
 suffix's (`level_entries`).
 
 Level table (int64[order + 1, LEVEL_FIELDS]): columns PTR and VAL (seven each, see
-`cooc.kernels.elias_fano`; for level 1 the VAL columns describe the observed token ids),
+`cooc.kernels.succinct.elias_fano`; for level 1 the VAL columns describe the observed token ids),
 CREC (first uint32 of the level's count records), NGRAMS (its n-grams), TABLES and
 TABLES + 1 (how many tables of positions ptr and val have; they follow all sequences).
 """
@@ -30,25 +30,25 @@ TABLES + 1 (how many tables of positions ptr and val have; they follow all seque
 import numpy as np
 from numba import njit
 
-from cooc.kernels import count_code as cc
-from cooc.kernels.elias_fano import (
+from cooc.kernels.intrinsics import prefetch
+from cooc.kernels.succinct import count_code as cc
+from cooc.kernels.succinct.elias_fano import (
     EF_FIELDS,
     PTR,
     VAL,
-    _low,
-    _next1,
-    _select1,
     ef_access,
     ef_decode,
+    ef_low,
+    ef_next1,
+    ef_select1,
     find_in_row,
     row_of,
 )
-from cooc.kernels.intrinsics import prefetch
 
 _JIT = dict(cache=True, nogil=True)
 CREC = 2 * EF_FIELDS
 NGRAMS = CREC + 1
-TABLES = NGRAMS + 1  # tables of positions (`cooc.kernels.elias_fano`) of ptr, then of val
+TABLES = NGRAMS + 1  # tables of positions (`cooc.kernels.succinct.elias_fano`) of ptr, then of val
 LEVEL_FIELDS = TABLES + 2
 
 # problems found by `remap_part` (0: none)
@@ -274,14 +274,14 @@ def find_node(gram, uni, lev, trie):
 def _row_bounds(trie, lev, k, row):
     """[a, b) of row `row` of level k (a = b = 0 when damaged)."""
     ptr = lev[k, PTR : PTR + EF_FIELDS]
-    p = _select1(trie, ptr, row)
+    p = ef_select1(trie, ptr, row)
     if p < 0:
         return np.int64(0), np.int64(0)
-    a = ((p - row) << ptr[1]) | _low(trie, ptr, row)
-    p = _next1(trie, ptr, p)
+    a = ((p - row) << ptr[1]) | ef_low(trie, ptr, row)
+    p = ef_next1(trie, ptr, p)
     if p < 0:
         return np.int64(0), np.int64(0)
-    return a, ((p - row - 1) << ptr[1]) | _low(trie, ptr, row + 1)
+    return a, ((p - row - 1) << ptr[1]) | ef_low(trie, ptr, row + 1)
 
 
 @njit(**_JIT)
@@ -292,11 +292,11 @@ def _ids(trie, lev, k, a, b, row_start, out):
     base = ef_access(trie, val, row_start - 1) if row_start > 0 else np.int64(0)
     if b <= a:
         return
-    p = _select1(trie, val, a)
-    out[0] = (((p - a) << val[1]) | _low(trie, val, a)) - base
+    p = ef_select1(trie, val, a)
+    out[0] = (((p - a) << val[1]) | ef_low(trie, val, a)) - base
     for i in range(a + 1, b):
-        p = _next1(trie, val, p)
-        out[i - a] = (((p - i) << val[1]) | _low(trie, val, i)) - base
+        p = ef_next1(trie, val, p)
+        out[i - a] = (((p - i) << val[1]) | ef_low(trie, val, i)) - base
 
 
 @njit(**_JIT)

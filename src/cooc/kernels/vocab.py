@@ -79,7 +79,7 @@ def hash_bytes(buf, a, b):
 
 
 @njit(**_JIT)
-def _same(buf, a, b, word_bytes, wa, wb):
+def same_bytes(buf, a, b, word_bytes, wa, wb):
     if b - a != wb - wa:
         return False
     for i in range(b - a):
@@ -172,7 +172,7 @@ def space_len(buf, i, n):
 # Buffers read 8 bytes at a time (`load_u64`) with 8 bytes of slack after the last byte used:
 # the text has 8 bytes after its end, a word buffer keeps 8 free bytes after `used`.
 
-_SLACK = 8
+READ_SLACK = 8
 _ONE = np.uint64(1)
 _LOW7 = np.uint64((1 << 56) - 1)
 _SHORT = np.int64(-(1 << 63))  # flag of a slot holding a short word's bytes
@@ -263,8 +263,8 @@ def _probe(text, a, b, h, words, slots, bits):
                 if nl < _LEN_MASK:
                     if _equal(text, a, words, st, m):
                         return s, v & _ID_MASK
-                elif _same(text, a, b, words, st, st + m) and words[st + m] == NEWLINE:
-                    return s, v & _ID_MASK  # (_same stops at the newline of a shorter one)
+                elif same_bytes(text, a, b, words, st, st + m) and words[st + m] == NEWLINE:
+                    return s, v & _ID_MASK  # (same_bytes stops at the newline of a shorter one)
         s = (s + 1) & mask
 
 
@@ -381,9 +381,9 @@ def encode_grow(text, pos, end, doc, nid, ids, doc_ptr, words, state, slots, bit
                     status = GROW_TABLE
                     break
                 m = b - a
-                if used + m + 1 + _SLACK > words.shape[0]:
+                if used + m + 1 + READ_SLACK > words.shape[0]:
                     status = GROW_WORDS
-                    extra = used + m + 1 + _SLACK
+                    extra = used + m + 1 + READ_SLACK
                     break
                 words[used : used + m] = text[a:b]
                 words[used + m] = NEWLINE
@@ -533,7 +533,7 @@ def renumber(words, off, order, slots):
     remap[0] = 0
     for k in range(order.shape[0]):
         remap[order[k]] = k + 1
-    out = np.zeros(off[n] + _SLACK, np.uint8)
+    out = np.zeros(off[n] + READ_SLACK, np.uint8)
     new_off = np.empty(n, np.int64)
     pos = 0
     for k in range(n):

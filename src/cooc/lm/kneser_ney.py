@@ -51,9 +51,9 @@ from cooc.errors import CoocError
 from cooc.kernels import kneser_ney as kk
 from cooc.lm.config import KneserNeyConfig
 from cooc.lm.model import BOS, EOS, UNK, NgramModel
-from cooc.ngram.levels import SpoolFiles
-from cooc.pipeline.malloc import trim
-from cooc.pipeline.progress import log
+from cooc.runtime.malloc import trim
+from cooc.runtime.progress import log
+from cooc.runtime.spool import SpoolFiles
 
 _SLICE = 1 << 18  # n-grams per slice of a level
 _OUT_SLICE = 1 << 17  # n-grams per slice handed to the sink (~9 MB of ARPA text at order 5)

@@ -67,9 +67,10 @@ from pathlib import Path
 import numpy as np
 
 from cooc.errors import CoocError, IndexFormatError
-from cooc.fileio import HashedFile, read_folder_manifest
+from cooc.formats.manifest import HashedFile, read_folder_manifest
 from cooc.kernels import lm_trie as kt
-from cooc.kernels.elias_fano import ef_extent
+from cooc.kernels.succinct import elias_fano
+from cooc.kernels.succinct.elias_fano import ef_extent
 from cooc.lm.model import NgramModel, find_rows
 from cooc.lm.scorer import Scores, checked_ids, score_sentences_threaded
 
@@ -211,9 +212,9 @@ def write_trie(model: NgramModel, path: str | os.PathLike, config: TrieConfig | 
         g, lp, bo, parent, suffix = g[keep], lp[keep], bo[keep], parent[keep], suffix[keep]
         dropped[k] = int((~keep).sum())
         grams_kept[k] = len(g)
-        ptr = kt.row_starts(parent, len(prev_grams))
+        ptr = elias_fano.row_starts(parent, len(prev_grams))
         ids = g[:, 1] if k == 2 else prev_rank[suffix]
-        val = kt.level_values(ptr, ids)
+        val = elias_fano.level_values(ptr, ids)
         parts.append((ptr, val, lp, bo))
         prev_rank = np.arange(len(g), dtype=np.int64) - ptr[parent]
         prev_grams = g
@@ -224,21 +225,21 @@ def write_trie(model: NgramModel, path: str | os.PathLike, config: TrieConfig | 
     seqs = []
     for k in range(2, n + 1):
         ptr, val = parts[k - 2][:2]
-        for col, seq in ((kt.PTR, ptr), (kt.VAL, val)):
+        for col, seq in ((elias_fano.PTR, ptr), (elias_fano.VAL, val)):
             m = len(seq)
             universe = int(seq[-1]) if m else 0
-            ell = int(kt.ef_low_bits(m, universe))
-            lo_w, hi_w, sel_w, hi_bits = kt.ef_words(m, universe, ell)
-            sel0_w = int(kt.ef_zero_samples(m, universe, ell)) if col == kt.VAL else 0
-            lev[k, col : col + kt.EF_FIELDS] = (m, ell, word, word + lo_w, word + lo_w + hi_w,
+            ell = int(elias_fano.ef_low_bits(m, universe))
+            lo_w, hi_w, sel_w, hi_bits = elias_fano.ef_words(m, universe, ell)
+            sel0_w = int(elias_fano.ef_zero_samples(m, universe, ell)) if col == elias_fano.VAL else 0
+            lev[k, col : col + elias_fano.EF_FIELDS] = (m, ell, word, word + lo_w, word + lo_w + hi_w,
                                                hi_bits, word + lo_w + hi_w + sel_w if sel0_w
                                                else -1)
             word += lo_w + hi_w + sel_w + sel0_w
             seqs.append((seq, k, col))
     trie = np.zeros(word + 1, np.uint64)  # one spare word: reads past a segment stay inside
     for seq, k, col in seqs:
-        e = lev[k, col : col + kt.EF_FIELDS]
-        kt.ef_write(seq.astype(np.int64), int(e[1]), trie, int(e[2]), int(e[3]), int(e[4]),
+        e = lev[k, col : col + elias_fano.EF_FIELDS]
+        elias_fano.ef_write(seq.astype(np.int64), int(e[1]), trie, int(e[2]), int(e[3]), int(e[4]),
                     int(e[6]))
     # values
     # order 1: "ids" is the model id -> trie id map
@@ -267,7 +268,7 @@ def write_trie(model: NgramModel, path: str | os.PathLike, config: TrieConfig | 
                 code_parts.append((codes, code_bits))
                 code_bits += len(codes) * q
                 st[name] = len(codes) * q / 8 + 4.0 * len(cen)
-        ptr_e, val_e = (lev[k, c : c + kt.EF_FIELDS] for c in (kt.PTR, kt.VAL))
+        ptr_e, val_e = (lev[k, c : c + elias_fano.EF_FIELDS] for c in (elias_fano.PTR, elias_fano.VAL))
         # ids: the low and high parts of val; pointers: all of ptr and val's select samples
         st["ids"] = 8.0 * int(val_e[4] - val_e[2])
         st["pointers"] = 8.0 * (int(ptr_e[4] - ptr_e[2])) + 8.0 * (
@@ -295,13 +296,13 @@ def write_trie(model: NgramModel, path: str | os.PathLike, config: TrieConfig | 
                            "shape": [len(a), cols] if cols > 1 else [len(a)],
                            "nbytes": f.nbytes, "sha256": f.h.hexdigest()}
         (tmp / VOCAB).write_text(json.dumps(list(model.vocab), ensure_ascii=False), encoding="utf-8")
-        from cooc.index.writer import cooc_version
+        from cooc.formats.manifest import cooc_version
 
         manifest = {"magic": MAGIC, "format_version": FORMAT_VERSION, "order": n,
                     "vocab_size": v, **asdict(config),
                     "grams": {str(k): int(c) for k, c in grams_kept.items()},
                     "dropped": {str(k): int(c) for k, c in dropped.items()},
-                    "levels": lev.tolist(), "sample": kt.SAMPLE,
+                    "levels": lev.tolist(), "sample": elias_fano.SAMPLE,
                     "bytes": {str(k): {c: float(s[c]) for c in ("ids", "pointers", "probs",
                                                                  "backoffs")}
                               for k, s in stats.items()},
@@ -318,8 +319,8 @@ def write_trie(model: NgramModel, path: str | os.PathLike, config: TrieConfig | 
 
 
 def _sample_words(ef: np.ndarray) -> int:
-    ones = (int(ef[0]) + (1 << kt.SAMPLE) - 1) >> kt.SAMPLE
-    zeros = (int(ef[5]) - int(ef[0]) + (1 << kt.SAMPLE) - 1) >> kt.SAMPLE if ef[6] >= 0 else 0
+    ones = (int(ef[0]) + (1 << elias_fano.SAMPLE) - 1) >> elias_fano.SAMPLE
+    zeros = (int(ef[5]) - int(ef[0]) + (1 << elias_fano.SAMPLE) - 1) >> elias_fano.SAMPLE if ef[6] >= 0 else 0
     return ones + zeros
 
 
@@ -370,7 +371,7 @@ class TrieLanguageModel:
             a[name] = np.memmap(p, dt, "r", shape=shape) if size else np.zeros(shape, dt)
         self._a = a
         self.lev = np.asarray(m["levels"], np.int64)
-        if self.lev.shape != (self.order + 1, kt.LEVEL_FIELDS) or m.get("sample") != kt.SAMPLE:
+        if self.lev.shape != (self.order + 1, kt.LEVEL_FIELDS) or m.get("sample") != elias_fano.SAMPLE:
             raise IndexFormatError(f"{self.path}: the level table does not match this format")
         self.tokmap = a["tokmap"]
         self.vocab: list[str] = json.loads((self.path / VOCAB).read_text(encoding="utf-8"))
@@ -394,11 +395,11 @@ class TrieLanguageModel:
         q = self.quantization_bits
         bad |= not (q == 0 or 2 <= q <= 16)
         for k in range(2, n + 1):
-            for col in (kt.PTR, kt.VAL):
+            for col in (elias_fano.PTR, elias_fano.VAL):
                 extent = ef_extent(lev[k, col:])
                 bad |= extent is None or extent[1] > words
-            grams = int(lev[k, kt.VAL])
-            bad |= int(lev[k, kt.PTR]) != int(lev[k - 1, kt.VAL] if k > 2 else v) + 1
+            grams = int(lev[k, elias_fano.VAL])
+            bad |= int(lev[k, elias_fano.PTR]) != int(lev[k - 1, elias_fano.VAL] if k > 2 else v) + 1
             for col in (0, 1):
                 off = int(lev[k, kt.PROB_OFF + col])
                 if off < 0:
@@ -455,9 +456,9 @@ class TrieLanguageModel:
                                        "trie is damaged; rebuild it")
         trie = self._a["trie"]
         for k in range(2, self.order + 1):
-            for col in (kt.PTR, kt.VAL):
-                ef = self.lev[k, col : col + kt.EF_FIELDS]
-                vals, ok = kt.ef_decode(trie, ef)
+            for col in (elias_fano.PTR, elias_fano.VAL):
+                seq = self.lev[k, col : col + elias_fano.EF_FIELDS]
+                vals, ok = elias_fano.ef_decode(trie, seq)
                 if not ok or (len(vals) > 1 and (np.diff(vals) < 0).any()):
                     raise IndexFormatError(f"{self.path}: level {k} does not decode")
 
@@ -496,8 +497,8 @@ class TrieLanguageModel:
         prev_suffix = prev_ptr = None
         args = self._args()
         for k in range(2, self.order + 1):
-            ptr, _ = kt.ef_decode(trie, self.lev[k, kt.PTR : kt.PTR + kt.EF_FIELDS])
-            val, _ = kt.ef_decode(trie, self.lev[k, kt.VAL : kt.VAL + kt.EF_FIELDS])
+            ptr, _ = elias_fano.ef_decode(trie, self.lev[k, elias_fano.PTR : elias_fano.PTR + elias_fano.EF_FIELDS])
+            val, _ = elias_fano.ef_decode(trie, self.lev[k, elias_fano.VAL : elias_fano.VAL + elias_fano.EF_FIELDS])
             parent = np.repeat(np.arange(len(ptr) - 1), np.diff(ptr))
             start = ptr[parent]
             base = np.where(start > 0, val[np.maximum(start - 1, 0)], 0)

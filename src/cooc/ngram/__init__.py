@@ -7,7 +7,7 @@ Elias-Fano trie index (`X.ngrams/`), lookups, continuations, and the Google n-gr
     idx.lookup(idx.encode(" of the")), idx.continuations(idx.encode(" of"))
 
 Layers: `cooc.kernels.ngram` (counting kernels), `cooc.kernels.ngram_trie` (the trie's
-kernels, over `cooc.kernels.elias_fano` and `cooc.kernels.count_code`), `count` / `build` /
+kernels, over `cooc.kernels.succinct.elias_fano` and `cooc.kernels.succinct.count_code`), `count` / `build` /
 `writer` (orchestration and the on-disk layout), `reader` and `google` (the query artefact and
 the text format), `hashed` (`HashedNgrams(idx)`: the index in hash tables, constant-time
 lookups in memory). Names below are imported on first use, so `import cooc.ngram.config` (the

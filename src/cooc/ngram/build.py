@@ -23,7 +23,7 @@ from cooc.errors import CoocError
 from cooc.ngram.config import NgramConfig, NgramOptions
 from cooc.ngram.count import CountStats, NgramCounter, write_levels
 from cooc.ngram.writer import BOS_TEXT, EOS_TEXT, NgramWriter
-from cooc.pipeline.progress import Progress, peak_rss_bytes
+from cooc.runtime.progress import Progress, peak_rss_bytes
 
 
 @dataclass
@@ -171,31 +171,36 @@ def _source_batches(source, config: NgramConfig, options: NgramOptions):
     store; a vocabulary grown from the corpus is final once the first batch is out."""
     from cooc.corpus import SkipReport
     from cooc.corpus.sources import document_batches
-    from cooc.pipeline import build as pb
-    from cooc.pipeline.prefetch import prefetch
-    from cooc.tokenizers import Tokenizer, load_tokenizer
+    from cooc.runtime.prefetch import prefetch
+    from cooc.store.sources import (
+        open_token_store,
+        spooled_batches,
+        stored_batches,
+        tokenized_batches,
+    )
+    from cooc.tokenizers import load_tokenizer
 
     nthreads = _threads(options)
     report = SkipReport()
     timings: dict[str, float] = {}
     max_chars = max(1 << 16, options.memory_bytes // 100)
-    store = pb._token_store(source)
+    store = open_token_store(source)
     spool = None
     try:
         if store is not None:
             tokenizer = store.tokenizer(nthreads)
             corpus = {**store.manifest["corpus"], "token_store": str(store.path)}
             batches = ((b.tokens, b.doc_lens) for b in
-                       pb._stored_batches(store, tokenizer, max_chars, timings))
+                       stored_batches(store, tokenizer, max_chars, timings))
         else:
             if source is None:
                 raise CoocError("give corpus files, folders, globs or a token store to count")
             docs, corpus = document_batches(source, config.text_field, 1024, report)
             tokenizer = load_tokenizer(config.tokenizer, num_threads=nthreads)
-            tb = pb._tokenize(prefetch(docs(max_chars)), tokenizer, report, timings)
-            if type(tokenizer).freeze is not Tokenizer.freeze:  # ids final only at the end
+            tb = tokenized_batches(prefetch(docs(max_chars)), tokenizer, report, timings)
+            if tokenizer.grows_vocabulary:  # ids final only at the end
                 spool = Path(tempfile.mkdtemp(prefix="cooc-ngram-tokens-", dir=options.tmp_dir))
-                tb = pb._spooled_batches(tb, tokenizer, spool)
+                tb = spooled_batches(tb, tokenizer, spool)
             batches = ((b.tokens, b.doc_lens) for b in tb)
         first, batches = _peek(iter(batches))
         if first is None:

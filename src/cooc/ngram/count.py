@@ -39,9 +39,9 @@ import numpy as np
 
 from cooc.kernels import ngram as kn
 from cooc.ngram.writer import NgramWriter, key_shape
-from cooc.pipeline.malloc import trim
-from cooc.pipeline.progress import log
-from cooc.ranges import bounded_ranges, even_ranges
+from cooc.runtime.malloc import trim
+from cooc.runtime.progress import log
+from cooc.runtime.ranges import bounded_ranges, even_ranges
 
 _RUN_SHARE = 0.35
 _BATCH_SHARE = 0.25

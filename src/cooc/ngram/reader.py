@@ -14,10 +14,10 @@ inside it (97 % share the first token, 69 % two, 42 % all three) and the row bou
 searches in the same rows; results are scattered back by numpy (a random store in the
 kernel cost 55 ns a lookup), so the order never shows.
 - first version: 3-grams 530-550 ns: level-2 searches took 260-440 ns, most of it compute.
-  `codec._get` branch-free (8.4 -> 3.2 ns a read; its branch on the word boundary is
+  `bits.get_bits` branch-free (8.4 -> 3.2 ns a read; its branch on the word boundary is
   mispredicted at random positions) and a broadword `select_in_word` (7 -> 1.3 ns):
   455 / 450.
-- tables of positions (see `cooc.kernels.elias_fano`): a select in the level-2 row starts
+- tables of positions (see `cooc.kernels.succinct.elias_fano`): a select in the level-2 row starts
   scanned 5000 bits on average (the rows of frequent tokens are long): 415 / 360.
 - reusing the row bounds of the same search slot: 370 / 305; the gather and the scatter out
   of the kernel: 318-336 / 258-260 (format 1: 377-400 / 345-365).
@@ -45,10 +45,10 @@ from typing import Any
 import numpy as np
 
 from cooc.errors import CoocError, IndexFormatError
-from cooc.fileio import read_folder_manifest
-from cooc.kernels import count_code as cc
-from cooc.kernels import elias_fano as ef
+from cooc.formats.manifest import read_folder_manifest
 from cooc.kernels import ngram_trie as nt
+from cooc.kernels.succinct import count_code as cc
+from cooc.kernels.succinct import elias_fano as ef
 from cooc.ngram.writer import ARRAYS, FORMAT_VERSION, LAYOUT, MAGIC, MANIFEST, VOCAB, bits_per_token
 
 _PARALLEL_BELOW = 1 << 16  # fewer lookups than this run on the calling thread

@@ -8,10 +8,10 @@ Layout (format_version 2; every array little-endian, memory-mappable, sha256 in 
                     table ("levels", `cooc.kernels.ngram_trie`), the code constants
                     ("layout"), and {file, dtype, shape, nbytes, sha256} per array file
     vocab.json      the display text of every id 0..V-1 ("<s>", "</s>" last with markers)
-    trie.u64        the Elias-Fano sequences of every level (`cooc.kernels.elias_fano`), one
+    trie.u64        the Elias-Fano sequences of every level (`cooc.kernels.succinct.elias_fano`), one
                     after the other (the level table gives each one's words), then their
                     tables of positions, in the same order, then one spare word
-    counts.u64      the count codes of levels 1..order (`cooc.kernels.count_code`), one
+    counts.u64      the count codes of levels 1..order (`cooc.kernels.succinct.count_code`), one
                     after the other, then one spare word
     count_ptr.u32   the count codes' superblock records, level after level
 
@@ -73,10 +73,10 @@ from typing import Any
 import numpy as np
 
 from cooc.errors import CoocError
-from cooc.fileio import HashedFile, file_sha256
-from cooc.kernels import count_code as cc
-from cooc.kernels import elias_fano as ef
+from cooc.formats.manifest import HashedFile, file_sha256
 from cooc.kernels import ngram_trie as nt
+from cooc.kernels.succinct import count_code as cc
+from cooc.kernels.succinct import elias_fano as ef
 from cooc.ngram.config import MAX_ORDER
 
 MAGIC = "COOC-NGRAMS"
@@ -414,7 +414,7 @@ class NgramWriter:
         for p in self.tmp.glob("level*.tmp"):
             p.unlink()
         (self.tmp / VOCAB).write_text(json.dumps(self.texts, ensure_ascii=False), encoding="utf-8")
-        from cooc.index.writer import cooc_version
+        from cooc.formats.manifest import cooc_version
 
         grams = {1: int(lev[1, nt.NGRAMS]), **self.grams}
         manifest = {"magic": MAGIC, "format_version": FORMAT_VERSION, "order": self.order,

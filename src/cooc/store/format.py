@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from cooc.errors import CoocError
-from cooc.fileio import file_sha256, read_folder_manifest
+from cooc.formats.manifest import file_sha256, read_folder_manifest
 
 MAGIC = "COOC-TOKENS"
 FORMAT_VERSION = 1

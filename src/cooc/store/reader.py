@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from cooc.errors import CoocError
-from cooc.ranges import bounded_ranges
+from cooc.runtime.ranges import bounded_ranges
 from cooc.store import format as fmt
 from cooc.tokenizers import Tokenizer, load_tokenizer
 

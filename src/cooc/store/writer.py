@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from cooc.fileio import HashedFile
-from cooc.pipeline.progress import log
+from cooc.formats.manifest import HashedFile
+from cooc.runtime.progress import log
 from cooc.store import format as fmt
 
 

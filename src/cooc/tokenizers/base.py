@@ -65,6 +65,12 @@ class Tokenizer(ABC):
         """Fix a growing vocabulary; return the old id -> final id map (None: ids are final)."""
         return None
 
+    @property
+    def grows_vocabulary(self) -> bool:
+        """Whether the vocabulary is grown from the corpus (ids are final only after
+        `freeze`): such tokenizers override `freeze`."""
+        return type(self).freeze is not Tokenizer.freeze
+
     def __reduce__(self) -> tuple[Any, ...]:
         # Pickle as the spec (a few bytes), not as the loaded vocabulary: worker processes
         # reload it from their own per-process cache.

@@ -37,7 +37,7 @@ _FIRST_BYTES = 1 << 16  # word buffer
 _BYTES_PER_ID = 4  # a batch's ids buffer starts at one id per 4 bytes of text
 _MAX_LOAD = 0.7  # of the hash table (linear probing; 0.3 to 0.7 ran alike)
 _MAX_WORDS = (1 << 32) - 1  # ids are uint32
-_SLACK = kv._SLACK  # bytes after the text and the words: the kernels read 8 at a time
+_SLACK = kv.READ_SLACK  # bytes after the text and the words: the kernels read 8 at a time
 # A frozen vocabulary is read-only: batches of this many bytes or more are split on threads.
 _PARALLEL_BYTES = 1 << 20
 

@@ -20,10 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from cooc.fileio import file_sha256
-from cooc.pipeline.count import BatchStats
-from cooc.pipeline.progress import log
-from cooc.pipeline.runs import RunFile, RunFormatError, open_run
+from cooc.formats.manifest import file_sha256
+from cooc.runtime.fingerprint import input_fingerprint as input_fingerprint
+from cooc.cooccur.build.count import BatchStats
+from cooc.runtime.progress import log
+from cooc.cooccur.build.runs import RunFile, RunFormatError, open_run
 
 CHECKPOINT = "checkpoint.json"
 _VERSION = 1
@@ -35,20 +36,6 @@ class Checkpoint:
     runs: list[RunFile]
     stats: BatchStats
     carry: np.ndarray  # uint32 tokens of concat packing's unfinished window
-
-
-def input_fingerprint(files: list[Path], config: dict, extra: dict | None = None) -> dict:
-    """What must not change for a build to be resumed: settings and every input's
-    path, size and modification time."""
-    def stat(f: Path) -> list:
-        try:
-            st = f.stat()
-        except OSError:  # unreadable: skipped and reported by the reader
-            return [str(f), None, None]
-        return [str(f), st.st_size, st.st_mtime_ns]
-
-    return {"version": _VERSION, "config": config, "files": [stat(Path(f)) for f in files],
-            **(extra or {})}
 
 
 def _save_array(folder: Path, name: str, a: np.ndarray) -> str:

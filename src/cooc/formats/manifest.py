@@ -56,3 +56,19 @@ def read_folder_manifest(path: Path, manifest: str, magic: str, version: int, wh
         raise error(f"{path} has {what.removeprefix('an ').removeprefix('a ')} format version "
                     f"{m.get('format_version')}; this cooc reads version {version}: rebuild it")
     return m
+
+
+def cooc_version() -> str:
+    """The installed cooc version, for the manifest's `created_by`."""
+    import sys
+
+    v = getattr(sys.modules.get("cooc"), "__version__", None)
+    if v:
+        return str(v)
+    try:
+        from importlib.metadata import PackageNotFoundError, version
+
+        return version("cooc")
+    except (ImportError, PackageNotFoundError):
+        return "unknown"
+

@@ -16,16 +16,17 @@ from pathlib import Path
 import numpy as np
 
 from cooc import __version__
-from cooc.config import BuildConfig, RunOptions
+from cooc.cooccur.config import BuildConfig
 from cooc.corpus import SkipReport
 from cooc.corpus.default import DEFAULT_CORPUS_SOURCE
 from cooc.corpus.readers import skip_documents
 from cooc.corpus.sources import document_batches
-from cooc.pipeline.checkpoint import input_fingerprint
-from cooc.pipeline.prefetch import prefetch
-from cooc.pipeline.progress import Progress, peak_rss_bytes
+from cooc.options import RunOptions
+from cooc.runtime.fingerprint import input_fingerprint
+from cooc.runtime.prefetch import prefetch
+from cooc.runtime.progress import Progress, peak_rss_bytes
 from cooc.store.writer import StoreWriter
-from cooc.tokenizers import Tokenizer, load_tokenizer
+from cooc.tokenizers import load_tokenizer
 
 DEFAULT_SHARD_TOKENS = 1 << 25  # 128 MB of ids: a crash loses at most that much work
 _BYTES_PER_CHAR = 10  # a tokenizer batch's texts, token arrays and their concatenation
@@ -41,10 +42,6 @@ class TokenizeResult:
     report: SkipReport
     timings: dict[str, float] = field(default_factory=dict)
     peak_rss: int = 0
-
-
-def _grows_vocabulary(tok: Tokenizer) -> bool:
-    return type(tok).freeze is not Tokenizer.freeze
 
 
 def _fingerprint(files: list[Path], config: BuildConfig, shard_tokens: int) -> dict:
@@ -72,7 +69,7 @@ def tokenize_corpus(source, out: str | os.PathLike, config: BuildConfig | None =
     nthreads = options.resolved_num_proc()
     tokenizer = load_tokenizer(config.tokenizer, num_threads=nthreads)
     writer = StoreWriter(out, _fingerprint(files, config, shard_tokens), shard_tokens)
-    if _grows_vocabulary(tokenizer):
+    if tokenizer.grows_vocabulary:
         if writer.vocab is not None:  # resumed: the ids in finished shards are these words'
             from cooc.tokenizers.whitespace import WhitespaceTokenizer
 

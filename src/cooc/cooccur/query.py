@@ -1,5 +1,5 @@
 """Questions asked of an index: neighbours (by count or an association measure, see
-`cooc.association`), most connected tokens, mutual and common neighbours.
+`cooc.cooccur.association`), most connected tokens, mutual and common neighbours.
 
 Tokens are named by id (`#42`) or by text. A text is first matched against the display
 texts stored in the index (so ' hello' and 'hello' are different tokens); otherwise it is
@@ -14,8 +14,8 @@ from functools import cached_property
 
 import numpy as np
 
-from cooc import association
-from cooc.association import MEASURES
+from cooc.cooccur import association
+from cooc.cooccur.association import MEASURES
 from cooc.errors import CoocError
 
 __all__ = ["MEASURES", "Analyzer", "Neighbour"]
@@ -101,7 +101,7 @@ class Analyzer:
     def neighbours(self, token: str | int, k: int = 20, by: str = "count",
                    min_count: int = 1, alpha: float = 1.0) -> list[Neighbour]:
         """Top-k neighbours met at least `min_count` times, by `by` (one of MEASURES; see
-        `cooc.association`), highest score first, ties by id. `alpha` smooths the context
+        `cooc.cooccur.association`), highest score first, ties by id. `alpha` smooths the context
         distribution of ppmi (1: plain ppmi; 0.75 is Levy et al.'s choice)."""
         if by not in MEASURES:
             raise CoocError(f"unknown measure {by!r}; choose one of {', '.join(MEASURES)}")

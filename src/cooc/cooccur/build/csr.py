@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cooc.kernels import csr_ops
-from cooc.ranges import even_ranges
+from cooc.runtime.ranges import even_ranges
 
 
 @dataclass(frozen=True)

@@ -13,11 +13,11 @@ from concurrent.futures import Executor
 
 import numpy as np
 
-from cooc.config import WindowConfig
-from cooc.pipeline.accumulate import CountAccumulator
-from cooc.pipeline.count import BatchStats, count_by_distance, count_windows
-from cooc.pipeline.malloc import bound_allocator
-from cooc.pipeline.progress import fmt_bytes, log, rss_bytes
+from cooc.cooccur.config import WindowConfig
+from cooc.cooccur.build.accumulate import CountAccumulator
+from cooc.cooccur.build.count import BatchStats, count_by_distance, count_windows
+from cooc.runtime.malloc import bound_allocator
+from cooc.runtime.progress import fmt_bytes, log, rss_bytes
 
 # Memory of a counting batch per token (window sets, inverted lists) and per matrix entry
 # (the upper triangle's row-range parts and their concatenation); measured on English text.
@@ -38,7 +38,7 @@ _WRITER_BYTES_PER_ENTRY = 24
 def _warm_kernels(vocab_size: int) -> None:
     """Load every compiled kernel of a build once, so the baseline memory includes them."""
     from cooc.kernels import windows
-    from cooc.pipeline.csr import Mirrored, merge2
+    from cooc.cooccur.build.csr import Mirrored, merge2
 
     tokens = np.arange(min(vocab_size, 4), dtype=np.uint32)
     upper, _ = count_windows(tokens, windows.document_windows(np.array([0, len(tokens)]), 4),
@@ -69,7 +69,7 @@ def remeasure_data_budget(data_budget: int, baseline: int) -> int:
     leaves the data half its budget; otherwise unchanged, with a warning that the memory
     budget cannot be kept (shrinking further only multiplies spills: 977 instead of 1 on the
     English corpus with 802 k words at --memory 256M, for a 3 % lower peak)."""
-    from cooc.pipeline.malloc import trim
+    from cooc.runtime.malloc import trim
 
     trim()
     grown = max(0, rss_bytes() - baseline)

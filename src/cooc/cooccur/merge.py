@@ -27,13 +27,14 @@ from pathlib import Path
 import numpy as np
 
 from cooc import __version__
-from cooc.config import RunOptions
+from cooc.cooccur.build.csr import Csr, concat_rows, sum_csrs
+from cooc.cooccur.reader import CoocIndex, open_index
+from cooc.cooccur.writer import IndexWriter
 from cooc.corpus import SkipReport
 from cooc.errors import CoocError
-from cooc.index import CoocIndex, IndexWriter, open_index
-from cooc.pipeline.csr import Csr, concat_rows, sum_csrs
-from cooc.pipeline.progress import log
-from cooc.ranges import bounded_ranges
+from cooc.options import RunOptions
+from cooc.runtime.progress import log
+from cooc.runtime.ranges import bounded_ranges
 from cooc.tokenizers.whitespace import EOT_TEXT, WhitespaceTokenizer
 
 # decoded inputs, remapped columns, the pairwise sums: bytes per input entry of a row range
@@ -65,7 +66,7 @@ def merge_indexes(inputs, out: str | os.PathLike, options: RunOptions | None = N
         if indexes[0].meta.get("config", {}).get("window", {}).get("packing") == "concat":
             log.warning("concat packing: windows spanning the seam between inputs differ from one "
                         "build over the union (the counts are the exact sum of the inputs)")
-        texts, maps, tokenizer = _union_vocabulary(indexes)
+        texts, maps, tokenizer = union_vocabulary(indexes)
         meta = _merged_meta(indexes, tokenizer)
         entries = _write(indexes, maps, texts, meta, out, options)
     corpus = meta["corpus"]
@@ -81,16 +82,16 @@ def _check_paths(paths: list[Path], out: Path) -> None:
             raise CoocError(f"the output {out} is also an input; write the merge to a new path")
 
 
-def _is_grown(index: CoocIndex) -> bool:
+def is_grown(index: CoocIndex) -> bool:
     """A vocabulary grown from the corpus (whitespace): ids differ between corpora."""
     return index.meta.get("tokenizer", {}).get("kind") == "whitespace"
 
 
-def _identity(index: CoocIndex) -> dict:
+def counting_identity(index: CoocIndex) -> dict:
     """What must be equal for counts to add: the config and the tokenizer (for a grown
     vocabulary, all but the vocabulary itself)."""
     tokenizer = dict(index.meta.get("tokenizer", {}))
-    if _is_grown(index):
+    if is_grown(index):
         tokenizer.pop("vocab_size", None)
         tokenizer.pop("vocab_sha256", None)
         return {"config": index.meta.get("config", {}), "tokenizer": tokenizer}
@@ -98,12 +99,12 @@ def _identity(index: CoocIndex) -> dict:
             "vocab_size": index.vocab_size}
 
 
-def _first_difference(a: dict, b: dict, prefix: str = ""):
+def first_difference(a: dict, b: dict, prefix: str = ""):
     """(dotted field, value in a, value in b) of the first field where a and b differ, or None."""
     for key in [*a, *(k for k in b if k not in a)]:
         x, y = a.get(key, "<absent>"), b.get(key, "<absent>")
         if isinstance(x, dict) and isinstance(y, dict):
-            found = _first_difference(x, y, f"{prefix}{key}.")
+            found = first_difference(x, y, f"{prefix}{key}.")
             if found:
                 return found
         elif x != y:
@@ -114,7 +115,7 @@ def _first_difference(a: dict, b: dict, prefix: str = ""):
 def _check_compatible(indexes: list[CoocIndex]) -> None:
     first = indexes[0]
     for other in indexes[1:]:
-        found = _first_difference(_identity(first), _identity(other))
+        found = first_difference(counting_identity(first), counting_identity(other))
         if found:
             field, x, y = found
             raise CoocError(f"cannot merge {first.path} and {other.path}: {field} differs "
@@ -122,9 +123,9 @@ def _check_compatible(indexes: list[CoocIndex]) -> None:
                             "and window settings")
 
 
-def _union_vocabulary(indexes: list[CoocIndex]) -> tuple[list[str], list[np.ndarray], dict]:
+def union_vocabulary(indexes: list[CoocIndex]) -> tuple[list[str], list[np.ndarray], dict]:
     """(union token texts, each input's id -> union id map, the union tokenizer's describe())."""
-    if not _is_grown(indexes[0]):
+    if not is_grown(indexes[0]):
         ids = np.arange(indexes[0].vocab_size, dtype=np.int64)
         return list(indexes[0].token_texts), [ids] * len(indexes), indexes[0].meta.get("tokenizer", {})
     vocabs = [list(index.token_texts) for index in indexes]
@@ -169,7 +170,7 @@ def _range_entries(options: RunOptions) -> int:
     return min(_MAX_RANGE_ENTRIES, max(_MIN_RANGE_ENTRIES, share))
 
 
-def _remapped_rows(index: CoocIndex, id_map: np.ndarray, lo: int, hi: int, chunk: int) -> Csr:
+def remapped_rows(index: CoocIndex, id_map: np.ndarray, lo: int, hi: int, chunk: int) -> Csr:
     """Union rows [lo, hi) holding `index`'s entries, in union ids (rows it lacks are empty)."""
     a, b = (int(i) for i in np.searchsorted(id_map, [lo, hi]))
     parts = [Csr(p, c, k, s) for s, p, c, k in index.iter_rows(a, b, chunk)]
@@ -200,7 +201,7 @@ def _write(indexes: list[CoocIndex], maps: list[np.ndarray], texts: list[str], m
     with ThreadPoolExecutor(nthreads) as pool, \
             IndexWriter(out, size, num_threads=nthreads, chunk_entries=chunk) as writer:
         for lo, hi in bounded_ranges(bound, chunk):
-            parts = [_remapped_rows(index, id_map, lo, hi, chunk)
+            parts = [remapped_rows(index, id_map, lo, hi, chunk)
                      for index, id_map in zip(indexes, maps, strict=True)]
             rows = sum_csrs(parts, pool, nthreads)
             writer.add_rows(lo, rows.row_ptr, rows.cols, rows.counts)

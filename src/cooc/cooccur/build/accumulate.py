@@ -21,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from cooc.pipeline.csr import Csr, Mirrored, merge2, sum_csrs
-from cooc.pipeline.malloc import trim
-from cooc.pipeline.runs import RunFile, RunWriter
-from cooc.ranges import bounded_ranges
+from cooc.cooccur.build.csr import Csr, Mirrored, merge2, sum_csrs
+from cooc.runtime.malloc import trim
+from cooc.cooccur.build.runs import RunFile, RunWriter
+from cooc.runtime.ranges import bounded_ranges
 
 MIN_MERGE_BYTES = 1 << 20  # row ranges of merges never get smaller than this
 MAX_RANGE_BYTES = 1 << 26  # ... nor larger: bigger ranges are no faster, only fatter

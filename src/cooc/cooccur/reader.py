@@ -1,4 +1,4 @@
-"""Memory-mapped reader of a cooc index (layout: `cooc.index.layout`).
+"""Memory-mapped reader of a cooc index (format: `cooc.cooccur.format`).
 
 `CoocIndex.open` reads the manifest, checks magic, version, array dtypes, shapes and file
 sizes, maps the arrays and checks the offset arrays (O(vocab_size), milliseconds), so no kernel
@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 
+from cooc.cooccur import format
 from cooc.errors import IndexFormatError
-from cooc.index import layout
 from cooc.kernels import codec
-from cooc.ranges import bounded_ranges
+from cooc.runtime.ranges import bounded_ranges
 
 _CHUNK_ENTRIES = 1 << 22
 
@@ -33,30 +33,30 @@ def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
     if not path.is_dir():
         what = "no such directory" if not path.exists() else "not a directory"
         raise _fail(path, f"not a cooc index ({what})")
-    mpath = path / layout.MANIFEST
+    mpath = path / format.MANIFEST
     try:
         with open(mpath, "rb") as f:
             manifest = json.loads(f.read().decode("utf-8"))
     except FileNotFoundError:
-        raise _fail(path, f"not a cooc index: {layout.MANIFEST} is missing "
+        raise _fail(path, f"not a cooc index: {format.MANIFEST} is missing "
                           "(an interrupted write? rebuild the index)") from None
     except (OSError, ValueError) as e:
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise _fail(path, f"{layout.MANIFEST} is unreadable or not JSON ({msg})") from None
-    if not isinstance(manifest, dict) or manifest.get("magic") != layout.MAGIC:
+        raise _fail(path, f"{format.MANIFEST} is unreadable or not JSON ({msg})") from None
+    if not isinstance(manifest, dict) or manifest.get("magic") != format.MAGIC:
         magic = manifest.get("magic") if isinstance(manifest, dict) else None
-        raise _fail(path, f"not a cooc index: magic is {magic!r}, expected {layout.MAGIC!r}")
+        raise _fail(path, f"not a cooc index: magic is {magic!r}, expected {format.MAGIC!r}")
     version = manifest.get("format_version")
-    if version != layout.FORMAT_VERSION:
+    if version != format.FORMAT_VERSION:
         raise _fail(path, f"format_version {version!r} is not supported: this cooc reads version "
-                          f"{layout.FORMAT_VERSION} (upgrade cooc or rebuild the index)")
+                          f"{format.FORMAT_VERSION} (upgrade cooc or rebuild the index)")
     return manifest
 
 
 def _int_field(path: Path, manifest: dict, key: str, lo: int = 0) -> int:
     v = manifest.get(key)
     if isinstance(v, bool) or not isinstance(v, int) or v < lo:
-        raise _fail(path, f"{layout.MANIFEST}: {key} must be an integer >= {lo}, got {v!r}")
+        raise _fail(path, f"{format.MANIFEST}: {key} must be an integer >= {lo}, got {v!r}")
     return v
 
 
@@ -129,43 +129,43 @@ class CoocIndex:
         N = _int_field(path, manifest, "num_entries")
         D = _int_field(path, manifest, "num_diagonal")
         nblk = _int_field(path, manifest, "num_blocks")
-        if manifest.get("block_size") != layout.BLOCK_SIZE:
+        if manifest.get("block_size") != format.BLOCK_SIZE:
             raise _fail(path, f"block_size {manifest.get('block_size')!r} is not "
-                              f"{layout.BLOCK_SIZE}")
-        if V > layout.MAX_VOCAB or D > N or (N - D) % 2:
-            raise _fail(path, f"inconsistent sizes in {layout.MANIFEST} (vocab_size={V}, "
+                              f"{format.BLOCK_SIZE}")
+        if V > format.MAX_VOCAB or D > N or (N - D) % 2:
+            raise _fail(path, f"inconsistent sizes in {format.MANIFEST} (vocab_size={V}, "
                               f"num_entries={N}, num_diagonal={D})")
         pb = manifest.get("payload_bits")
         if not isinstance(pb, dict) or not all(
             isinstance(pb.get(k), int) and pb[k] >= 0 for k in ("ids", "counts", "padding")
         ):
-            raise _fail(path, f"{layout.MANIFEST}: payload_bits is missing or malformed")
+            raise _fail(path, f"{format.MANIFEST}: payload_bits is missing or malformed")
         specs = manifest.get("arrays")
         if not isinstance(specs, list) or not all(isinstance(s, dict) for s in specs):
-            raise _fail(path, f"{layout.MANIFEST}: 'arrays' must be a list of objects")
+            raise _fail(path, f"{format.MANIFEST}: 'arrays' must be a list of objects")
         by_name = {s.get("name"): s for s in specs}
-        missing = [n for n in layout.ARRAYS if n not in by_name]
+        missing = [n for n in format.ARRAYS if n not in by_name]
         if missing:
-            raise _fail(path, f"{layout.MANIFEST} lists no array {missing[0]!r}")
+            raise _fail(path, f"{format.MANIFEST} lists no array {missing[0]!r}")
 
         def spec_shape(name):
             shape = by_name[name].get("shape")
             if not isinstance(shape, list) or not all(isinstance(x, int) for x in shape):
-                raise _fail(path, f"{layout.MANIFEST}: bad shape for {name}")
+                raise _fail(path, f"{format.MANIFEST}: bad shape for {name}")
             return tuple(shape)
 
         num_words = spec_shape("data")[0] - 1 if spec_shape("data") else -1
         text_bytes = spec_shape("text")[0] if spec_shape("text") else -1
         arrays = {}
-        for name, (dtype, _) in layout.ARRAYS.items():
+        for name, (dtype, _) in format.ARRAYS.items():
             spec = by_name[name]
-            want = layout.expected_shape(name, V, nblk, num_words, text_bytes)
-            if spec.get("dtype") != dtype or spec.get("file") != layout.file_name(name):
-                raise _fail(path, f"{layout.MANIFEST}: {name} must be {layout.file_name(name)} "
+            want = format.expected_shape(name, V, nblk, num_words, text_bytes)
+            if spec.get("dtype") != dtype or spec.get("file") != format.file_name(name):
+                raise _fail(path, f"{format.MANIFEST}: {name} must be {format.file_name(name)} "
                                   f"with dtype {dtype}, got {spec.get('file')!r} "
                                   f"{spec.get('dtype')!r}")
             if spec_shape(name) != want or min(want) < 0:
-                raise _fail(path, f"{layout.MANIFEST}: {name} has shape {spec_shape(name)}, "
+                raise _fail(path, f"{format.MANIFEST}: {name} has shape {spec_shape(name)}, "
                                   f"expected {want}")
             nbytes = int(np.prod(want)) * np.dtype(dtype).itemsize
             fpath = path / spec["file"]
@@ -185,7 +185,7 @@ class CoocIndex:
         if row_word[0] != 0 or row_word[-1] != num_words or np.diff(row_word).min() < 0:
             raise _fail(path, "row_word.bin is not a valid offset array (corrupt)")
         blk_ptr = np.zeros(V + 1, dtype=np.int64)
-        np.cumsum((deg + layout.BLOCK_SIZE - 1) // layout.BLOCK_SIZE, out=blk_ptr[1:])
+        np.cumsum((deg + format.BLOCK_SIZE - 1) // format.BLOCK_SIZE, out=blk_ptr[1:])
         if blk_ptr[-1] != nblk:
             raise _fail(path, f"row_ptr.bin implies {int(blk_ptr[-1])} blocks, manifest says "
                               f"{nblk} (corrupt)")
@@ -325,7 +325,7 @@ class CoocIndex:
         if self._rows is None:  # built on first use, so open() stays O(checks)
             self._rows = codec.row_table(x["row_ptr"], self._blk_ptr, x["row_word"])
         out = codec.pair_counts(a_arr.ravel(), b_arr.ravel(), self._rows, x["skip"],
-                                x["data"], x["rank"], layout.BLOCK_SIZE)
+                                x["data"], x["rank"], format.BLOCK_SIZE)
         return out.reshape(a_arr.shape)
 
     def iter_rows(self, start: int = 0, stop: int | None = None,
@@ -356,7 +356,7 @@ class CoocIndex:
         V = self._vocab_size
         ptr, ranks, counts, bad = codec.decode_rows(lo, hi, x["row_ptr"], x["row_word"],
                                                     self._blk_ptr, x["skip"], x["data"],
-                                                    layout.BLOCK_SIZE, V)
+                                                    format.BLOCK_SIZE, V)
         if bad < 0:
             cols, counts, bad = codec.permute_rows(ptr, ranks, counts, x["token_of_rank"], V)
             bad = bad + lo if bad >= 0 else bad

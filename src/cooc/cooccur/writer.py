@@ -1,4 +1,4 @@
-"""Streaming writer of a cooc index (layout: `cooc.index.layout`).
+"""Streaming writer of a cooc index (format: `cooc.cooccur.format`).
 
 Rows arrive in order through `add_rows`; each slice is checked, hashed for the symmetry check,
 and encoded at once (columns as token ids) into a stage file in the temporary directory
@@ -20,11 +20,11 @@ from typing import Any
 
 import numpy as np
 
+from cooc.cooccur import format
 from cooc.errors import CoocError
-from cooc.fileio import HashedFile
-from cooc.index import layout
+from cooc.formats.manifest import HashedFile, cooc_version
 from cooc.kernels import codec
-from cooc.ranges import bounded_ranges, even_ranges
+from cooc.runtime.ranges import bounded_ranges, even_ranges
 
 _STAGE_DATA = "stage-data.tmp"
 _STAGE_SKIP = "stage-skip.tmp"
@@ -35,25 +35,10 @@ _CHECK_MESSAGES = {
 }
 
 
-def cooc_version() -> str:
-    """The installed cooc version, for the manifest's `created_by`."""
-    import sys
-
-    v = getattr(sys.modules.get("cooc"), "__version__", None)
-    if v:
-        return str(v)
-    try:
-        from importlib.metadata import PackageNotFoundError, version
-
-        return version("cooc")
-    except (ImportError, PackageNotFoundError):
-        return "unknown"
-
-
 def _is_index_dir(path: Path) -> bool:
     try:
-        with open(path / layout.MANIFEST, encoding="utf-8") as f:
-            return json.load(f).get("magic") == layout.MAGIC
+        with open(path / format.MANIFEST, encoding="utf-8") as f:
+            return json.load(f).get("magic") == format.MAGIC
     except (OSError, ValueError, AttributeError):
         return False
 
@@ -141,7 +126,7 @@ def encode_final_rows(row_start: int, ptr: np.ndarray, cols: np.ndarray, counts:
         ranks, cnt, bad = codec.permute_rows(ptr, cols, counts, rank, vocab_size)
         if bad >= 0:
             raise RuntimeError(f"internal error: rows from {row_start} do not permute")
-    words, rw, skip, bits = codec.encode_rows(ptr, ranks, cnt, layout.BLOCK_SIZE)
+    words, rw, skip, bits = codec.encode_rows(ptr, ranks, cnt, format.BLOCK_SIZE)
     return EncodedRows(row_start, ptr, words, rw, skip, bits, int(diag), h_row, h_col)
 
 
@@ -150,8 +135,8 @@ class _ArrayFile(HashedFile):
 
     def __init__(self, directory: Path, name: str):
         self.name = name
-        self.file = layout.file_name(name)
-        super().__init__(directory / self.file, layout.ARRAYS[name][0], layout.CHECKSUM)
+        self.file = format.file_name(name)
+        super().__init__(directory / self.file, format.ARRAYS[name][0], format.CHECKSUM)
 
     def close(self, shape: tuple[int, ...]) -> dict[str, Any]:
         super().close()
@@ -160,7 +145,7 @@ class _ArrayFile(HashedFile):
             raise RuntimeError(f"internal error: {self.file} has {self.nbytes} bytes for {shape}")
         return {"name": self.name, "file": self.file, "dtype": dtype.str,
                 "shape": list(shape), "nbytes": self.nbytes,
-                layout.CHECKSUM: self.h.hexdigest()}
+                format.CHECKSUM: self.h.hexdigest()}
 
     def discard(self) -> None:
         super().close()
@@ -185,8 +170,8 @@ class IndexWriter:
         if isinstance(vocab_size, bool) or not isinstance(vocab_size, (int, np.integer)):
             raise TypeError(f"vocab_size must be an int, got {vocab_size!r}")
         vocab_size = int(vocab_size)
-        if not 1 <= vocab_size <= layout.MAX_VOCAB:
-            raise ValueError(f"vocab_size must be in [1, {layout.MAX_VOCAB}], got {vocab_size}")
+        if not 1 <= vocab_size <= format.MAX_VOCAB:
+            raise ValueError(f"vocab_size must be in [1, {format.MAX_VOCAB}], got {vocab_size}")
         if not isinstance(chunk_entries, int) or chunk_entries < 1:
             raise ValueError(f"chunk_entries must be a positive int, got {chunk_entries!r}")
         self.path = Path(path)
@@ -440,25 +425,25 @@ class IndexWriter:
 
         sizes = dict(vocab_size=V, num_blocks=num_blocks, num_words=num_words,
                      text_bytes=int(text.shape[0]))
-        specs = {af.name: af.close(layout.expected_shape(af.name, **sizes)) for af in self._files}
+        specs = {af.name: af.close(format.expected_shape(af.name, **sizes)) for af in self._files}
         self._files = []
         manifest = {
-            "magic": layout.MAGIC,
-            "format_version": layout.FORMAT_VERSION,
+            "magic": format.MAGIC,
+            "format_version": format.FORMAT_VERSION,
             "created_by": f"cooc {cooc_version()}",
             "vocab_size": V,
             "num_entries": int(self._row_ptr[-1]),
             "num_diagonal": int(self._diagonal),
             "num_blocks": num_blocks,
-            "block_size": layout.BLOCK_SIZE,
-            "id_order": layout.ID_ORDER,
-            "checksum": layout.CHECKSUM,
+            "block_size": format.BLOCK_SIZE,
+            "id_order": format.ID_ORDER,
+            "checksum": format.CHECKSUM,
             "payload_bits": {"ids": int(bits[0]), "counts": int(bits[1]),
                              "padding": num_words * 64 - int(bits[0]) - int(bits[1])},
-            "arrays": [specs[name] for name in layout.ARRAYS],
+            "arrays": [specs[name] for name in format.ARRAYS],
             "meta": meta,
         }
-        with open(self._tmp / layout.MANIFEST, "w", encoding="utf-8") as f:
+        with open(self._tmp / format.MANIFEST, "w", encoding="utf-8") as f:
             json.dump(manifest, f, indent=2, allow_nan=False)
             f.write("\n")
         self._install()
@@ -485,7 +470,7 @@ class IndexWriter:
     def _encode_final(self) -> tuple[int, int, np.ndarray]:
         """Stage (columns = token ids) -> final arrays (columns = degree ranks)."""
         V = self.vocab_size
-        B = layout.BLOCK_SIZE
+        B = format.BLOCK_SIZE
         row_ptr = self._row_ptr
         deg = np.diff(row_ptr)
         token_of_rank, rank = _degree_order(deg)

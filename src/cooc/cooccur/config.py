@@ -7,7 +7,6 @@ from the dataclass fields (see `cooc.cli.options`), so a parameter has one name 
 from __future__ import annotations
 
 import dataclasses
-import os
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -53,7 +52,7 @@ class WindowConfig:
                        "windows, up to the one that reaches the document's end; 0: every "
                        "context-length tokens)", default=0)
     first_only: bool = _opt("count only occurrence pairs whose smaller token id comes first "
-                            "(a channel of positions, see cooc.positions)", default=False,
+                            "(a channel of positions, see cooc.cooccur.positions)", default=False,
                             cli=False)
     min_count: int = _opt("drop tokens seen fewer times in the corpus before cutting windows "
                           "(GloVe's vocabulary cut)", default=1)
@@ -131,34 +130,6 @@ class WindowConfig:
         return self.radius or max(self.context_length - 1, 0)
 
 
-def default_memory_bytes() -> int:
-    """A quarter of physical RAM: leaves room for the OS page cache and the tokenizer."""
-    try:
-        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        total = 8 << 30
-    return max(256 << 20, total // 4)
-
-
-def parse_bytes(text: str | int) -> int:
-    """'256M', '8G', '1.5g', '1048576' -> bytes."""
-    if isinstance(text, int):
-        return text
-    s = str(text).strip().upper().removesuffix("B")
-    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
-    mult = 1
-    if s and s[-1] in units:
-        mult = units[s[-1]]
-        s = s[:-1]
-    try:
-        value = float(s)
-    except ValueError:
-        raise ValueError(f"cannot read a memory size from {text!r}; use e.g. 512M or 8G") from None
-    if value <= 0:
-        raise ValueError(f"memory size must be positive, got {text!r}")
-    return int(value * mult)
-
-
 @dataclass(frozen=True)
 class BuildConfig:
     """Everything that determines the content of a co-occurrence index."""
@@ -188,22 +159,3 @@ class BuildConfig:
         return cls(**d)
 
 
-@dataclass(frozen=True)
-class RunOptions:
-    """How a job runs; never changes the result (property-tested), so not part of the index."""
-
-    num_proc: int = 0  # 0 = all cores
-    memory_bytes: int = 0  # 0 = default_memory_bytes()
-    batch_size: int = 1024  # documents per tokenizer batch
-    tmp_dir: str | None = None
-    quiet: bool = False
-    strict: bool = False
-    resume: bool = True  # go on from the checkpoint a killed run left with the same inputs
-    engine: str = "local"  # local: this process; ray: tasks on a Ray cluster (in-process: tests)
-    address: str | None = None  # Ray cluster address (None: start a local one)
-
-    def resolved_num_proc(self) -> int:
-        return self.num_proc if self.num_proc > 0 else (os.cpu_count() or 1)
-
-    def resolved_memory(self) -> int:
-        return self.memory_bytes if self.memory_bytes > 0 else default_memory_bytes()

@@ -41,18 +41,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cooc import association
-from cooc.errors import CoocError
-from cooc.index import CoocIndex, open_index
-from cooc.pipeline.csr import Csr
-from cooc.pipeline.merge import (
-    _first_difference,
-    _identity,
-    _is_grown,
-    _remapped_rows,
-    _union_vocabulary,
+from cooc.cooccur import association
+from cooc.cooccur.build.csr import Csr
+from cooc.cooccur.merge import (
+    counting_identity,
+    first_difference,
+    is_grown,
+    remapped_rows,
+    union_vocabulary,
 )
-from cooc.ranges import bounded_ranges
+from cooc.cooccur.reader import CoocIndex, open_index
+from cooc.errors import CoocError
+from cooc.runtime.ranges import bounded_ranges
 
 DIFF_MEASURES = ("count", "pmi", "ppmi", "npmi")
 # entries of A and B per union row range: ~80 bytes each while a range is compared
@@ -185,14 +185,14 @@ class _Aligned:
     """Two compatible indexes on their union vocabulary."""
 
     def __init__(self, a: CoocIndex, b: CoocIndex):
-        found = _first_difference(_identity(a), _identity(b))
+        found = first_difference(counting_identity(a), counting_identity(b))
         if found:
             field, x, y = found
             raise CoocError(f"cannot diff {a.path} and {b.path}: {field} differs ({x!r} vs "
                             f"{y!r}); diff indexes built with the same tokenizer and window "
                             "settings")
         self.a, self.b = a, b
-        self.texts, (self.map_a, self.map_b), _ = _union_vocabulary([a, b])
+        self.texts, (self.map_a, self.map_b), _ = union_vocabulary([a, b])
         self.size = len(self.texts)
         self.windows_a = self._stat(a.windows, self.map_a)
         self.windows_b = self._stat(b.windows, self.map_b)
@@ -213,8 +213,8 @@ class _Aligned:
         bound[self.map_b + 1] += self.b.degree()
         np.cumsum(bound, out=bound)
         for lo, hi in bounded_ranges(bound, range_entries):
-            ra = _remapped_rows(self.a, self.map_a, lo, hi, range_entries)
-            rb = _remapped_rows(self.b, self.map_b, lo, hi, range_entries)
+            ra = remapped_rows(self.a, self.map_a, lo, hi, range_entries)
+            rb = remapped_rows(self.b, self.map_b, lo, hi, range_entries)
             yield lo, hi, *_union_entries(ra, rb, lo, self.size)
 
     def row(self, which: str, token: int) -> tuple[np.ndarray, np.ndarray]:
@@ -380,8 +380,8 @@ def _token_changes(al: _Aligned, deg_a, deg_b, shared, min_degree: int,
 
 def _resolve(al: _Aligned, token: str | int) -> int:
     """Union id of `token`: `#id`, an int, or a token text."""
-    if not _is_grown(al.a):  # a fixed vocabulary: union ids are the index's ids
-        from cooc.query import Analyzer
+    if not is_grown(al.a):  # a fixed vocabulary: union ids are the index's ids
+        from cooc.cooccur.query import Analyzer
 
         return Analyzer(al.a).resolve(token)
     if isinstance(token, (int, np.integer)) or (token.startswith("#") and token[1:].isdigit()):

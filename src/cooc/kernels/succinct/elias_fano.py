@@ -30,7 +30,7 @@ its k-grams in lexicographic order; its rows are level k - 1's entries. Two sequ
 Each k-gram's id is what the trie chooses (a token id, or a context-remapped rank: see the
 modules of the two tries); ids must increase along a row.
 
-Every read goes through `cooc.kernels.codec._get` or clamps its word index: a damaged
+Every read goes through `cooc.kernels.bits.get_bits` or clamps its word index: a damaged
 sequence decodes garbage (caught by `ef_decode`'s checks or the callers' range checks),
 never reads outside the array.
 """
@@ -39,7 +39,7 @@ import numpy as np
 from numba import njit
 from numba.cpython.unsafe.numbers import trailing_zeros
 
-from cooc.kernels.codec import _get, _popcount, _put, _set_bit
+from cooc.kernels.bits import get_bits, popcount, put_bits, set_bit
 
 _JIT = dict(cache=True, nogil=True)
 _ONE = np.uint64(1)
@@ -81,7 +81,7 @@ def select_in_word(x, j):
     s = (s + (s >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
     c = s * _L8  # byte i: ones in bytes 0..i
     le = (((np.uint64(j) * _L8) | _H8) - c) & _H8  # bytes whose prefix sum is <= j
-    place = np.uint64(_popcount(le) * 8)
+    place = np.uint64(popcount(le) * 8)
     before = np.int64(((c << np.uint64(8)) >> place) & np.uint64(0xFF))
     byte = np.int64((x >> place) & np.uint64(0xFF))
     return np.int64(place) + np.int64(_BYTE_SELECT[byte * 8 + j - before])
@@ -154,10 +154,10 @@ def ef_write_part(values, i0, prev, n, lb, words, lo_w, hi_w, sel_w, sel0_w, spa
         i = i0 + j
         v = values[j]
         if lb > 0:
-            _put(words, lo_b + i * lb, v & mask, lb)
+            put_bits(words, lo_b + i * lb, v & mask, lb)
         h = v >> lb
         p = h + i
-        _set_bit(words, hi_b + p)
+        set_bit(words, hi_b + p)
         r = i & last_r
         if r == 0:
             words[sel_w + (i >> SAMPLE)] = np.uint64(p)
@@ -193,7 +193,7 @@ def _table(words, hi_w, sel_w, bit, i, p, span, first, ntab, tabs):
         while w != 0 and q + np.int64(trailing_zeros(w)) <= p:
             o = np.int64(trailing_zeros(w))
             if j > 0:
-                _put(tabs, ((base + 1) << 6) + 32 * j, q + o - first, 32)
+                put_bits(tabs, ((base + 1) << 6) + 32 * j, q + o - first, 32)
             j += 1
             w &= w - _ONE
         q = ((q >> 6) + 1) << 6
@@ -301,7 +301,7 @@ def _from_table(trie, ef, s, j):
 
 
 @njit(**_JIT)
-def _select1(trie, ef, i):
+def ef_select1(trie, ef, i):
     """Position (bit, relative to the high part) of one number i of sequence ef, or -1."""
     hi_w = ef[3]
     s = trie[ef[4] + (i >> SAMPLE)]
@@ -315,7 +315,7 @@ def _select1(trie, ef, i):
         return np.int64(-1)
     x = trie[w] & ~((_ONE << np.uint64(s & 63)) - _ONE)
     while True:
-        c = np.int64(_popcount(x))
+        c = np.int64(popcount(x))
         if j < c:
             break
         j -= c
@@ -327,7 +327,7 @@ def _select1(trie, ef, i):
 
 
 @njit(**_JIT)
-def _select0(trie, ef, i):
+def ef_select0(trie, ef, i):
     """Position (relative) of zero number i of sequence ef's high part, or -1."""
     hi_w = ef[3]
     s = trie[ef[6] + (i >> SAMPLE)]
@@ -341,7 +341,7 @@ def _select0(trie, ef, i):
         return np.int64(-1)
     x = ~trie[w] & ~((_ONE << np.uint64(s & 63)) - _ONE)
     while True:
-        c = np.int64(_popcount(x))
+        c = np.int64(popcount(x))
         if j < c:
             break
         j -= c
@@ -372,7 +372,7 @@ def _next0(trie, ef, p):
 
 
 @njit(**_JIT)
-def _next1(trie, ef, p):
+def ef_next1(trie, ef, p):
     """Position (relative) of the first 1 bit after relative position p, or -1."""
     hi_w = ef[3]
     end_w = hi_w + ((ef[5] + 63) >> 6)
@@ -390,17 +390,17 @@ def _next1(trie, ef, p):
 
 
 @njit(**_JIT)
-def _low(trie, ef, i):
-    return _get(trie, (ef[2] << 6) + i * ef[1], ef[1])
+def ef_low(trie, ef, i):
+    return get_bits(trie, (ef[2] << 6) + i * ef[1], ef[1])
 
 
 @njit(**_JIT)
 def ef_access(trie, ef, i):
     """Value i of sequence ef (-1 if the high part is damaged)."""
-    p = _select1(trie, ef, i)
+    p = ef_select1(trie, ef, i)
     if p < 0:
         return np.int64(-1)
-    return ((p - i) << ef[1]) | _low(trie, ef, i)
+    return ((p - i) << ef[1]) | ef_low(trie, ef, i)
 
 
 @njit(**_JIT)
@@ -409,16 +409,16 @@ def ef_decode_range(trie, ef, i0, i1, out):
     damaged (one select, then one scan to the next 1 bit per value)."""
     if i1 <= i0:
         return True
-    p = _select1(trie, ef, i0)
+    p = ef_select1(trie, ef, i0)
     if p < 0:
         return False
     lb = ef[1]
-    out[0] = ((p - i0) << lb) | _low(trie, ef, i0)
+    out[0] = ((p - i0) << lb) | ef_low(trie, ef, i0)
     for i in range(i0 + 1, i1):
-        p = _next1(trie, ef, p)
+        p = ef_next1(trie, ef, p)
         if p < 0:
             return False
-        out[i - i0] = ((p - i) << lb) | _low(trie, ef, i)
+        out[i - i0] = ((p - i) << lb) | ef_low(trie, ef, i)
     return True
 
 
@@ -429,10 +429,10 @@ def ef_decode(trie, ef):
     out = np.empty(n, dtype=np.int64)
     p = np.int64(-1)
     for i in range(n):
-        p = _next1(trie, ef, p)
+        p = ef_next1(trie, ef, p)
         if p < 0:
             return out, False
-        out[i] = ((p - i) << ef[1]) | _low(trie, ef, i)
+        out[i] = ((p - i) << ef[1]) | ef_low(trie, ef, i)
     return out, True
 
 
@@ -459,22 +459,22 @@ def row_of(trie, lev, k, row):
     z = np.int64(0)
     if row < 0 or row + 1 >= ptr[0]:
         return z, z, z, z - 1
-    p = _select1(trie, ptr, row)
+    p = ef_select1(trie, ptr, row)
     if p < 0:
         return z, z, z, z - 1
-    a = ((p - row) << ptr[1]) | _low(trie, ptr, row)
-    p = _next1(trie, ptr, p)
+    a = ((p - row) << ptr[1]) | ef_low(trie, ptr, row)
+    p = ef_next1(trie, ptr, p)
     if p < 0:
         return z, z, z, z - 1
-    b = ((p - row - 1) << ptr[1]) | _low(trie, ptr, row + 1)
+    b = ((p - row - 1) << ptr[1]) | ef_low(trie, ptr, row + 1)
     if a >= b or b > val[0] or a < 0:
         return z, z, z, z - 1
     if a == 0:
         return a, b, z, z - 1
-    q = _select1(trie, val, a - 1)
+    q = ef_select1(trie, val, a - 1)
     if q < 0:
         return z, z, z, z - 1
-    return a, b, ((q - a + 1) << val[1]) | _low(trie, val, a - 1), q
+    return a, b, ((q - a + 1) << val[1]) | ef_low(trie, val, a - 1), q
 
 
 @njit(**_JIT)
@@ -491,7 +491,7 @@ def find_in_row(trie, val, a, b, base, q, x):
         lo = a
         z = np.int64(-1)
         if h > 0:
-            z = _select0(trie, val, h - 1)
+            z = ef_select0(trie, val, h - 1)
             if z < 0:
                 return np.int64(-1)
             lo = max(a, z - h + 1)
@@ -505,19 +505,19 @@ def find_in_row(trie, val, a, b, base, q, x):
         m = hi - lo
         while m > 1:  # the last entry with low bits < t, or lo; branch-free steps
             half = m >> 1
-            lo = lo + half if _low(trie, val, lo + half) < t else lo
+            lo = lo + half if ef_low(trie, val, lo + half) < t else lo
             m -= half
-        if _low(trie, val, lo) < t:
+        if ef_low(trie, val, lo) < t:
             lo += 1
-        if lo < hi and _low(trie, val, lo) == t:
+        if lo < hi and ef_low(trie, val, lo) == t:
             return lo
         return np.int64(-1)
     i = a
     while i < b:
-        p = _next1(trie, val, p)
+        p = ef_next1(trie, val, p)
         if p < 0:
             return np.int64(-1)
-        v = ((p - i) << lv) | _low(trie, val, i)
+        v = ((p - i) << lv) | ef_low(trie, val, i)
         if v == target:
             return i
         if v > target:

@@ -27,10 +27,10 @@ from pathlib import Path
 
 import numpy as np
 
-from cooc.fileio import HashedFile, file_sha256
+from cooc.formats.manifest import HashedFile, file_sha256
 from cooc.kernels import codec
-from cooc.pipeline.csr import Csr, threaded
-from cooc.ranges import even_ranges
+from cooc.cooccur.build.csr import Csr, threaded
+from cooc.runtime.ranges import even_ranges
 
 MAGIC = "COOC-RUN"
 VERSION = 2

@@ -28,8 +28,8 @@ import numpy as np
 from numba import njit
 from numba.cpython.unsafe.numbers import trailing_zeros
 
-from cooc.kernels.codec import _bitlen, _get, _popcount, _put, _set_bit
-from cooc.kernels.elias_fano import select_in_word
+from cooc.kernels.bits import bit_length, get_bits, popcount, put_bits, set_bit
+from cooc.kernels.succinct.elias_fano import select_in_word
 
 _JIT = dict(cache=True, nogil=True)
 _ONE = np.uint64(1)
@@ -57,7 +57,7 @@ def _block_params(x, s, n):
     total = 0.0  # (a float: an int64 sum of values up to 2**63 overflows)
     for i in range(s, s + n):
         total += np.float64(x[i])
-    k = min(63, max(0, _bitlen(np.int64(min(total / n, 2.0**62))) - 1))
+    k = min(63, max(0, bit_length(np.int64(min(total / n, 2.0**62))) - 1))
     c = _rice_bits(x, s, n, k)
     while k > 0:
         c2 = _rice_bits(x, s, n, k - 1)
@@ -110,15 +110,15 @@ def encode(counts, word_base):
         m = min(BLOCK, n - s)
         k = ks[b]
         p = starts[b]
-        _put(words, p, k, HEADER_BITS)
+        put_bits(words, p, k, HEADER_BITS)
         p += HEADER_BITS
         u = p + m * k  # the unary parts
         mk = (np.int64(1) << k) - 1
         for i in range(s, s + m):
-            _put(words, p, x[i] & mk, k)
+            put_bits(words, p, x[i] & mk, k)
             p += k
             u += x[i] >> k
-            _set_bit(words, u)
+            set_bit(words, u)
             u += 1
     return words, recs
 
@@ -145,7 +145,7 @@ def _select_pair(words, pos, j):
     if j > 0:
         jj = j - 1
         while True:
-            c = np.int64(_popcount(w))
+            c = np.int64(popcount(w))
             if jj < c:
                 break
             jj -= c
@@ -180,12 +180,12 @@ def count_at(words, recs, rec_base, n, e):
     j = e - b * BLOCK
     pos = block_start(recs, rec_base, b)
     m = min(BLOCK, n - b * BLOCK)
-    k = _get(words, pos, HEADER_BITS)
+    k = get_bits(words, pos, HEADER_BITS)
     p = pos + HEADER_BITS
     prev, pj = _select_pair(words, p + m * k, j)
     if pj < 0:
         return np.int64(0)
-    return (((pj - prev - 1) << k) | _get(words, p + j * k, k)) + 1
+    return (((pj - prev - 1) << k) | get_bits(words, p + j * k, k)) + 1
 
 
 @njit(**_JIT)
@@ -200,7 +200,7 @@ def decode(words, recs, rec_base, n, e0, e1, out):
         pos = block_start(recs, rec_base, b)
         if pos < 0 or (pos + 63) >> 6 > last:
             return False
-        k = _get(words, pos, HEADER_BITS)
+        k = get_bits(words, pos, HEADER_BITS)
         p = pos + HEADER_BITS
         u = p + m * k
         for j in range(m):
@@ -216,7 +216,7 @@ def decode(words, recs, rec_base, n, e0, e1, out):
             q1 = (wi << 6) + np.int64(trailing_zeros(w))
             i = b * BLOCK + j
             if e0 <= i < e1:
-                out[i - e0] = (((q1 - u) << k) | _get(words, p + j * k, k)) + 1
+                out[i - e0] = (((q1 - u) << k) | get_bits(words, p + j * k, k)) + 1
             u = q1 + 1
         if b + 1 < nb:
             nxt = block_start(recs, rec_base, b + 1)

@@ -19,24 +19,27 @@ from pathlib import Path
 import numpy as np
 
 from cooc import __version__
-from cooc.config import BuildConfig, RunOptions
+from cooc.cooccur.config import BuildConfig
+from cooc.options import RunOptions
 from cooc.corpus import SkipReport
 from cooc.corpus.readers import skip_documents
 from cooc.corpus.sources import document_batches
 from cooc.errors import CoocError
-from cooc.pipeline import checkpoint
-from cooc.pipeline.count import drop_rare
-from cooc.pipeline.counter import (
-    WindowCounter,
-    measure_data_budget,
-    new_counter,
-    remeasure_data_budget,
-    writer_chunk_entries,
+from cooc.cooccur.build import checkpoint
+from cooc.store.sources import drop_rare
+from cooc.cooccur.build.counter import WindowCounter, measure_data_budget, new_counter, remeasure_data_budget, writer_chunk_entries
+from cooc.runtime.malloc import trim
+from cooc.runtime.prefetch import prefetch
+from cooc.runtime.progress import Progress, fmt_bytes, log, peak_rss_bytes, rss_bytes
+from cooc.cooccur.build.windowing import WindowCutter
+from cooc.store.sources import (
+    TokenBatch,
+    corpus_counts,
+    open_token_store,
+    spooled_batches,
+    stored_batches,
+    tokenized_batches,
 )
-from cooc.pipeline.malloc import trim
-from cooc.pipeline.prefetch import prefetch
-from cooc.pipeline.progress import Progress, fmt_bytes, log, peak_rss_bytes, rss_bytes
-from cooc.pipeline.windowing import WindowCutter
 from cooc.tokenizers import Tokenizer, load_tokenizer
 
 # A tokenizer batch (texts, token arrays, their concatenation) costs up to ~10 bytes per
@@ -60,41 +63,6 @@ class BuildResult:
     peak_rss: int = 0
 
 
-@dataclass
-class _TokenBatch:
-    tokens: np.ndarray  # uint32, documents concatenated
-    doc_lens: np.ndarray  # int64
-
-
-def _tokenize(batches: Iterable, tokenizer: Tokenizer, report: SkipReport,
-              timings: dict[str, float], skip: int = 0) -> Iterator[_TokenBatch]:
-    """Encoded batches; the first `skip` documents are read (and bad records reported) but
-    not encoded: a resumed build counted them before it was killed."""
-    for docs in skip_documents(batches, skip):
-        t0 = time.perf_counter()
-        arrays = tokenizer.encode_batch([d.text for d in docs])
-        del docs  # the texts are not needed while the batch is counted
-        timings["tokenize"] = timings.get("tokenize", 0.0) + time.perf_counter() - t0
-        lens = np.fromiter((len(a) for a in arrays), np.int64, len(arrays))
-        tokens = np.concatenate(arrays).astype(np.uint32, copy=False) if arrays else np.zeros(0, np.uint32)
-        del arrays
-        yield _TokenBatch(tokens, lens)
-        del tokens, lens
-
-
-def _token_store(source):
-    """The token store `source` names, or None when it is text."""
-    from cooc.store import is_store, open_store
-
-    if isinstance(source, (str, os.PathLike)) and is_store(source):
-        return open_store(source)
-    if isinstance(source, (list, tuple)) and any(is_store(s) for s in source):
-        if len(source) > 1:
-            raise CoocError("a token store is built alone: give one store, or text sources only")
-        return open_store(source[0])
-    return None
-
-
 def config_for_store(config: BuildConfig, store) -> BuildConfig:
     """The config of a build from a token store: the store's tokenizer and granularity."""
     g = store.manifest.get("granularity", "document")
@@ -104,81 +72,6 @@ def config_for_store(config: BuildConfig, store) -> BuildConfig:
     return replace(config, tokenizer=store.manifest["tokenizer"]["spec"], granularity=g)
 
 
-def _stored_batches(store, tokenizer: Tokenizer, max_chars: int, timings: dict[str, float],
-                    skip: int = 0, min_count: int = 1) -> Iterator[_TokenBatch]:
-    """Batches read from a token store, with ids made canonical for grown vocabularies and
-    tokens below `min_count` dropped; the first `skip` documents are left out."""
-    remap = tokenizer.freeze()
-    keep = corpus_counts(store, remap, tokenizer.vocab_size) >= min_count if min_count > 1 else None
-    t0 = time.perf_counter()
-    for tokens, lens in store.iter_batches(max(1, max_chars // 4)):
-        if skip >= len(lens):
-            skip -= len(lens)
-            continue
-        if skip:
-            tokens, lens, skip = tokens[int(lens[:skip].sum()):], lens[skip:], 0
-        if remap is not None:
-            tokens = remap[tokens].astype(np.uint32)
-        if keep is not None:
-            tokens, lens = drop_rare(tokens, lens, keep)
-        timings["read"] = timings.get("read", 0.0) + time.perf_counter() - t0
-        yield _TokenBatch(tokens, lens)
-        t0 = time.perf_counter()
-
-
-def corpus_counts(store, remap: np.ndarray | None, vocab_size: int) -> np.ndarray:
-    """Occurrences of every (canonical) token id in a store: one pass over its shards."""
-    n = len(remap) if remap is not None else vocab_size
-    counts = np.zeros(n, np.int64)
-    for tokens, _ in store.iter_batches(1 << 24):
-        counts += np.bincount(tokens, minlength=n)
-    if remap is None:
-        return counts
-    canon = np.zeros(vocab_size, np.int64)
-    canon[remap] = counts
-    return canon
-
-
-def _spooled_batches(batches: Iterator[_TokenBatch], tokenizer: Tokenizer, tmp: Path,
-                     min_count: int = 1) -> Iterator[_TokenBatch]:
-    """Tokenize everything to disk, then replay: for vocabularies grown from the corpus (the
-    vocabulary is fixed, with canonical ids independent of file order, only at the end) and
-    for `min_count` (rare tokens are known only at the end)."""
-    tok_path, len_path = tmp / "tokens.u32", tmp / "doclens.i64"
-    sizes = []
-    counts = np.zeros(0, np.int64)
-    with open(tok_path, "wb") as ft, open(len_path, "wb") as fl:
-        for b in batches:
-            ft.write(b.tokens.astype("<u4").tobytes())
-            fl.write(b.doc_lens.astype("<i8").tobytes())
-            sizes.append((len(b.tokens), len(b.doc_lens)))
-            if min_count > 1 and len(b.tokens):
-                c = np.bincount(b.tokens)
-                if len(c) > len(counts):
-                    counts = np.concatenate([counts, np.zeros(len(c) - len(counts), np.int64)])
-                counts[: len(c)] += c
-    remap = tokenizer.freeze()
-    trim()  # the tokenizing garbage, before the replay's counting buffers
-    keep = None
-    if min_count > 1:
-        canon = np.zeros(tokenizer.vocab_size, np.int64)
-        ids = remap[: len(counts)] if remap is not None else np.arange(len(counts))
-        canon[ids] = counts
-        keep = canon >= min_count
-    t = d = 0
-    for nt, nd in sizes:
-        # positioned reads, not a memory map: mapped pages would count toward the budget
-        tokens = np.fromfile(tok_path, "<u4", count=nt, offset=4 * t).astype(np.uint32, copy=False)
-        lens = np.fromfile(len_path, "<i8", count=nd, offset=8 * d).astype(np.int64, copy=False)
-        if remap is not None:
-            tokens = remap[tokens].astype(np.uint32)
-        if keep is not None:
-            tokens, lens = drop_rare(tokens, lens, keep)
-        yield _TokenBatch(tokens, lens)
-        t += nt
-        d += nd
-
-
 def build_index(source, out: str | os.PathLike, config: BuildConfig | None = None,
                 options: RunOptions | None = None) -> BuildResult:
     """Build a co-occurrence index at `out` from a file, folder, glob or list of them
@@ -186,7 +79,7 @@ def build_index(source, out: str | os.PathLike, config: BuildConfig | None = Non
     config = config or BuildConfig()
     options = options or RunOptions()
     if options.engine != "local":
-        from cooc.pipeline.distributed import build_distributed
+        from cooc.cooccur.build.distributed import build_distributed
 
         return build_distributed(source, out, config, options)
     out = Path(out)
@@ -196,7 +89,7 @@ def build_index(source, out: str | os.PathLike, config: BuildConfig | None = Non
     t_start = time.perf_counter()
     report = SkipReport()
     nthreads = options.resolved_num_proc()
-    store = _token_store(source)
+    store = open_token_store(source)
     if store is not None:  # already tokenized: the store's tokenizer, its ids and report
         tokenizer = store.tokenizer(nthreads)
         config = config_for_store(config, store)
@@ -215,7 +108,7 @@ def build_index(source, out: str | os.PathLike, config: BuildConfig | None = Non
     tmp_root.mkdir(parents=True, exist_ok=True)
     # grown vocabularies from text are tokenized whole before counting: no checkpoints
     min_count = config.window.min_count
-    resumable = store is not None or (type(tokenizer).freeze is Tokenizer.freeze and min_count == 1)
+    resumable = store is not None or (not tokenizer.grows_vocabulary and min_count == 1)
     fingerprint = checkpoint.input_fingerprint(
         [] if store is not None else corpus_desc["files"], config.to_dict(),
         {"token_store": store.manifest["shards"]} if store is not None else None)
@@ -228,12 +121,12 @@ def build_index(source, out: str | os.PathLike, config: BuildConfig | None = Non
         max_chars = max(_MIN_BATCH_CHARS, int(data_budget * _TOKENIZE_SHARE / _BYTES_PER_CHAR))
         skip = resume.documents if resume else 0
         if store is not None:
-            token_batches = _stored_batches(store, tokenizer, max_chars, timings, skip, min_count)
+            token_batches = stored_batches(store, tokenizer, max_chars, timings, skip, min_count)
         else:
-            token_batches = _tokenize(prefetch(batches(max_chars)), tokenizer, report, timings,
+            token_batches = tokenized_batches(prefetch(batches(max_chars)), tokenizer, report, timings,
                                       skip)
             if not resumable:
-                token_batches = _spooled_batches(token_batches, tokenizer, tmp, min_count)
+                token_batches = spooled_batches(token_batches, tokenizer, tmp, min_count)
         result = _count_and_write(token_batches, tokenizer, config, out, tmp, data_budget, baseline,
                                   nthreads, progress, report, corpus_desc, timings, resume,
                                   fingerprint if resumable else None)
@@ -265,7 +158,7 @@ def _build_folder(tmp_root: Path, out: Path, fingerprint: dict, resume: bool):
 def _count_and_write(token_batches, tokenizer, config, out, tmp, data_budget, baseline, nthreads,
                      progress, report, corpus_desc, timings, resume=None,
                      fingerprint=None) -> BuildResult:
-    from cooc.index import IndexWriter
+    from cooc.cooccur import IndexWriter
 
     win = config.window
     cutter = WindowCutter(win.context_length, win.packing, tokenizer.eot_id, win.stride)
@@ -282,7 +175,7 @@ def _count_and_write(token_batches, tokenizer, config, out, tmp, data_budget, ba
             the first batch: a vocabulary grown from the corpus is only fixed then."""
             nonlocal saved_spills, data_budget
             vocab = tokenizer.vocab_size
-            if type(tokenizer).freeze is not Tokenizer.freeze:
+            if tokenizer.grows_vocabulary:
                 # a vocabulary grown from the corpus (whitespace: ~250 bytes a word) was not
                 # there when the budget was measured: what it took comes off the data's share
                 data_budget = remeasure_data_budget(data_budget, baseline)

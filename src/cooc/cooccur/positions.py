@@ -24,8 +24,9 @@ import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from cooc.config import BuildConfig, RunOptions
+from cooc.cooccur.config import BuildConfig
 from cooc.errors import CoocError
+from cooc.options import RunOptions
 
 MAGIC = "COOC-POSITIONS"
 VERSION = 1
@@ -60,8 +61,9 @@ def positions_radius(config: BuildConfig) -> int:
 def build_positions(source, out: str | os.PathLike, config: BuildConfig,
                     options: RunOptions) -> Path:
     """Write OUT.positions/ for the index OUT built from `source` with `config`."""
-    from cooc.pipeline.build import _token_store, build_index
-    from cooc.pipeline.tokenize import tokenize_corpus
+    from cooc.cooccur.build.job import build_index
+    from cooc.store.sources import open_token_store
+    from cooc.store.tokenize import tokenize_corpus
 
     radius = positions_radius(config)
     target = positions_path(out)
@@ -69,7 +71,7 @@ def build_positions(source, out: str | os.PathLike, config: BuildConfig,
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
-        store = source if _token_store(source) is not None else None
+        store = source if open_token_store(source) is not None else None
         if store is None:  # tokenize once for the four passes
             store = tmp / "tokens"
             tokenize_corpus(source, store, replace(config), replace(options, quiet=True))
@@ -104,7 +106,7 @@ class Positions:
     """The four channels of OUT.positions/, opened."""
 
     def __init__(self, index: str | os.PathLike):
-        from cooc.index import open_index
+        from cooc.cooccur.reader import open_index
 
         folder = Path(index) if Path(index).name.endswith(".positions") else positions_path(index)
         try:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cooc.kernels import cooccur, distance, windows
-from cooc.pipeline.csr import Csr, concat_rows
+from cooc.cooccur.build.csr import Csr, concat_rows
 
 MODES = {"windows": cooccur.MODE_WINDOWS, "occurrences": cooccur.MODE_OCCURRENCES}
 
@@ -169,12 +169,3 @@ def count_by_distance(
     return up, stats
 
 
-def drop_rare(tokens: np.ndarray, doc_lens: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The tokens with keep[t] (documents keep their place, possibly empty), as GloVe drops
-    out-of-vocabulary words before windowing."""
-    doc_ptr = np.zeros(len(doc_lens) + 1, np.int64)
-    np.cumsum(doc_lens, out=doc_ptr[1:])
-    out = np.empty(len(tokens), np.uint32)
-    out_ptr = np.empty(len(doc_ptr), np.int64)
-    k = distance.drop_tokens(tokens, doc_ptr, keep, out, out_ptr)
-    return out[:k], np.diff(out_ptr)

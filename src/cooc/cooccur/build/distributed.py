@@ -19,102 +19,26 @@ from pathlib import Path
 
 import numpy as np
 
-from cooc.config import BuildConfig, RunOptions
+from cooc.cooccur.config import BuildConfig
+from cooc.options import RunOptions
 from cooc.corpus import SkipReport
+from cooc.engines import make_engine
 from cooc.errors import CoocError
-from cooc.pipeline import partitioned as part
-from cooc.pipeline.count import BatchStats
-from cooc.pipeline.progress import Progress, log, peak_rss_bytes
+from cooc.cooccur.build import partitioned as part
+from cooc.cooccur.build.count import BatchStats
+from cooc.runtime.progress import Progress, log, peak_rss_bytes
 
 # input entries per reduce task: ~24 bytes each while summed, within a quarter of the budget
 _REDUCE_BYTES_PER_ENTRY = 96
 
 
-class InProcessEngine:
-    """Runs tasks one after the other in this process, each on all threads."""
-
-    name = "in-process"
-
-    def __init__(self, num_threads: int):
-        self.num_threads = num_threads
-        self.parallelism = 1
-
-    def put(self, obj):
-        return obj
-
-    def run(self, fn: Callable, calls: list[tuple]) -> Iterator:
-        for args in calls:
-            yield fn(*args)
-
-    def close(self) -> None:
-        pass
-
-
-class RayEngine:
-    """Runs tasks on a Ray cluster: `address` None starts a local one (all cores)."""
-
-    name = "ray"
-
-    def __init__(self, address: str | None, threads_per_task: int, memory_per_task: int):
-        try:
-            import ray
-        except ImportError:
-            raise CoocError("--engine ray needs Ray: pip install 'cooc[ray]'") from None
-        self.ray = ray
-        self._started = False
-        if not ray.is_initialized():
-            import logging
-
-            ray.init(address=address, include_dashboard=False, logging_level=logging.WARNING,
-                     log_to_driver=False)
-            self._started = True
-        self.num_threads = threads_per_task
-        self.memory = memory_per_task
-        nodes = [n for n in ray.nodes() if n.get("Alive")]
-        most = max((n["Resources"].get("memory", 0) for n in nodes), default=0)
-        if most < memory_per_task:
-            self.close()
-            raise CoocError(f"--memory {memory_per_task >> 20} MB per task is more than any Ray "
-                            f"node offers ({int(most) >> 20} MB); give a smaller --memory")
-        cpus = int(ray.cluster_resources().get("CPU", 1))
-        self.parallelism = max(1, cpus // threads_per_task)
-
-    def put(self, obj):
-        return self.ray.put(obj)
-
-    def run(self, fn: Callable, calls: list[tuple]) -> Iterator:
-        remote = self.ray.remote(fn).options(num_cpus=self.num_threads, memory=self.memory,
-                                             max_retries=2)
-        refs = [remote.remote(*args) for args in calls]
-        for ref in refs:  # in order; the cluster works on all of them meanwhile
-            yield self.ray.get(ref)
-
-    def close(self) -> None:
-        if self._started:
-            self.ray.shutdown()
-            self._started = False
-
-
-def make_engine(options: RunOptions):
-    if options.engine == "ray":
-        return RayEngine(options.address, max(1, options.num_proc), options.resolved_memory())
-    if options.engine == "in-process":
-        return InProcessEngine(options.resolved_num_proc())
-    raise CoocError(f"unknown engine {options.engine!r}; choose local or ray")
-
-
 def build_distributed(source, out: str | os.PathLike, config: BuildConfig | None = None,
                       options: RunOptions | None = None, engine=None):
     """`build_index` as map/reduce/encode tasks on `options.engine`; the same index bytes."""
-    from cooc.index import IndexWriter
-    from cooc.pipeline.build import (
-        BuildResult,
-        _token_store,
-        check_saturation,
-        config_for_store,
-        index_meta,
-    )
-    from cooc.pipeline.tokenize import tokenize_corpus
+    from cooc.cooccur import IndexWriter
+    from cooc.cooccur.build.job import BuildResult, check_saturation, config_for_store, index_meta
+    from cooc.store.sources import open_token_store
+    from cooc.store.tokenize import tokenize_corpus
     from cooc.store import open_store
 
     config = config or BuildConfig()
@@ -130,7 +54,7 @@ def build_distributed(source, out: str | os.PathLike, config: BuildConfig | None
     engine = engine or make_engine(options)
     done = False
     try:
-        store = _token_store(source)
+        store = open_token_store(source)
         if store is not None:
             corpus_desc = {**store.manifest["corpus"], "token_store": str(store.path)}
         else:  # text: tokenized here, once (resumable), into the work folder
@@ -151,7 +75,7 @@ def build_distributed(source, out: str | os.PathLike, config: BuildConfig | None
         maps_dir = _maps_folder(work, config, store, options.resume)
         keep = None
         if win.min_count > 1:
-            from cooc.pipeline.build import corpus_counts
+            from cooc.store.sources import corpus_counts
 
             keep = corpus_counts(store, remap, V) >= win.min_count
         plan = part.Plan(str(store.path), V, win, tokenizer.eot_id, remap, keep,
@@ -209,7 +133,7 @@ def build_distributed(source, out: str | os.PathLike, config: BuildConfig | None
 def _shard_tokens(source, parallelism: int) -> int:
     """Shards small enough for four map tasks per worker (text: ~4 bytes per token)."""
     from cooc.corpus.discover import discover_files
-    from cooc.pipeline.tokenize import DEFAULT_SHARD_TOKENS
+    from cooc.store.tokenize import DEFAULT_SHARD_TOKENS
 
     nbytes = sum(f.stat().st_size for f in discover_files(source)) if source is not None else 0
     return int(min(DEFAULT_SHARD_TOKENS, max(1 << 16, nbytes // 4 // (4 * parallelism))))

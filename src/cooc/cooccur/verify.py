@@ -13,11 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
+from cooc.cooccur import format
+from cooc.cooccur.reader import CoocIndex, read_manifest
 from cooc.errors import IndexFormatError
-from cooc.index import layout
-from cooc.index.reader import CoocIndex, read_manifest
 from cooc.kernels import codec
-from cooc.ranges import bounded_ranges
+from cooc.runtime.ranges import bounded_ranges
 
 _CHUNK_ENTRIES = 1 << 22
 _PROBLEMS = {
@@ -53,8 +53,8 @@ def verify_index(path: str | os.PathLike) -> list[str]:
         return [str(e)]
     problems = []
     algo = manifest.get("checksum")
-    if algo != layout.CHECKSUM:
-        problems.append(f"{path}: unknown checksum {algo!r} in {layout.MANIFEST}")
+    if algo != format.CHECKSUM:
+        problems.append(f"{path}: unknown checksum {algo!r} in {format.MANIFEST}")
     else:
         for spec in manifest.get("arrays") or []:
             fname = str(spec.get("file"))
@@ -94,7 +94,7 @@ def _check_structure(index: CoocIndex) -> str | None:
     h_col = np.zeros(V, dtype=np.uint64)
     diag = 0
     for lo, hi in bounded_ranges(row_ptr, _CHUNK_ENTRIES, 0, V):
-        args = (row_ptr, row_word, index._blk_ptr, x["skip"], x["data"], layout.BLOCK_SIZE, V)
+        args = (row_ptr, row_word, index._blk_ptr, x["skip"], x["data"], format.BLOCK_SIZE, V)
         problem, r, e = codec.verify_rows(lo, hi, *args)
         if problem:
             return f"row {r}: " + _PROBLEMS[problem].format(e=e)

@@ -1,0 +1,1 @@
+"""Succinct structures shared by products: Elias-Fano sequences and Rice-coded counts."""

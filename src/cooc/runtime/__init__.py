@@ -1,0 +1,2 @@
+"""Product-free orchestration shared by every job: progress, memory, prefetch, spooling,
+ranges, input fingerprints."""
