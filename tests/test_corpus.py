@@ -298,6 +298,22 @@ def test_corrupt_parquet_row_group_keeps_the_groups_before(tmp_path):
     assert where == f"{path}:1001" and "\n" not in message
 
 
+def test_invalid_utf8_parquet_value_costs_its_row_only(tmp_path):
+    """F5: one invalid UTF-8 value in a string column dropped the rest of the file (1,999 of
+    3,000 good rows lost, a bad_parquet skip at the wrong row)."""
+    values = [f"row {i}".encode() for i in range(3000)]
+    values[1000] = b"bad \xff\xfe row"
+    raw = pa.array(values, pa.binary())
+    unchecked = pa.Array.from_buffers(pa.string(), len(raw), raw.buffers())  # not validated
+    path = tmp_path / "bad.parquet"
+    pq.write_table(pa.table({"text": unchecked}), path, row_group_size=700)
+    docs, report = read([path])
+    assert [d.line for d in docs] == [r for r in range(1, 3001) if r != 1001]
+    assert docs[1000].text == "row 1001"
+    assert report.skipped == {"invalid_utf8": 1}
+    assert report.samples["invalid_utf8"][0][0] == f"{path}:1001"
+
+
 def test_argument_errors(tmp_path):
     with pytest.raises(TypeError, match="discover_files"):
         iter_documents(str(tmp_path / "a.jsonl"))

@@ -388,9 +388,12 @@ def _parquet_documents(path: Path, text_field: str, report: SkipReport) -> Itera
                 if pa.types.is_dictionary(col.type):
                     col = col.dictionary_decode()
                 report.bytes_read += pc.sum(pc.binary_length(col)).as_py() or 0
-                for value in col.to_pylist():
+                values, invalid = _parquet_texts(pa, col)
+                for i, value in enumerate(values):
                     row += 1
-                    if value is None:
+                    if i in invalid:
+                        report.skip("invalid_utf8", f"{src}:{row}", invalid[i])
+                    elif value is None:
                         report.skip("non_string_field", f"{src}:{row}", f"{text_field!r} is null")
                     elif not value or value.isspace():
                         report.skip(
@@ -401,6 +404,25 @@ def _parquet_documents(path: Path, text_field: str, report: SkipReport) -> Itera
                         yield Document(value, src, row)
         except (pa.ArrowException, OSError, ValueError) as e:
             report.skip("bad_parquet", f"{src}:{row + 1}", f"{e} (after {row} rows)")
+
+
+def _parquet_texts(pa: Any, col: Any) -> tuple[list, dict[int, str]]:
+    """The column's values as str (None for nulls), and {index: message} of the values that
+    are not valid UTF-8: Parquet writers do not all validate, and one bad value must cost its
+    row only, not the rest of the file."""
+    try:
+        return col.to_pylist(), {}
+    except UnicodeDecodeError:
+        pass
+    binary = pa.large_binary() if pa.types.is_large_string(col.type) else pa.binary()
+    values, invalid = [], {}
+    for i, raw in enumerate(col.view(binary).to_pylist()):
+        try:
+            values.append(None if raw is None else raw.decode("utf-8"))
+        except UnicodeDecodeError as e:
+            values.append(None)
+            invalid[i] = str(e)
+    return values, invalid
 
 
 def _is_string_type(pa: Any, typ: Any) -> bool:
