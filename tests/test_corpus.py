@@ -496,3 +496,26 @@ def test_default_corpus_is_nonempty_and_deterministic():
     assert docs == list(default_corpus_documents())
     assert [d.line for d in docs] == sorted(d.line for d in docs) and docs[0].line == 1
     assert {d.source for d in docs} == {"pydoc_data.topics"}
+
+
+def test_fifo_named_as_input_is_refused_not_waited_on(tmp_path):
+    """F16: a FIFO named as input hung forever (open() waits for a writer)."""
+    fifo = tmp_path / "pipe.jsonl"
+    os.mkfifo(fifo)
+    with pytest.raises(CoocError, match="not a regular file"):
+        discover_files(fifo)
+
+
+def test_cooc_artefacts_inside_a_corpus_folder_are_not_read(tmp_path):
+    """F19: cooc's own manifest.json inside a corpus folder was read as a JSON corpus file,
+    with hundreds of skip warnings."""
+    (tmp_path / "data").mkdir()
+    write_jsonl(tmp_path / "data" / "a.jsonl", ["one", "two"])
+    art = tmp_path / "data" / "corpus.tokens"
+    art.mkdir()
+    (art / "manifest.json").write_text(json.dumps({"magic": "COOC-TOKENS", "shards": [{}] * 50}))
+    other = tmp_path / "data" / "notes"
+    other.mkdir()
+    (other / "manifest.json").write_text(json.dumps({"magic": "something else"}))
+    assert discover_files(tmp_path / "data") == [tmp_path / "data" / "a.jsonl",
+                                                 other / "manifest.json"]

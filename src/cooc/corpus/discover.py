@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -41,6 +42,9 @@ def _expand(item: str) -> list[str]:
     if os.path.isdir(item):
         files = _walk(item)
     elif os.path.exists(item):
+        if not _is_readable_kind(item):
+            raise CoocError(f"{item} is not a regular file (a FIFO, socket or device): cooc reads "
+                            "files it can open without waiting; copy the data to a file first")
         if format_of(item) is None:
             raise CoocError(
                 f"not a corpus file: {item}; names must end with one of {_suffix_list()}"
@@ -77,6 +81,9 @@ def _walk(top: str) -> list[str]:
             dirs[:] = []
             continue
         seen_dirs.add((st.st_dev, st.st_ino))
+        if root != top and _is_cooc_artefact(root):  # an index or store kept beside the data
+            dirs[:] = []
+            continue
         # Sorted so that, of two links to one folder, the same one is always walked.
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in names:
@@ -84,6 +91,17 @@ def _walk(top: str) -> list[str]:
             if not name.startswith(".") and format_of(name) is not None and _is_readable_kind(path):
                 files.append(path)
     return files
+
+
+def _is_cooc_artefact(folder: str) -> bool:
+    """A folder cooc wrote (index, token store, n-gram index, LM trie): its manifest.json
+    would otherwise be read as a JSON corpus file and flood the skip report."""
+    try:
+        with open(os.path.join(folder, "manifest.json"), encoding="utf-8") as f:
+            manifest = json.load(f)
+    except (OSError, ValueError):
+        return False
+    return isinstance(manifest, dict) and str(manifest.get("magic", "")).startswith("COOC-")
 
 
 def _is_readable_kind(path: str) -> bool:
