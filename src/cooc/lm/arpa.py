@@ -35,6 +35,7 @@ from __future__ import annotations
 import gzip
 import math
 import os
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -254,6 +255,8 @@ class _Lines:
             line = self.f.readline()
         except UnicodeDecodeError:
             raise self.error("not UTF-8 text") from None
+        except (EOFError, OSError, zlib.error) as e:
+            raise self.error(f"the file is truncated or damaged ({e})") from None
         if not line:
             return None
         self.no += 1
@@ -266,13 +269,18 @@ class _Lines:
                 return line
 
 
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
 def _float(tok: str, what: str, lines: _Lines) -> float:
     try:
         x = float(tok)
     except ValueError:
         raise lines.error(f"{what} {tok!r} is not a number") from None
-    if math.isnan(x) or math.isinf(x):
-        raise lines.error(f"{what} {tok!r} is not a finite number")
+    if math.isnan(x) or not -_FLOAT32_MAX <= x <= _FLOAT32_MAX:
+        raise lines.error(f"{what} {tok!r} is not a finite number a model can hold (float32)")
+    if what == "probability" and x > 0:
+        raise lines.error(f"log10 probability {tok!r} is positive (a probability above 1)")
     return x
 
 
@@ -329,8 +337,8 @@ def _read_fast(path: Path) -> NgramModel | None:
                 k, c = int(k_s), int(c_s)
             except ValueError:
                 return None
-            if k != len(counts) + 1 or k > MAX_ORDER or c < 0:
-                return None
+            if k != len(counts) + 1 or k > MAX_ORDER or c < 0 or c > len(data) // (2 * k + 2):
+                return None  # a count the file cannot hold: the line reader says where
             counts.append(c)
         elif line:
             if line != b"\\1-grams:" or not counts:
@@ -363,9 +371,12 @@ def _read_fast(path: Path) -> NgramModel | None:
         for r, start in slow[:nslow].tolist():  # numbers Python reads exactly
             f = data[start : data.find(b"\n", start)].split()
             try:
-                p[r], b[r] = float(f[0]), float(f[k + 1]) if len(f) == k + 2 else 0.0
+                x, y = float(f[0]), float(f[k + 1]) if len(f) == k + 2 else 0.0
             except ValueError:
                 return None
+            if not (abs(x) <= _FLOAT32_MAX and abs(y) <= _FLOAT32_MAX):
+                return None  # out of float32's range: the line reader says where
+            p[r], b[r] = x, y
         eol = data.find(b"\n", pos)
         line = data[pos : len(data) if eol < 0 else eol].strip()
         want = f"\\{k + 1}-grams:".encode() if k < order else b"\\end\\"
@@ -471,6 +482,24 @@ def _read(lines: _Lines) -> NgramModel:
     return _finish(vocab, raw, escaped, lines.path, lines)
 
 
+def _gram_line(path: Path, k: int, words: list[str]) -> int | str:
+    """The line of the k-gram `words` in an ARPA file (read again: only for an error)."""
+    lines = _Lines(path)
+    try:
+        in_section = False
+        while (line := lines.next()) is not None:
+            s = line.strip()
+            if s.startswith("\\"):
+                in_section = s == f"\\{k}-grams:"
+            elif in_section and s.split()[1 : k + 1] == words:
+                return lines.no
+    except CoocError:
+        pass
+    finally:
+        lines.f.close()
+    return "?"
+
+
 def _finish(vocab: list[str], raw: list, escaped: bool, path: Path,
             lines: _Lines | None) -> NgramModel:
     """The model of parsed sections (word ids in unigram order): unescape, add `<unk>`, sort."""
@@ -498,7 +527,19 @@ def _finish(vocab: list[str], raw: list, escaped: bool, path: Path,
         grams.append(np.ascontiguousarray(gs.astype(np.int32)))
         logprob.append(p[o])
         backoff.append(b[o])
+    for k, (p, b) in enumerate(zip(logprob, backoff, strict=True), 1):
+        if not (np.isfinite(p).all() and np.isfinite(b).all() and (p <= 0).all()):
+            raise error(f"the \\{k}-grams: section holds a probability that is positive or not "
+                        "finite, or a backoff that is not finite")
     model = NgramModel(vocab, grams, logprob, backoff, {"source": str(path)})
+    for k in range(2, len(grams) + 1):
+        missing = np.flatnonzero(model.parents(k) < 0)
+        if missing.size:
+            words = [vocab[int(i)] for i in grams[k - 1][missing[0]]]
+            where = _gram_line(path, k, words)
+            raise CoocError(f"{path}:{where}: the {k}-gram {' '.join(words)!r} has no context "
+                            f"{' '.join(words[:-1])!r} in the \\{k - 1}-grams: section (every "
+                            "n-gram's first n-1 words must be an n-gram of the model)")
     for name in (BOS, EOS):
         if model.word_id(name) < 0:
             raise CoocError(f"{path}: the model has no {name} unigram")

@@ -1,0 +1,102 @@
+"""Regressions of the hostile-user findings (issue "Trust", F1-F19): each test failed on the
+code before its fix. Corpus-reader findings live in test_corpus.py (F5, F16, F19)."""
+
+from __future__ import annotations
+
+import gzip
+
+import pytest
+
+from cooc.cli.main import main
+from cooc.errors import CoocError
+from cooc.lm.arpa import read_arpa
+
+_ARPA = """\\data\\
+ngram 1=5
+ngram 2=3
+ngram 3=1
+
+\\1-grams:
+-1.0\t<unk>\t0
+-0.5\t<s>\t-0.3
+-0.6\t</s>\t0
+-0.7\ta\t-0.2
+-0.8\tb\t-0.1
+
+\\2-grams:
+-0.3\t<s> a
+-0.2\ta b
+-0.4\tb </s>
+
+\\3-grams:
+-0.1\ta b </s>
+
+\\end\\
+"""
+
+
+def _arpa(tmp_path, text, name="m.arpa"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_good_arpa_reads(tmp_path):
+    model = read_arpa(_arpa(tmp_path, _ARPA))
+    assert model.counts == [5, 3, 1]
+
+
+@pytest.mark.parametrize("value, problem", [
+    ("-1e400", "not a finite number"), ("1e400", "not a finite number"),
+    ("-1e39", "not a finite number"), ("0.7", "is positive"), ("nan", "not a finite number"),
+])
+def test_arpa_values_a_model_cannot_hold_are_refused_with_their_line(tmp_path, value, problem):
+    """F7: -1e400, 1e400, -1e39 and positive log10 probabilities were accepted (perplexity
+    inf, 0 or 0.14); KenLM refuses positive ones."""
+    path = _arpa(tmp_path, _ARPA.replace("-0.7\ta\t-0.2", f"{value}\ta\t-0.2"))
+    with pytest.raises(CoocError, match=f"m.arpa:10: .*{problem}"):
+        read_arpa(path)
+    assert main(["lm", "arpa", str(path)]) == 2
+
+
+def test_arpa_backoff_out_of_float32_is_refused(tmp_path):
+    path = _arpa(tmp_path, _ARPA.replace("-0.7\ta\t-0.2", "-0.7\ta\t1e39"))
+    with pytest.raises(CoocError, match="m.arpa:10: backoff"):
+        read_arpa(path)
+
+
+def test_arpa_ngram_without_its_context_is_reported_by_lm_arpa(tmp_path, capsys):
+    """F10: an n-gram whose context is missing: `lm arpa` said the file was fine, `score` and
+    `index` raised ValueError."""
+    path = _arpa(tmp_path, _ARPA.replace("-0.1\ta b </s>", "-0.1\tb a </s>"))
+    assert main(["lm", "arpa", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "m.arpa:19: the 3-gram 'b a </s>' has no context 'b a'" in err
+    assert err.count("\n") == 1
+    text = tmp_path / "t.txt"
+    text.write_text("a b\n")
+    assert main(["lm", "score", str(path), str(text)]) == 2
+    assert main(["lm", "index", str(path), "-o", str(tmp_path / "m.lm")]) == 2
+    assert not (tmp_path / "m.lm").exists()
+
+
+def test_truncated_gzip_arpa_is_a_one_line_error(tmp_path, capsys):
+    """F10: a truncated .arpa.gz raised EOFError."""
+    lines = ["\\data\\", "ngram 1=2003", "", "\\1-grams:", "-1\t<unk>", "-1\t<s>", "-1\t</s>"]
+    lines += [f"-2.{i}\tw{i}" for i in range(2000)] + ["", "\\end\\", ""]
+    data = gzip.compress("\n".join(lines).encode())
+    whole = tmp_path / "whole.arpa.gz"
+    whole.write_bytes(data)
+    assert read_arpa(whole).counts == [2003]
+    cut = tmp_path / "cut.arpa.gz"
+    cut.write_bytes(data[: len(data) // 2])
+    assert main(["lm", "arpa", str(cut)]) == 2
+    err = capsys.readouterr().err
+    assert "truncated or damaged" in err and err.count("\n") == 1
+
+
+def test_arpa_header_count_larger_than_the_file_is_an_error_not_an_allocation(tmp_path):
+    """F10: a huge count in \\data\\ raised ArrayMemoryError."""
+    path = _arpa(tmp_path, _ARPA.replace("ngram 2=3", "ngram 2=300000000000000"))
+    with pytest.raises(CoocError, match="the header .* says 300000000000000"):
+        read_arpa(path)
