@@ -100,3 +100,30 @@ def test_arpa_header_count_larger_than_the_file_is_an_error_not_an_allocation(tm
     path = _arpa(tmp_path, _ARPA.replace("ngram 2=3", "ngram 2=300000000000000"))
     with pytest.raises(CoocError, match="the header .* says 300000000000000"):
         read_arpa(path)
+
+
+def test_target_lock_refuses_a_second_writer_and_dies_with_its_holder(tmp_path):
+    """F1's mechanism: one writer per target; the lock goes with the holder's process."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from cooc.formats.lock import TargetBusyError, TargetLock
+
+    target = tmp_path / "x.cooc"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from cooc.formats.lock import TargetLock; "
+         f"TargetLock({str(target)!r}, 'build').acquire(); print('held', flush=True); "
+         "time.sleep(60)"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(TargetBusyError, match=f"being written by process {holder.pid} \\(build"):
+            TargetLock(target).acquire()
+    finally:
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.wait()
+    with TargetLock(target) as lock, TargetLock(target):  # free again; re-entrant in a process
+        assert lock.path.exists()
+    with TargetLock(target):
+        pass
