@@ -127,3 +127,27 @@ def test_target_lock_refuses_a_second_writer_and_dies_with_its_holder(tmp_path):
         assert lock.path.exists()
     with TargetLock(target):
         pass
+
+
+@pytest.mark.parametrize("engine", ["local", "in-process"])
+def test_strict_failure_leaves_the_good_index_in_place(tmp_path, capsys, engine):
+    """F3: `cooc build bad/ -o good.cooc --strict` replaced the good index, then exited 2."""
+    from corpus_fixtures import make_bad_corpus
+
+    from cooc.cooccur.build.job import build_index
+    from cooc.cooccur.config import BuildConfig
+    from cooc.options import RunOptions
+
+    good = tmp_path / "good"
+    good.mkdir()
+    (good / "a.jsonl").write_text('{"text": "one two three"}\n{"text": "two three four"}\n')
+    make_bad_corpus(tmp_path / "bad")
+    out = tmp_path / "good.cooc"
+    assert main(["build", str(good), "-o", str(out), "--tokenizer", "whitespace", "-q"]) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    options = RunOptions(strict=True, quiet=True, engine=engine, num_proc=1)
+    with pytest.raises(CoocError, match="strict: .* bad records skipped.*nothing was written"):
+        build_index(tmp_path / "bad", out, BuildConfig(tokenizer="whitespace"), options)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith((".good.cooc.", "good.cooc."))
+                and p.name != ".good.cooc.lock"]

@@ -36,7 +36,13 @@ def build_distributed(source, out: str | os.PathLike, config: BuildConfig | None
                       options: RunOptions | None = None, engine=None):
     """`build_index` as map/reduce/encode tasks on `options.engine`; the same index bytes."""
     from cooc.cooccur import IndexWriter
-    from cooc.cooccur.build.job import BuildResult, check_saturation, config_for_store, index_meta
+    from cooc.cooccur.build.job import (
+        BuildResult,
+        check_saturation,
+        check_strict,
+        config_for_store,
+        index_meta,
+    )
     from cooc.store.sources import open_token_store
     from cooc.store.tokenize import tokenize_corpus
     from cooc.store import open_store
@@ -68,6 +74,7 @@ def build_distributed(source, out: str | os.PathLike, config: BuildConfig | None
         remap = tokenizer.freeze()
         config = config_for_store(config, store)
         report = SkipReport.from_dict(store.manifest["skip_report"])
+        check_strict(report, options.strict, out)
         win = config.window
         if win.packing == "concat" and tokenizer.eot_id is None:
             raise CoocError(f"tokenizer {config.tokenizer!r} has no end-of-text token; use --packing document")
@@ -125,8 +132,6 @@ def build_distributed(source, out: str | os.PathLike, config: BuildConfig | None
     result = BuildResult(out, store.num_documents, stats.num_tokens, stats.num_windows, entries,
                          report, timings)
     result.peak_rss = peak_rss_bytes()
-    if options.strict and report.total_skipped:
-        raise CoocError(f"--strict: {report.total_skipped} bad records skipped (index written to {out})")
     return result
 
 
@@ -135,8 +140,16 @@ def _shard_tokens(source, parallelism: int) -> int:
     from cooc.corpus.discover import discover_files
     from cooc.store.tokenize import DEFAULT_SHARD_TOKENS
 
-    nbytes = sum(f.stat().st_size for f in discover_files(source)) if source is not None else 0
+    nbytes = sum(_size(f) for f in discover_files(source)) if source is not None else 0
     return int(min(DEFAULT_SHARD_TOKENS, max(1 << 16, nbytes // 4 // (4 * parallelism))))
+
+
+def _size(path: Path) -> int:
+    """Bytes of a corpus file; 0 for one that cannot be read (the reader reports it)."""
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def _maps_folder(work: Path, config: BuildConfig, store, resume: bool) -> Path:

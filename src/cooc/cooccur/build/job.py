@@ -129,8 +129,11 @@ def build_index(source, out: str | os.PathLike, config: BuildConfig | None = Non
                 token_batches = spooled_batches(token_batches, tokenizer, tmp, min_count)
         result = _count_and_write(token_batches, tokenizer, config, out, tmp, data_budget, baseline,
                                   nthreads, progress, report, corpus_desc, timings, resume,
-                                  fingerprint if resumable else None)
+                                  fingerprint if resumable else None, options.strict)
         done = True
+    except StrictError:
+        done = True  # nothing to resume: the data must change first
+        raise
     finally:
         progress.close()
         if done or not (tmp / checkpoint.CHECKPOINT).exists():
@@ -140,9 +143,18 @@ def build_index(source, out: str | os.PathLike, config: BuildConfig | None = Non
     timings["total"] = time.perf_counter() - t_start
     result.timings = timings
     result.peak_rss = peak_rss_bytes()
-    if options.strict and report.total_skipped:
-        raise CoocError(f"--strict: {report.total_skipped} bad records skipped (index written to {out})")
     return result
+
+
+class StrictError(CoocError):
+    """`strict` and bad records were skipped: raised before anything is written."""
+
+
+def check_strict(report: SkipReport, strict: bool, out: Path) -> None:
+    """With `strict`, any skipped record stops the build before the index is replaced."""
+    if strict and report.total_skipped:
+        raise StrictError(f"strict: {report.total_skipped:,} bad records skipped (see the report "
+                          f"above); nothing was written at {out}")
 
 
 def _build_folder(tmp_root: Path, out: Path, fingerprint: dict, resume: bool):
@@ -157,7 +169,7 @@ def _build_folder(tmp_root: Path, out: Path, fingerprint: dict, resume: bool):
 
 def _count_and_write(token_batches, tokenizer, config, out, tmp, data_budget, baseline, nthreads,
                      progress, report, corpus_desc, timings, resume=None,
-                     fingerprint=None) -> BuildResult:
+                     fingerprint=None, strict=False) -> BuildResult:
     from cooc.cooccur import IndexWriter
 
     win = config.window
@@ -211,6 +223,7 @@ def _count_and_write(token_batches, tokenizer, config, out, tmp, data_budget, ba
         counter.add(*cutter.flush())
         counter.flush()
         save_checkpoint()
+        check_strict(report, strict, out)  # the report is complete: every record was read
         acc, stats = counter.acc, counter.stats
         vocab = tokenizer.vocab_size
 
