@@ -151,3 +151,17 @@ def test_strict_failure_leaves_the_good_index_in_place(tmp_path, capsys, engine)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     assert not [p for p in tmp_path.iterdir() if p.name.startswith((".good.cooc.", "good.cooc."))
                 and p.name != ".good.cooc.lock"]
+
+
+def test_lm_score_of_a_missing_or_empty_file_is_an_error(tmp_path, capsys):
+    """F6: `cooc lm score X.lm nofile.txt` scored the words "nofile.txt" and exited 0; an
+    empty file gave perplexity nan."""
+    model = _arpa(tmp_path, _ARPA)
+    assert main(["lm", "score", str(model), str(tmp_path / "nofile.txt")]) == 2
+    assert "nofile.txt: no such file" in capsys.readouterr().err
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    assert main(["lm", "score", str(model), str(empty)]) == 2
+    assert "holds no sentences" in capsys.readouterr().err
+    assert main(["lm", "score", str(model), "a b"]) == 0  # a sentence given inline still works
+    assert "Tokens:\t3" in capsys.readouterr().out

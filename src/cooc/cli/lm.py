@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -108,20 +109,36 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     return 0
 
 
+_TEXT_SUFFIXES = (".txt", ".gz", ".zst", ".jsonl", ".json", ".parquet", ".arpa")
+
+
 def _sentences(text: str) -> list[str]:
+    """The sentences to score: a file's lines, stdin's ('-'), or `text` itself when it
+    cannot be a file name (a missing file is an error, not a sentence)."""
     if text == "-":
-        return sys.stdin.read().splitlines()
+        return _nonempty(sys.stdin.read().splitlines(), "standard input")
     p = Path(text)
-    if p.is_file():
+    if p.exists():
+        if not p.is_file():
+            raise CoocError(f"{p} is not a regular file; give a .txt file of sentences")
         import gzip
 
         opener = gzip.open if p.suffix == ".gz" else open
         try:
             with opener(p, "rt", encoding="utf-8") as f:
-                return f.read().splitlines()
-        except (OSError, UnicodeDecodeError) as e:
+                return _nonempty(f.read().splitlines(), str(p))
+        except (OSError, EOFError, UnicodeDecodeError) as e:
             raise CoocError(f"{p}: cannot read it as UTF-8 text ({e})") from None
-    return [text]
+    if not any(c.isspace() for c in text) and (os.sep in text or p.suffix in _TEXT_SUFFIXES):
+        raise CoocError(f"{text}: no such file (to score a one-word sentence that looks like a "
+                        "file name, pipe it in: echo WORD | cooc lm score MODEL -)")
+    return _nonempty([text], "the sentence given")
+
+
+def _nonempty(sentences: list[str], where: str) -> list[str]:
+    if not sentences:
+        raise CoocError(f"{where} holds no sentences to score")
+    return sentences
 
 
 def cmd_score(args: argparse.Namespace) -> int:
