@@ -36,7 +36,7 @@ def build_distributed(source, out: str | os.PathLike, config: BuildConfig | None
                       options: RunOptions | None = None, engine=None):
     """`build_index` as map/reduce/encode tasks on `options.engine`; the same index bytes."""
     from cooc.cooccur import IndexWriter
-    from cooc.cooccur.build.job import (
+    from cooc.cooccur.build.common import (
         BuildResult,
         check_saturation,
         check_strict,

@@ -32,6 +32,15 @@ from cooc.runtime.malloc import trim
 from cooc.runtime.prefetch import prefetch
 from cooc.runtime.progress import Progress, fmt_bytes, log, peak_rss_bytes, rss_bytes
 from cooc.cooccur.build.windowing import WindowCutter
+from cooc.cooccur.build.common import (
+    BuildResult,
+    StrictError,
+    check_saturation,
+    check_strict,
+    config_for_store,
+    count_saturated,
+    index_meta,
+)
 from cooc.store.sources import (
     TokenBatch,
     corpus_counts,
@@ -47,29 +56,6 @@ from cooc.tokenizers import Tokenizer, load_tokenizer
 _TOKENIZE_SHARE = 0.1
 _BYTES_PER_CHAR = 10
 _MIN_BATCH_CHARS = 1 << 16
-
-
-@dataclass
-class BuildResult:
-    path: Path
-    num_documents: int
-    num_tokens: int
-    num_windows: int
-    num_entries: int
-    report: SkipReport
-    timings: dict[str, float] = field(default_factory=dict)
-    spills: int = 0
-    spilled_bytes: int = 0
-    peak_rss: int = 0
-
-
-def config_for_store(config: BuildConfig, store) -> BuildConfig:
-    """The config of a build from a token store: the store's tokenizer and granularity."""
-    g = store.manifest.get("granularity", "document")
-    if config.granularity not in ("document", g):
-        raise CoocError(f"token store {store.path} holds {g} units: --granularity "
-                        f"{config.granularity} needs a store tokenized with it")
-    return replace(config, tokenizer=store.manifest["tokenizer"]["spec"], granularity=g)
 
 
 def build_index(source, out: str | os.PathLike, config: BuildConfig | None = None,
@@ -144,17 +130,6 @@ def build_index(source, out: str | os.PathLike, config: BuildConfig | None = Non
     result.timings = timings
     result.peak_rss = peak_rss_bytes()
     return result
-
-
-class StrictError(CoocError):
-    """`strict` and bad records were skipped: raised before anything is written."""
-
-
-def check_strict(report: SkipReport, strict: bool, out: Path) -> None:
-    """With `strict`, any skipped record stops the build before the index is replaced."""
-    if strict and report.total_skipped:
-        raise StrictError(f"strict: {report.total_skipped:,} bad records skipped (see the report "
-                          f"above); nothing was written at {out}")
 
 
 def _build_folder(tmp_root: Path, out: Path, fingerprint: dict, resume: bool):
@@ -246,37 +221,3 @@ def _count_and_write(token_batches, tokenizer, config, out, tmp, data_budget, ba
                        spills=acc.num_spills, spilled_bytes=acc.spilled_bytes)
 
 
-def count_saturated(counts: np.ndarray) -> int:
-    return int(np.count_nonzero(counts == np.uint32(0xFFFFFFFF)))
-
-
-def check_saturation(saturated: int, config: BuildConfig) -> None:
-    """Counts are stored as uint32 and saturate at 2**32-1: an error where the weights are
-    scaled (the stored values would be wrong), a warning otherwise."""
-    if not saturated:
-        return
-    scale = count_scale(config)
-    if scale > 1:
-        raise CoocError(f"{saturated:,} pair counts reached 2**32-1 (stored scaled by {scale:,} "
-                        "for exact weighted sums); use a smaller --radius or simpler weights")
-    log.warning("%s pair counts reached 2**32-1 and are stored as that", f"{saturated:,}")
-
-
-def count_scale(config: BuildConfig) -> int:
-    """Stored counts are the weighted sums times this (harmonic and weights modes)."""
-    win = config.window
-    return win.distance_weighting()[1] if win.count_mode in ("harmonic", "weights") else 1
-
-
-def index_meta(config: BuildConfig, tokenizer: Tokenizer, corpus_desc: dict, num_docs: int,
-               stats, report: SkipReport) -> dict:
-    """The manifest's "meta" of a built index: what was counted, how, from what."""
-    return {
-        "config": config.to_dict(),
-        "tokenizer": tokenizer.describe(),
-        "corpus": {**corpus_desc, "documents": num_docs, "tokens": stats.num_tokens,
-                   "windows": stats.num_windows},
-        "count_scale": count_scale(config),
-        "skip_report": report.to_dict(),
-        "cooc_version": __version__,
-    }
