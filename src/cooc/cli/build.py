@@ -6,10 +6,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from cooc.cli.options import add_config_args, config_from_args
+from cooc.cli.options import (
+    add_config_args,
+    add_run_arguments,
+    config_from_args,
+    run_options_from_args,
+)
 from cooc.cooccur.config import BuildConfig
 from cooc.errors import CoocError
-from cooc.options import RunOptions, parse_bytes
 
 _PICKLE_SUFFIXES = (".pkl", ".pickle")
 
@@ -31,25 +35,11 @@ def register(sub) -> None:
     p.add_argument("--pickle-out", help="also write the Dict[int, Set[int]] pickle here")
     p.add_argument("--parquet-out", help="also write a Parquet edge list here")
     add_config_args(p, BuildConfig)
-    p.add_argument("--num-proc", type=int, default=0, help="worker threads (default: all cores; "
-                   "--engine ray: threads per task, default 1)")
-    p.add_argument("--memory", default=None, help="peak memory budget for the whole process, "
-                   "e.g. 512M or 8G (default: a quarter of RAM; --engine ray: per task)")
-    p.add_argument("--batch-size", type=int, default=1024, help="documents per tokenizer batch")
-    p.add_argument("--tmp-dir", help="folder for spilled runs (default: beside the index)")
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress output")
-    p.add_argument("--strict", action="store_true", help="exit non-zero if any record was skipped")
-    p.add_argument("--engine", choices=("local", "ray"), default="local",
-                   help="local: this process, all cores (default); ray: map/reduce tasks on a Ray "
-                   "cluster (pip install 'cooc[ray]'), the same index bytes")
-    p.add_argument("--address", help="--engine ray: the cluster to join, e.g. auto or "
-                   "ray://head:10001 (default: start a local one); data, index and --tmp-dir "
-                   "must be on storage every node sees")
     p.add_argument("--positions", action="store_true", help="also write OUT.positions/: per "
                    "pair, how far apart and in which order the tokens occur (`cooc positions`; "
                    "four more counting passes)")
-    p.add_argument("--fresh", action="store_true", help="ignore the checkpoint a killed build "
-                   "left (by default the same command resumes it)")
+    add_run_arguments(p, memory=True, threads=True, tmp_dir=True, batch_size=True, quiet=True,
+                      strict=True, fresh=True, engine=True)
     p.set_defaults(func=run)
 
 
@@ -72,14 +62,10 @@ def run(args: argparse.Namespace) -> int:
     sources = list(args.data) + list(args.data_dir)
     try:
         config = config_from_args(BuildConfig, args)
-        options = RunOptions(num_proc=args.num_proc, memory_bytes=parse_bytes(args.memory) if args.memory else 0,
-                             batch_size=args.batch_size, tmp_dir=args.tmp_dir, quiet=args.quiet,
-                             strict=False, resume=not args.fresh, engine=args.engine,
-                             address=args.address)
     except ValueError as e:
         raise CoocError(str(e)) from None
-    if args.batch_size < 1:
-        raise CoocError(f"--batch-size must be >= 1, got {args.batch_size}")
+    # --strict is checked here, after the summary and the exports are written
+    options = run_options_from_args(args, strict=False)
     out, pickle_out = _out_paths(args, sources)
     result = build_index(sources or None, out, config, options)
     r = result

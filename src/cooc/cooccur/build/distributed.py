@@ -48,7 +48,7 @@ def build_distributed(source, out: str | os.PathLike, config: BuildConfig | None
         raise CoocError(f"output path {out} exists and is not a cooc index; choose another --out-file")
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
-    work = (Path(options.tmp_dir) if options.tmp_dir else out.parent) / f".{out.name}.dist"
+    work = options.resolved_tmp_dir(out) / f".{out.name}.dist"
     work.mkdir(parents=True, exist_ok=True)
     own_engine = engine is None
     engine = engine or make_engine(options)

@@ -104,7 +104,7 @@ def build_index(source, out: str | os.PathLike, config: BuildConfig | None = Non
 
     data_budget = measure_data_budget(options.resolved_memory(), tokenizer.vocab_size)
     baseline = rss_bytes()
-    tmp_root = Path(options.tmp_dir) if options.tmp_dir else out.parent
+    tmp_root = options.resolved_tmp_dir(out)
     tmp_root.mkdir(parents=True, exist_ok=True)
     # grown vocabularies from text are tokenized whole before counting: no checkpoints
     min_count = config.window.min_count
