@@ -27,10 +27,11 @@ _GAP_ENTRIES = 1 << 14
 def _check_alpha(alpha, by: str) -> None:
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.integer, np.floating)) \
             or not np.isfinite(alpha) or alpha <= 0:
-        raise CoocError(f"--alpha must be a number > 0 (0.75 is the usual smoothing), "
+        raise CoocError(f"alpha must be a number > 0 (0.75 is the usual smoothing), "
                         f"got {alpha!r}")
     if alpha != 1 and by != "ppmi":
-        raise CoocError(f"--alpha smooths ppmi only; use --by ppmi or drop --alpha {alpha}")
+        raise CoocError(f"alpha={alpha} smooths ppmi only; use by='ppmi' or alpha=1 "
+                        f"(got by={by!r})")
 
 
 @dataclass(frozen=True)
@@ -106,10 +107,10 @@ class Analyzer:
         if by not in MEASURES:
             raise CoocError(f"unknown measure {by!r}; choose one of {', '.join(MEASURES)}")
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-            raise CoocError(f"--top-k must be an integer >= 1, got {k!r}")
+            raise CoocError(f"k must be an integer >= 1, got {k!r}")
         if isinstance(min_count, bool) or not isinstance(min_count, (int, np.integer)) \
                 or min_count < 1:
-            raise CoocError(f"--min-count must be an integer >= 1, got {min_count!r}")
+            raise CoocError(f"min_count must be an integer >= 1, got {min_count!r}")
         _check_alpha(alpha, by)
         a = self.resolve(token)
         row_cols, row_counts = self.index.row(a)

@@ -82,7 +82,7 @@ def discounts_from_counts(hist: np.ndarray, order: int,
                 raise BadDiscount(
                     f"could not estimate Kneser-Ney discounts for {order}-grams: no {order}-grams "
                     f"with adjusted count {j} (small or artificial data?); deduplicate the input "
-                    "or pass --discount-fallback 0.5 1 1.5")
+                    "or set discount_fallback=(0.5, 1, 1.5)")
         # lmplz computes these in float32 (adjust_counts.cc); so do we, to match its output
         f = np.float32
         y = f(t[1]) / f(float(t[1]) + 2.0 * float(t[2]))
@@ -92,7 +92,7 @@ def discounts_from_counts(hist: np.ndarray, order: int,
             if not 0 <= d[j] <= j:
                 raise BadDiscount(f"the {order}-gram discount for adjusted count {j} is {d[j]:.4g}, "
                                   f"outside [0, {j}]: modified Kneser-Ney does not fit this data; "
-                                  "pass --discount-fallback 0.5 1 1.5 to override")
+                                  "set discount_fallback=(0.5, 1, 1.5) to override")
     except BadDiscount:
         if not fallback:
             raise
@@ -377,7 +377,7 @@ def estimate_from_ngrams(idx, order: int | None = None,
 
     if not idx.markers:
         raise CoocError(f"{idx.path} was counted without <s>/</s> markers: Kneser-Ney needs "
-                        "sentence boundaries; count with --markers")
+                        "sentence boundaries; count with markers=True")
     t0 = time.perf_counter()
     levels = IndexLevels(idx)
     n_order = _check_order(levels, order)

@@ -45,7 +45,7 @@ def build_distributed(source, out: str | os.PathLike, config: BuildConfig | None
     options = options or RunOptions()
     out = Path(out)
     if out.exists() and not (out / "manifest.json").exists():
-        raise CoocError(f"output path {out} exists and is not a cooc index; choose another --out-file")
+        raise CoocError(f"output path {out} exists and is not a cooc index; choose another output path")
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
     work = options.resolved_tmp_dir(out) / f".{out.name}.dist"
@@ -70,7 +70,8 @@ def build_distributed(source, out: str | os.PathLike, config: BuildConfig | None
         report = SkipReport.from_dict(store.manifest["skip_report"])
         win = config.window
         if win.packing == "concat" and tokenizer.eot_id is None:
-            raise CoocError(f"tokenizer {config.tokenizer!r} has no end-of-text token; use --packing document")
+            raise CoocError(f"tokenizer {config.tokenizer!r} has no end-of-text token; use "
+                            "packing='document'")
         V = tokenizer.vocab_size
         maps_dir = _maps_folder(work, config, store, options.resume)
         keep = None
@@ -126,7 +127,7 @@ def build_distributed(source, out: str | os.PathLike, config: BuildConfig | None
                          report, timings)
     result.peak_rss = peak_rss_bytes()
     if options.strict and report.total_skipped:
-        raise CoocError(f"--strict: {report.total_skipped} bad records skipped (index written to {out})")
+        raise CoocError(f"strict: {report.total_skipped} bad records skipped (index written to {out})")
     return result
 
 

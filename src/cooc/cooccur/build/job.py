@@ -67,8 +67,8 @@ def config_for_store(config: BuildConfig, store) -> BuildConfig:
     """The config of a build from a token store: the store's tokenizer and granularity."""
     g = store.manifest.get("granularity", "document")
     if config.granularity not in ("document", g):
-        raise CoocError(f"token store {store.path} holds {g} units: --granularity "
-                        f"{config.granularity} needs a store tokenized with it")
+        raise CoocError(f"token store {store.path} holds {g} units: granularity="
+                        f"{config.granularity!r} needs a store tokenized with it")
     return replace(config, tokenizer=store.manifest["tokenizer"]["spec"], granularity=g)
 
 
@@ -84,7 +84,7 @@ def build_index(source, out: str | os.PathLike, config: BuildConfig | None = Non
         return build_distributed(source, out, config, options)
     out = Path(out)
     if out.exists() and not (out / "manifest.json").exists():
-        raise CoocError(f"output path {out} exists and is not a cooc index; choose another --out-file")
+        raise CoocError(f"output path {out} exists and is not a cooc index; choose another output path")
     timings: dict[str, float] = {}
     t_start = time.perf_counter()
     report = SkipReport()
@@ -100,7 +100,8 @@ def build_index(source, out: str | os.PathLike, config: BuildConfig | None = Non
                                                 report, config.granularity)
         tokenizer = load_tokenizer(config.tokenizer, num_threads=nthreads)
     if config.window.packing == "concat" and tokenizer.eot_id is None:
-        raise CoocError(f"tokenizer {config.tokenizer!r} has no end-of-text token; use --packing document")
+        raise CoocError(f"tokenizer {config.tokenizer!r} has no end-of-text token; use "
+                        "packing='document'")
 
     data_budget = measure_data_budget(options.resolved_memory(), tokenizer.vocab_size)
     baseline = rss_bytes()
@@ -141,7 +142,7 @@ def build_index(source, out: str | os.PathLike, config: BuildConfig | None = Non
     result.timings = timings
     result.peak_rss = peak_rss_bytes()
     if options.strict and report.total_skipped:
-        raise CoocError(f"--strict: {report.total_skipped} bad records skipped (index written to {out})")
+        raise CoocError(f"strict: {report.total_skipped} bad records skipped (index written to {out})")
     return result
 
 
@@ -245,7 +246,7 @@ def check_saturation(saturated: int, config: BuildConfig) -> None:
     scale = count_scale(config)
     if scale > 1:
         raise CoocError(f"{saturated:,} pair counts reached 2**32-1 (stored scaled by {scale:,} "
-                        "for exact weighted sums); use a smaller --radius or simpler weights")
+                        "for exact weighted sums); use a smaller radius or simpler weights")
     log.warning("%s pair counts reached 2**32-1 and are stored as that", f"{saturated:,}")
 
 
