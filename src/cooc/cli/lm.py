@@ -170,6 +170,20 @@ def cmd_index(args: argparse.Namespace) -> int:
     return 0
 
 
+def print_lm_stats(s: dict) -> None:
+    """`TrieLanguageModel.stats()` or `LanguageModel.stats()` as a table (`cooc stats`)."""
+    quant = s.get("quantization_bits")
+    how = ("" if quant is None else
+           f", probabilities and backoffs {'float32' if quant == 0 else f'in {quant} bits'}")
+    print(f"order {s['order']}, vocabulary {s['vocab_size']:,}{how}")
+    print(f"{'order':>5} {'grams':>14} {'bytes':>14} {'B/gram':>8}")
+    for k, o in s["orders"].items():
+        print(f"{k:>5} {o['grams']:>14,} {o['bytes']:>14,.0f} {o['bytes_per_gram']:>8.3f}")
+    print(f"{'all':>5} {s['grams']:>14,} {s['bytes']:>14,.0f} {s['bytes_per_gram']:>8.3f}")
+    if s.get("file_bytes") is not None:
+        print(f"file bytes {s['file_bytes']:,}")
+
+
 def cmd_arpa(args: argparse.Namespace) -> int:
     from cooc.lm.arpa import read_arpa
 

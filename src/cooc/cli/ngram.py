@@ -146,6 +146,12 @@ def cmd_stats(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(s, indent=2))
         return 0
+    print_ngram_stats(s)
+    return 0
+
+
+def print_ngram_stats(s: dict) -> None:
+    """`NgramIndex.stats()` as a table (`cooc ngram stats`, `cooc stats`)."""
     print(f"order {s['order']}, vocabulary {s['vocab_size']:,}"
           f"{' (with <s>, </s>)' if s['markers'] else ''}, {s['documents'] or 0:,} documents, "
           f"{s['tokens'] or 0:,} tokens")
@@ -156,7 +162,6 @@ def cmd_stats(args: argparse.Namespace) -> int:
               f"{o['id_bytes_per_gram']:>7.3f} {o['count_bytes_per_gram']:>7.3f} "
               f"{o['pointer_bytes_per_gram']:>8.3f}")
     print(f"{'all':>5} {s['grams']:>14,} {s['bytes']:>14,.0f} {s['bytes_per_gram']:>8.3f}")
-    return 0
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
