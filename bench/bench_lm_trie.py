@@ -27,6 +27,7 @@ from common import SHARED, english_slices, median_time  # noqa: E402
 
 from cooc.lm import KneserNeyConfig, LanguageModel, estimate, read_arpa  # noqa: E402
 from cooc.lm.trie import TrieConfig, open_trie_lm, write_trie  # noqa: E402
+from cooc.options import RunOptions  # noqa: E402
 
 
 def main() -> int:
@@ -48,7 +49,8 @@ def main() -> int:
         if args.arpa:
             model = read_arpa(args.arpa)
         else:
-            model = estimate(str(train), KneserNeyConfig(order=args.order), memory_bytes=1 << 30)
+            model = estimate(str(train), KneserNeyConfig(order=args.order),
+                             RunOptions(memory_bytes=1 << 30))
         print(f"model: order {model.order}, n-grams {model.counts} ({sum(model.counts):,}), "
               f"{time.perf_counter() - t0:.1f} s")
         hash_lm = LanguageModel(model)

@@ -43,7 +43,7 @@ def main() -> None:
                      "bytes_per_entry": round(stats["bytes_per_entry"], 3)}
     # the same bounded build through the API, for its spill count
     _, _, stdout = run_measured([py, "-c", (
-        "import cooc,sys;from cooc.cooccur.config import *;"
+        "import cooc,sys;from cooc.cooccur.config import *;from cooc.options import *;"
         f"r=cooc.build({a.data!r}, {str(tmp / 'again.cooc')!r}, BuildConfig(), "
         f"RunOptions(quiet=True, num_proc={a.num_proc}, memory_bytes=parse_bytes({a.memory!r})));"
         "print(r.spills, r.spilled_bytes)")])

@@ -24,8 +24,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 from common import SHARED, load_token_docs, median_time, peak_rss_mb  # noqa: E402
 
-from cooc.ngram import NgramConfig, NgramOptions, count_ngrams_from_arrays, open_ngrams  # noqa: E402
-from cooc.options import parse_bytes  # noqa: E402
+from cooc.ngram import NgramConfig, count_ngrams_from_arrays, open_ngrams  # noqa: E402
+from cooc.options import RunOptions, parse_bytes  # noqa: E402
 
 
 def main() -> int:
@@ -57,8 +57,8 @@ def main() -> int:
         t0 = time.perf_counter()
         r = count_ngrams_from_arrays(
             batches, tok.vocab_size, out, NgramConfig(order=args.order, markers=args.markers),
-            NgramOptions(memory_bytes=parse_bytes(args.memory), num_threads=args.threads,
-                         quiet=True),
+            RunOptions(memory_bytes=parse_bytes(args.memory), num_proc=args.threads, quiet=True,
+                       tmp_dir=str(tmp)),
             texts=tok.token_texts(), header={"tokenizer": tok.describe()})
         t_count = time.perf_counter() - t0
         print(f"count orders 1..{args.order}: {t_count:.2f} s ({len(tokens) / t_count / 1e6:.2f} "

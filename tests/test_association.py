@@ -292,8 +292,10 @@ def test_neighbours_ties_by_id_and_bad_arguments(small):
     got = an.neighbours("cat", k=100)
     assert [(-n.count, n.token_id) for n in got] == sorted((-n.count, n.token_id) for n in got)
     assert len({n.count for n in got}) < len(got)  # there are ties to order
-    for kw, message in [({"by": "tfidf"}, "unknown measure"), ({"k": 0}, "--top-k"),
-                        ({"min_count": 0}, "--min-count"), ({"alpha": 0.0, "by": "ppmi"}, "--alpha"),
+    for kw, message in [({"by": "tfidf"}, "unknown measure"),
+                        ({"k": 0}, "^k must be an integer >= 1, got 0"),
+                        ({"min_count": 0}, "^min_count must be"),
+                        ({"alpha": 0.0, "by": "ppmi"}, "^alpha must be"),
                         ({"alpha": 0.75, "by": "pmi"}, "smooths ppmi only")]:
         with pytest.raises(CoocError, match=message):
             an.neighbours("cat", **kw)

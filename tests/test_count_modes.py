@@ -135,14 +135,14 @@ def test_store_and_text_agree_with_min_count(tmp_path):
 
 @pytest.mark.parametrize("kw,msg", [
     (dict(count_mode="harmonic"), "common denominator"),
-    (dict(context_length=0, count_mode="harmonic"), "needs a --radius"),
-    (dict(radius=3), "--radius counts occurrence pairs"),
-    (dict(count_mode="weights"), "needs --distance-weights"),
+    (dict(context_length=0, count_mode="harmonic"), "needs a radius >= 1"),
+    (dict(radius=3), "radius=3 counts occurrence pairs"),
+    (dict(count_mode="weights"), "needs distance_weights="),
     (dict(count_mode="weights", distance_weights="1,x"), "cannot read distance weights"),
     (dict(context_length=0, packing="concat"), "whole documents"),
-    (dict(min_count=2, packing="concat"), "--min-count needs --packing document"),
+    (dict(min_count=2, packing="concat"), "min_count=2 needs packing='document'"),
     (dict(stride=200), "stride must be"),
-    (dict(stride=3, packing="concat"), "--stride needs"),
+    (dict(stride=3, packing="concat"), "stride=3 needs"),
 ])
 def test_bad_settings_say_why(kw, msg):
     with pytest.raises(ValueError, match=msg):

@@ -256,8 +256,8 @@ def test_incompatible_indexes_and_bad_arguments(halves, capsys):
         ([halves["qa"], halves["b"]], "config.tokenizer differs ('qwen' vs 'whitespace')"),
         ([halves["a"], halves["a"].parent / "missing.cooc"], "not a cooc index"),
         ([halves["a"], halves["b"], "--token", "unicorn"], "'unicorn' is not a word"),
-        ([halves["a"], halves["b"], "--top-k", "0"], "--top-k must be an integer >= 1"),
-        ([halves["a"], halves["b"], "--min-count", "0"], "--min-count must be"),
+        ([halves["a"], halves["b"], "--top-k", "0"], "top_k must be an integer >= 1"),
+        ([halves["a"], halves["b"], "--min-count", "0"], "min_count must be"),
     ]:
         assert main(["diff", *map(str, argv)]) == 2
         err = capsys.readouterr().err

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from cooc.cli.main import main
 from cooc.errors import CoocError
 from cooc.lm import KneserNeyConfig, LanguageModel, estimate, read_arpa, write_arpa
+from cooc.options import RunOptions
 
 # -- the reference: modified Kneser-Ney as lmplz defines it, with dicts --------------------
 
@@ -129,8 +130,8 @@ def _write(tmp: Path, sentences) -> Path:
 
 
 def _estimate(tmp: Path, sentences, order):
-    return estimate(_write(tmp, sentences), KneserNeyConfig(order=order), quiet=True,
-                    num_threads=1)
+    return estimate(_write(tmp, sentences), KneserNeyConfig(order=order),
+                    RunOptions(quiet=True, num_proc=1))
 
 
 def test_reference_comparison_can_fail(tmp_path):
@@ -194,10 +195,10 @@ def test_streamed_arpa_and_index_estimates_equal_the_model(tmp_path):
 
     corpus = _write(tmp_path, _corpus(3, 500))
     config = KneserNeyConfig(order=4)
-    m = estimate(corpus, config, quiet=True)
+    m = estimate(corpus, config, RunOptions(quiet=True))
     write_arpa(m, tmp_path / "model.arpa")
-    meta = estimate_arpa(corpus, tmp_path / "streamed.arpa", config, quiet=True,
-                         memory_bytes=1 << 20)
+    meta = estimate_arpa(corpus, tmp_path / "streamed.arpa", config,
+                         RunOptions(quiet=True, memory_bytes=1 << 20))
     assert (tmp_path / "streamed.arpa").read_bytes() == (tmp_path / "model.arpa").read_bytes()
     assert meta["counts"] == m.counts and meta["discounts"] == m.meta["discounts"]
     assert not list(tmp_path.glob("*.tmp-*"))
@@ -223,7 +224,7 @@ def test_pruned_estimate_equals_reference(seed, order, prune):
         return
     with tempfile.TemporaryDirectory() as tmp:
         m = estimate(_write(Path(tmp), sents), KneserNeyConfig(order=order, prune=prune),
-                     quiet=True, num_threads=1)
+                     RunOptions(quiet=True, num_proc=1))
     assert_tables_close(model_table(m), ref)
 
 
@@ -352,7 +353,7 @@ def test_matches_kenlm_module(tmp_path):
     kenlm = pytest.importorskip("kenlm")
     # synthetic text has no closed-form order-5 discounts: lmplz's fallback ones
     m = estimate(_write(tmp_path, _corpus(6, 600)),
-                 KneserNeyConfig(order=5, discount_fallback=(0.5, 1, 1.5)), quiet=True)
+                 KneserNeyConfig(order=5, discount_fallback=(0.5, 1, 1.5)), RunOptions(quiet=True))
     write_arpa(m, tmp_path / "m.arpa")
     k = kenlm.Model(str(tmp_path / "m.arpa"))
     rng = np.random.default_rng(3)
@@ -370,7 +371,7 @@ def test_bad_discounts_and_fallback(tmp_path):
     with pytest.raises(CoocError, match="discount"):
         _estimate(tmp_path, sents, 2)
     m = estimate(_write(tmp_path, sents), KneserNeyConfig(order=2, discount_fallback=(0.5, 1, 1.5)),
-                 quiet=True)
+                 RunOptions(quiet=True))
     assert m.meta["discounts"][2] == [0.5, 1.0, 1.5]
 
 

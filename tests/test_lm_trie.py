@@ -18,6 +18,7 @@ from cooc.kernels.succinct import elias_fano
 from cooc.lm import KneserNeyConfig, LanguageModel, estimate, write_arpa
 from cooc.lm.model import NgramModel
 from cooc.lm.trie import TrieConfig, arpa_to_trie, open_trie_lm, quantize, write_trie
+from cooc.options import RunOptions
 
 FALLBACK = (0.5, 1.0, 1.5)
 
@@ -33,8 +34,8 @@ def _corpus(seed: int, n: int = 300, vocab: int = 200) -> list[str]:
 def _model(tmp: Path, seed: int = 0, order: int = 4, n: int = 300, vocab: int = 200):
     path = tmp / f"corpus{seed}.txt"
     path.write_text("".join(s + "\n" for s in _corpus(seed, n, vocab)), encoding="utf-8")
-    return estimate(path, KneserNeyConfig(order=order, discount_fallback=FALLBACK), quiet=True,
-                    num_threads=1)
+    return estimate(path, KneserNeyConfig(order=order, discount_fallback=FALLBACK),
+                    RunOptions(quiet=True, num_proc=1))
 
 
 def _queries(seed: int, vocab: int, n: int = 200) -> list[str]:

@@ -17,12 +17,12 @@ from cooc.cli.main import main
 from cooc.errors import CoocError
 from cooc.ngram import (
     NgramConfig,
-    NgramOptions,
     count_ngrams,
     count_ngrams_from_arrays,
     open_ngrams,
 )
 from cooc.ngram.google import escape, export_google, import_google, unescape
+from cooc.options import RunOptions
 
 
 def naive_counts(docs, order, markers=False, bos=None, eos=None):
@@ -64,8 +64,8 @@ def _count(docs, vocab, path, order, markers=False, memory=1 << 30, batch_tokens
         batches = [(tokens, lens)]
     return count_ngrams_from_arrays(
         batches, vocab, path, NgramConfig(order=order, markers=markers),
-        NgramOptions(memory_bytes=memory, batch_tokens=batch_tokens, num_threads=threads,
-                     quiet=True))
+        RunOptions(memory_bytes=memory, batch_tokens=batch_tokens, num_proc=threads,
+                   quiet=True))
 
 
 def _checksums(path):
@@ -218,7 +218,7 @@ def test_whitespace_text_equals_counter(docs, markers):
         src = _write_corpus(tmp, [" ".join(d) for d in docs])
         count_ngrams(src, tmp / "t.ngrams", NgramConfig(order=3, tokenizer="whitespace",
                                                          markers=markers),
-                     NgramOptions(quiet=True, num_threads=1))
+                     RunOptions(quiet=True, num_proc=1))
         idx = open_ngrams(tmp / "t.ngrams")
         texts = idx.token_texts()
         got = {tuple(texts[i] for i in g): c for g, c in index_counts(idx).items()}
@@ -232,8 +232,8 @@ def test_store_equals_text(tmp_path):
     assert main(["tokenize", str(src), "-o", str(tmp_path / "s.tokens"), "--tokenizer",
                  "whitespace", "-q"]) == 0
     cfg = NgramConfig(order=3, tokenizer="whitespace", markers=True)
-    count_ngrams(str(tmp_path / "s.tokens"), tmp_path / "a.ngrams", cfg, NgramOptions(quiet=True))
-    count_ngrams(src, tmp_path / "b.ngrams", cfg, NgramOptions(quiet=True))
+    count_ngrams(str(tmp_path / "s.tokens"), tmp_path / "a.ngrams", cfg, RunOptions(quiet=True))
+    count_ngrams(src, tmp_path / "b.ngrams", cfg, RunOptions(quiet=True))
     assert _checksums(tmp_path / "a.ngrams") == _checksums(tmp_path / "b.ngrams")
     idx = open_ngrams(tmp_path / "a.ngrams")
     assert idx.lookup(idx.encode("sat on the")) == 1

@@ -17,9 +17,10 @@ from hypothesis import strategies as st
 from cooc.errors import CoocError, IndexFormatError
 from cooc.kernels.succinct import count_code as cc
 from cooc.kernels.succinct import elias_fano as ef
-from cooc.ngram import NgramConfig, NgramOptions, count_ngrams_from_arrays, open_ngrams
+from cooc.ngram import NgramConfig, count_ngrams_from_arrays, open_ngrams
 from cooc.ngram.google import export_google, import_google
 from cooc.ngram.writer import NgramWriter
+from cooc.options import RunOptions
 
 # -- the reference ----------------------------------------------------------------------------
 
@@ -143,7 +144,7 @@ def test_counted_index_equals_reference(data, vocab, order, markers):
         lens = np.array([len(d) for d in docs], np.int64)
         count_ngrams_from_arrays([(tokens, lens)], vocab, Path(tmp) / "x.ngrams",
                                  NgramConfig(order=order, markers=markers),
-                                 NgramOptions(quiet=True, num_threads=1))
+                                 RunOptions(quiet=True, num_proc=1))
         idx = open_ngrams(Path(tmp) / "x.ngrams")
         marked = [[vocab, *d, vocab + 1] if markers else d for d in docs]
         ref = Reference(substring_counts(marked, order), order)
@@ -178,7 +179,7 @@ def test_tiny_levels(tmp_path, docs, order, vocab):
     tokens = np.array([t for d in docs for t in d], np.uint32)
     lens = np.array([len(d) for d in docs], np.int64)
     count_ngrams_from_arrays([(tokens, lens)], vocab, tmp_path / "x.ngrams",
-                             NgramConfig(order=order), NgramOptions(quiet=True))
+                             NgramConfig(order=order), RunOptions(quiet=True))
     idx = open_ngrams(tmp_path / "x.ngrams")
     check_against(idx, Reference(substring_counts(docs, order), order), np.random.default_rng(0))
     idx.verify()

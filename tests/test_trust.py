@@ -165,3 +165,21 @@ def test_lm_score_of_a_missing_or_empty_file_is_an_error(tmp_path, capsys):
     assert "holds no sentences" in capsys.readouterr().err
     assert main(["lm", "score", str(model), "a b"]) == 0  # a sentence given inline still works
     assert "Tokens:\t3" in capsys.readouterr().out
+
+
+def test_cli_strict_failure_leaves_the_good_index_in_place(tmp_path, capsys):
+    """F3 through the CLI: the reported command."""
+    from corpus_fixtures import make_bad_corpus
+
+    good = tmp_path / "good"
+    good.mkdir()
+    (good / "a.jsonl").write_text('{"text": "one two three"}\n')
+    make_bad_corpus(tmp_path / "bad")
+    out = tmp_path / "good.cooc"
+    assert main(["build", str(good), "-o", str(out), "--tokenizer", "whitespace", "-q"]) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert main(["build", str(tmp_path / "bad"), "-o", str(out), "--tokenizer", "whitespace",
+                 "--strict"]) == 2
+    err = capsys.readouterr().err
+    assert "cooc: skipped" in err and "nothing was written" in err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before

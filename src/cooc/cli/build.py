@@ -6,10 +6,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from cooc.cli.options import add_config_args, config_from_args
+from cooc.cli.options import (
+    add_config_args,
+    add_run_arguments,
+    config_from_args,
+    run_options_from_args,
+)
 from cooc.cooccur.config import BuildConfig
 from cooc.errors import CoocError
-from cooc.options import RunOptions, parse_bytes
 
 _PICKLE_SUFFIXES = (".pkl", ".pickle")
 
@@ -31,25 +35,11 @@ def register(sub) -> None:
     p.add_argument("--pickle-out", help="also write the Dict[int, Set[int]] pickle here")
     p.add_argument("--parquet-out", help="also write a Parquet edge list here")
     add_config_args(p, BuildConfig)
-    p.add_argument("--num-proc", type=int, default=0, help="worker threads (default: all cores; "
-                   "--engine ray: threads per task, default 1)")
-    p.add_argument("--memory", default=None, help="peak memory budget for the whole process, "
-                   "e.g. 512M or 8G (default: a quarter of RAM; --engine ray: per task)")
-    p.add_argument("--batch-size", type=int, default=1024, help="documents per tokenizer batch")
-    p.add_argument("--tmp-dir", help="folder for spilled runs (default: beside the index)")
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress output")
-    p.add_argument("--strict", action="store_true", help="exit non-zero if any record was skipped")
-    p.add_argument("--engine", choices=("local", "ray"), default="local",
-                   help="local: this process, all cores (default); ray: map/reduce tasks on a Ray "
-                   "cluster (pip install 'cooc[ray]'), the same index bytes")
-    p.add_argument("--address", help="--engine ray: the cluster to join, e.g. auto or "
-                   "ray://head:10001 (default: start a local one); data, index and --tmp-dir "
-                   "must be on storage every node sees")
     p.add_argument("--positions", action="store_true", help="also write OUT.positions/: per "
                    "pair, how far apart and in which order the tokens occur (`cooc positions`; "
                    "four more counting passes)")
-    p.add_argument("--fresh", action="store_true", help="ignore the checkpoint a killed build "
-                   "left (by default the same command resumes it)")
+    add_run_arguments(p, memory=True, threads=True, tmp_dir=True, batch_size=True, quiet=True,
+                      strict=True, fresh=True, engine=True)
     p.set_defaults(func=run)
 
 
@@ -66,24 +56,26 @@ def _out_paths(args, sources: list[str]) -> tuple[Path, Path | None]:
 
 def run(args: argparse.Namespace) -> int:
     from cooc.cooccur import open_index
+    from cooc.cooccur.build.common import StrictError
     from cooc.cooccur.build.job import build_index
     from cooc.runtime.progress import fmt_bytes
 
     sources = list(args.data) + list(args.data_dir)
     try:
         config = config_from_args(BuildConfig, args)
-        options = RunOptions(num_proc=args.num_proc, memory_bytes=parse_bytes(args.memory) if args.memory else 0,
-                             batch_size=args.batch_size, tmp_dir=args.tmp_dir, quiet=args.quiet,
-                             strict=False, resume=not args.fresh, engine=args.engine,
-                             address=args.address)
     except ValueError as e:
         raise CoocError(str(e)) from None
-    if args.batch_size < 1:
-        raise CoocError(f"--batch-size must be >= 1, got {args.batch_size}")
+    # --strict is decided by the job before the index is replaced: nothing changes on failure
+    options = run_options_from_args(args)
     out, pickle_out = _out_paths(args, sources)
-    result = build_index(sources or None, out, config, options)
-    r = result
     say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr))
+    try:
+        result = build_index(sources or None, out, config, options)
+    except StrictError as e:
+        for line in e.report.summary_lines():
+            say(f"cooc: skipped {line}")
+        raise
+    r = result
     t = r.timings
     say(f"cooc: {r.num_documents:,} documents, {r.num_tokens:,} tokens, {r.num_windows:,} windows "
         f"-> {r.num_entries // 2:,} pairs in {t.get('total', 0):.2f} s "
@@ -110,6 +102,4 @@ def run(args: argparse.Namespace) -> int:
         if args.parquet_out:
             export.export_parquet(index, args.parquet_out)
             say(f"cooc: parquet {args.parquet_out}")
-    if args.strict and r.report.total_skipped:
-        raise CoocError(f"--strict: {r.report.total_skipped} records were skipped (see above)")
     return 0

@@ -13,7 +13,7 @@ from cooc.errors import CoocError
 
 
 def register(sub) -> None:
-    from cooc.cli.options import add_config_args
+    from cooc.cli.options import add_config_args, add_run_arguments
     from cooc.lm.config import KneserNeyConfig
 
     p = sub.add_parser("lm", help="n-gram language models: Kneser-Ney estimation, ARPA, scoring",
@@ -34,10 +34,8 @@ def register(sub) -> None:
                    help="per order 1, 2, ...: drop n-grams seen at most T times (lmplz's "
                    "--prune, e.g. 0 1 1: singleton 2-grams and longer; the last value repeats; "
                    "unigrams are never pruned)")
-    e.add_argument("--memory", default="1G", help="memory budget for counting (default: 1G)")
-    e.add_argument("--num-proc", type=int, default=0, help="threads (default: all cores)")
-    e.add_argument("--tmp-dir", default=None, help="folder for temporary counts")
-    e.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+    add_run_arguments(e, memory=True, threads=True, tmp_dir=True, batch_size=True,
+                      batch_tokens=True, quiet=True)
     e.set_defaults(func=cmd_estimate)
 
     s = lm.add_parser("score", help="log10 probabilities and perplexity of text",
@@ -49,7 +47,7 @@ def register(sub) -> None:
                    "text of one sentence")
     s.add_argument("--per-token", action="store_true", help="print every token's log10 prob")
     s.add_argument("--json", action="store_true", help="print JSON")
-    s.add_argument("--num-proc", type=int, default=1, help="scoring threads (default: 1)")
+    add_run_arguments(s, memory=False, threads=True, quiet=False)
     s.set_defaults(func=cmd_score)
 
     x = lm.add_parser("index", help="compress an ARPA file into a trie with quantized "
@@ -74,10 +72,9 @@ def register(sub) -> None:
 def cmd_estimate(args: argparse.Namespace) -> int:
     import time
 
-    from cooc.cli.options import config_from_args
+    from cooc.cli.options import config_from_args, run_options_from_args
     from cooc.lm.config import KneserNeyConfig
     from cooc.lm.kneser_ney import estimate_arpa
-    from cooc.options import parse_bytes
     from cooc.runtime.progress import fmt_bytes, peak_rss_bytes
 
     try:
@@ -87,15 +84,12 @@ def cmd_estimate(args: argparse.Namespace) -> int:
                                         "discount_fallback": tuple(args.discount_fallback)})
         if args.prune:
             config = KneserNeyConfig(**{**config.__dict__, "prune": tuple(args.prune)})
-        memory = parse_bytes(args.memory)
     except ValueError as e:
         raise CoocError(str(e)) from None
-    if args.num_proc < 0:
-        raise CoocError(f"--num-proc must be >= 0, got {args.num_proc}")
+    options = run_options_from_args(args)
     t0 = time.perf_counter()
     data = args.data[0] if len(args.data) == 1 else list(args.data)
-    meta = estimate_arpa(data, Path(args.out_file), config, memory_bytes=memory,
-                         num_threads=args.num_proc, tmp_dir=args.tmp_dir, quiet=args.quiet)
+    meta = estimate_arpa(data, Path(args.out_file), config, options)
     if not args.quiet:
         per = ", ".join(f"{k}: {c:,}" for k, c in enumerate(meta["counts"], 1))
         disc = "; ".join(f"{k}: " + " ".join(f"{d:.4f}" for d in v)
@@ -142,17 +136,17 @@ def _nonempty(sentences: list[str], where: str) -> list[str]:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
+    from cooc.cli.options import run_options_from_args
     from cooc.lm.arpa import read_arpa
     from cooc.lm.scorer import LanguageModel
 
-    if args.num_proc < 1:
-        raise CoocError(f"--num-proc must be >= 1, got {args.num_proc}")
+    threads = run_options_from_args(args).resolved_num_proc()
     if Path(args.model).is_dir():
         from cooc.lm.trie import open_trie_lm
 
-        lm = open_trie_lm(args.model, num_threads=args.num_proc)
+        lm = open_trie_lm(args.model, num_threads=threads)
     else:
-        lm = LanguageModel(read_arpa(args.model), num_threads=args.num_proc)
+        lm = LanguageModel(read_arpa(args.model), num_threads=threads)
     sentences = _sentences(args.text)
     s = lm.score(sentences)
     if args.json:
@@ -191,6 +185,20 @@ def cmd_index(args: argparse.Namespace) -> int:
     st = open_trie_lm(out).stats()
     print(json.dumps(st, indent=2, default=str))
     return 0
+
+
+def print_lm_stats(s: dict) -> None:
+    """`TrieLanguageModel.stats()` or `LanguageModel.stats()` as a table (`cooc stats`)."""
+    quant = s.get("quantization_bits")
+    how = ("" if quant is None else
+           f", probabilities and backoffs {'float32' if quant == 0 else f'in {quant} bits'}")
+    print(f"order {s['order']}, vocabulary {s['vocab_size']:,}{how}")
+    print(f"{'order':>5} {'grams':>14} {'bytes':>14} {'B/gram':>8}")
+    for k, o in s["orders"].items():
+        print(f"{k:>5} {o['grams']:>14,} {o['bytes']:>14,.0f} {o['bytes_per_gram']:>8.3f}")
+    print(f"{'all':>5} {s['grams']:>14,} {s['bytes']:>14,.0f} {s['bytes_per_gram']:>8.3f}")
+    if s.get("file_bytes") is not None:
+        print(f"file bytes {s['file_bytes']:,}")
 
 
 def cmd_arpa(args: argparse.Namespace) -> int:

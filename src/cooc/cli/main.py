@@ -13,7 +13,8 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
+    """The `cooc` parser: every command and its flags."""
     from cooc import __version__
     from cooc.cli import build, diff, lm, merge, ngram, query, tokenize
 
@@ -52,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError:  # not the main thread (e.g. called from a test runner thread)
         previous = None
     try:
-        args = _parser().parse_args(argv)
+        args = build_parser().parse_args(argv)
         logging.basicConfig(
             level=logging.WARNING if getattr(args, "quiet", False) else logging.INFO,
             format="cooc: %(message)s",

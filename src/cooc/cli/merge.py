@@ -6,8 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cooc.errors import CoocError
-from cooc.options import RunOptions, parse_bytes
+from cooc.cli.options import add_run_arguments, run_options_from_args
 
 
 def register(sub) -> None:
@@ -20,10 +19,7 @@ def register(sub) -> None:
     )
     p.add_argument("inputs", nargs="+", metavar="INDEX", help="indexes to merge (2 or more)")
     p.add_argument("--out-file", "-o", required=True, help="path of the merged index")
-    p.add_argument("--num-proc", type=int, default=0, help="worker threads (default: all cores)")
-    p.add_argument("--memory", default=None, help="peak memory budget for the whole process, "
-                   "e.g. 512M or 8G (default: a quarter of RAM)")
-    p.add_argument("--quiet", "-q", action="store_true", help="no summary output")
+    add_run_arguments(p, memory=True, threads=True, quiet=True)
     p.set_defaults(func=run)
 
 
@@ -32,12 +28,7 @@ def run(args: argparse.Namespace) -> int:
     from cooc.cooccur.reader import open_index
     from cooc.runtime.progress import fmt_bytes
 
-    try:
-        memory = parse_bytes(args.memory) if args.memory else 0
-    except ValueError as e:
-        raise CoocError(str(e)) from None
-    options = RunOptions(num_proc=args.num_proc, memory_bytes=memory, quiet=args.quiet)
-    r = merge_indexes(args.inputs, args.out_file, options)
+    r = merge_indexes(args.inputs, args.out_file, run_options_from_args(args))
     if not args.quiet:
         with open_index(r.path) as index:
             size = fmt_bytes(index.nbytes()["total"])

@@ -12,7 +12,7 @@ from cooc.errors import CoocError
 
 
 def register(sub) -> None:
-    from cooc.cli.options import add_config_args
+    from cooc.cli.options import add_config_args, add_run_arguments
     from cooc.ngram.config import NgramConfig
 
     p = sub.add_parser("ngram", help="n-gram counts (orders 1..8) in a compressed trie index",
@@ -27,10 +27,8 @@ def register(sub) -> None:
     c.add_argument("data", nargs="+", help="corpus files, folders or globs, or one token store")
     c.add_argument("--out-file", "-o", required=True, help="n-gram index folder (X.ngrams)")
     add_config_args(c, NgramConfig)
-    c.add_argument("--memory", default="1G", help="memory budget for counting (default: 1G)")
-    c.add_argument("--num-proc", type=int, default=0, help="threads (default: all cores)")
-    c.add_argument("--tmp-dir", default=None, help="folder for spilled runs (default: system temp)")
-    c.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+    add_run_arguments(c, memory=True, threads=True, tmp_dir=True, batch_size=True,
+                      batch_tokens=True, quiet=True)
     c.set_defaults(func=cmd_count)
 
     q = ng.add_parser("lookup", help="count of an n-gram",
@@ -81,17 +79,15 @@ def _label(idx, ids) -> str:
 
 
 def cmd_count(args: argparse.Namespace) -> int:
-    from cooc.cli.options import config_from_args
-    from cooc.ngram import NgramConfig, NgramOptions, count_ngrams
-    from cooc.options import parse_bytes
+    from cooc.cli.options import config_from_args, run_options_from_args
+    from cooc.ngram import NgramConfig, count_ngrams
     from cooc.runtime.progress import fmt_bytes
 
     try:
         config = config_from_args(NgramConfig, args)
-        options = NgramOptions(memory_bytes=parse_bytes(args.memory), num_threads=args.num_proc,
-                               tmp_dir=args.tmp_dir, quiet=args.quiet)
     except ValueError as e:
         raise CoocError(str(e)) from None
+    options = run_options_from_args(args)
     data = args.data[0] if len(args.data) == 1 else list(args.data)
     r = count_ngrams(data, Path(args.out_file), config, options)
     if not args.quiet:
@@ -150,6 +146,12 @@ def cmd_stats(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(s, indent=2))
         return 0
+    print_ngram_stats(s)
+    return 0
+
+
+def print_ngram_stats(s: dict) -> None:
+    """`NgramIndex.stats()` as a table (`cooc ngram stats`, `cooc stats`)."""
     print(f"order {s['order']}, vocabulary {s['vocab_size']:,}"
           f"{' (with <s>, </s>)' if s['markers'] else ''}, {s['documents'] or 0:,} documents, "
           f"{s['tokens'] or 0:,} tokens")
@@ -160,7 +162,6 @@ def cmd_stats(args: argparse.Namespace) -> int:
               f"{o['id_bytes_per_gram']:>7.3f} {o['count_bytes_per_gram']:>7.3f} "
               f"{o['pointer_bytes_per_gram']:>8.3f}")
     print(f"{'all':>5} {s['grams']:>14,} {s['bytes']:>14,.0f} {s['bytes_per_gram']:>8.3f}")
-    return 0
 
 
 def cmd_verify(args: argparse.Namespace) -> int:

@@ -1,10 +1,15 @@
-"""CLI flags generated from the frozen config dataclasses (one name per parameter everywhere)."""
+"""CLI flags made once: generated from the frozen config dataclasses (what a job computes: one
+name per parameter everywhere) and, for how a job runs, from `cooc.options.RunOptions`
+(`add_run_arguments`, `run_options_from_args`)."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
 from typing import Any
+
+from cooc.errors import CoocError
+from cooc.options import RunOptions, parse_bytes
 
 
 def _flag(name: str) -> str:
@@ -44,3 +49,83 @@ def config_from_args(cls: type, args: argparse.Namespace) -> Any:
         else:
             kwargs[f.name] = config_from_args(_nested_type(cls, f.name), args)
     return cls(**kwargs)
+
+
+# --- run flags: how a job runs (cooc.options.RunOptions), made here once for every command ---
+
+_RAY_NOTE = {
+    "memory": "; --engine ray: the budget of each task",
+    "num_proc": "; --engine ray: threads per task, default 1",
+    "tmp_dir": "; --engine ray: on storage every node sees",
+}
+
+
+def add_run_arguments(parser: argparse.ArgumentParser, *, memory: bool = True,
+                      threads: bool = True, quiet: bool = True, tmp_dir: bool = False,
+                      batch_size: bool = False, batch_tokens: bool = False,
+                      strict: bool = False, fresh: bool = False, engine: bool = False) -> None:
+    """Add the run flags a command uses, one spelling, default and help text each, the
+    defaults those of `cooc.options.RunOptions`; read them back with `run_options_from_args`."""
+    from cooc.options import RunOptions
+
+    d = RunOptions()
+
+    def note(name: str) -> str:
+        return _RAY_NOTE[name] if engine else ""
+
+    if memory:
+        parser.add_argument("--memory", metavar="SIZE", default=None,
+                            help="peak memory budget of the whole process, e.g. 512M or 8G "
+                            f"(default: a quarter of RAM, at least 256M{note('memory')})")
+    if threads:
+        parser.add_argument("--num-proc", type=int, default=d.num_proc, metavar="N",
+                            dest="num_proc",
+                            help=f"worker threads (default: all cores{note('num_proc')})")
+    if tmp_dir:
+        parser.add_argument("--tmp-dir", metavar="DIR", default=d.tmp_dir, dest="tmp_dir",
+                            help="folder for temporary files: spilled runs, checkpoints "
+                            f"(default: beside the output, on its disk{note('tmp_dir')})")
+    if batch_size:
+        parser.add_argument("--batch-size", type=int, default=d.batch_size, metavar="N",
+                            dest="batch_size",
+                            help=f"documents per tokenizer batch (default: {d.batch_size})")
+    if batch_tokens:
+        parser.add_argument("--batch-tokens", type=int, default=d.batch_tokens, metavar="N",
+                            dest="batch_tokens",
+                            help="tokens per counting batch (default: from --memory)")
+    if quiet:
+        parser.add_argument("--quiet", "-q", action="store_true", default=d.quiet,
+                            help="no progress or summary output")
+    if strict:
+        parser.add_argument("--strict", action="store_true", default=d.strict,
+                            help="exit non-zero if any corpus record was skipped")
+    if fresh:
+        parser.add_argument("--fresh", action="store_true", default=not d.resume,
+                            help="ignore the checkpoint a killed run left (by default the same "
+                            "command resumes it)")
+    if engine:
+        parser.add_argument("--engine", choices=("local", "ray"), default=d.engine,
+                            help="local: this process, all cores (default); ray: map/reduce "
+                            "tasks on a Ray cluster (pip install 'cooc[ray]'), the same bytes")
+        parser.add_argument("--address", default=d.address,
+                            help="--engine ray: the cluster to join, e.g. auto or "
+                            "ray://head:10001 (default: start a local one); data, output and "
+                            "--tmp-dir must be on storage every node sees")
+
+
+def run_options_from_args(args: argparse.Namespace, **overrides: Any):
+    """The `RunOptions` of the run flags in `args` (those `add_run_arguments` added; the
+    others keep their defaults), with `overrides`; CoocError for a bad value."""
+    kw: dict[str, Any] = {}
+    for name in ("num_proc", "batch_size", "batch_tokens", "tmp_dir", "quiet", "strict",
+                 "engine", "address"):
+        if hasattr(args, name):
+            kw[name] = getattr(args, name)
+    if hasattr(args, "fresh"):
+        kw["resume"] = not args.fresh
+    try:
+        if getattr(args, "memory", None) is not None:
+            kw["memory_bytes"] = parse_bytes(args.memory)
+        return RunOptions(**{**kw, **overrides})
+    except ValueError as e:
+        raise CoocError(str(e)) from None

@@ -1,5 +1,6 @@
 """Query subcommands: analyze (reference-compatible), stats, neighbours, top, mutual, common,
-export, verify."""
+export, verify. `stats` and `verify` take any artefact (index, token store, n-gram index, LM
+trie, ARPA file): each reader answers `stats()` and `verify()` the same way."""
 
 from __future__ import annotations
 
@@ -13,9 +14,7 @@ from cooc.errors import CoocError
 MEASURES = ("count", "pmi", "ppmi", "npmi", "llr", "jaccard")
 
 
-def _open(path: str):
-    from cooc.cooccur.reader import open_index
-
+def _index_path(path: str) -> Path:
     p = Path(path)
     # the reference system's analyze took the pickle; its index sits beside it
     if p.suffix in (".pkl", ".pickle") and p.with_suffix(".cooc").is_dir():
@@ -23,7 +22,13 @@ def _open(path: str):
     elif p.suffix in (".pkl", ".pickle"):
         raise CoocError(f"{path} is a pickle; cooc analyzes indexes: build one with "
                         f"`cooc build ... --out-file {path}` (the index goes to {p.with_suffix('.cooc')})")
-    return open_index(p)
+    return p
+
+
+def _open(path: str):
+    from cooc.cooccur.reader import open_index
+
+    return open_index(_index_path(path))
 
 
 def _analyzer(path: str):
@@ -36,18 +41,91 @@ def _print_json(obj) -> None:
     print(json.dumps(obj, indent=2, ensure_ascii=False, default=str))
 
 
+# what a path holds, by the magic of its manifest.json, spelled out: telling the kinds apart must
+# not import every format (tested against the formats' MAGIC constants)
+MAGICS = {"COOC-INDEX": "index", "COOC-TOKENS": "store", "COOC-NGRAMS": "ngrams", "COOC-LM": "lm"}
+KIND_NAMES = {"index": "co-occurrence index", "store": "token store", "ngrams": "n-gram index",
+              "lm": "LM trie", "arpa": "ARPA file"}
+
+
+def artefact_kind(path: str) -> str:
+    """index, store, ngrams, lm (folders, by their manifest's magic) or arpa (a file); a path
+    that is none of them is taken for an index, whose reader says what is wrong with it."""
+    p = Path(path)
+    if p.is_dir():
+        try:
+            magic = json.loads((p / "manifest.json").read_text(encoding="utf-8")).get("magic")
+        except (OSError, ValueError, AttributeError):
+            magic = None
+        return MAGICS.get(magic, "index")
+    if p.is_file() and p.suffix not in (".pkl", ".pickle"):
+        return "arpa"
+    return "index"
+
+
+def open_artefact(path: str, kind: str):
+    """The reader of `path` (of `kind`): each answers `stats()` and `verify()`."""
+    if kind == "store":
+        from cooc.store import open_store
+
+        return open_store(path)
+    if kind == "ngrams":
+        from cooc.ngram import open_ngrams
+
+        return open_ngrams(path)
+    if kind == "lm":
+        from cooc.lm.trie import open_trie_lm
+
+        return open_trie_lm(path, verify=False)  # (verify() is what `cooc verify` asks)
+    if kind == "arpa":
+        from cooc.lm.arpa import read_arpa
+        from cooc.lm.scorer import LanguageModel
+
+        return LanguageModel(read_arpa(path))
+    return _open(path)
+
+
 def cmd_stats(args) -> int:
-    an = _analyzer(args.index)
-    s = an.stats()
+    kind = artefact_kind(args.index)
+    art = open_artefact(args.index, kind)
+    s = art.stats()
     if args.json:
         _print_json(s)
         return 0
+    if kind == "index":
+        _print_index_stats(art, s)
+    elif kind == "store":
+        print(f"token store      {s['path']}")
+        print(f"documents        {s['documents']:,}   ({s['granularity']} units)")
+        print(f"tokens           {s['tokens']:,}")
+        print(f"tokenizer        {s['tokenizer']}  (vocabulary {s['vocab_size'] or 0:,})")
+        print(f"shards           {s['shards']:,}")
+        print(f"bytes            {s['bytes']:,}   ({s['bytes_per_token']:.3f} per token)")
+        _print_skipped(s)
+    elif kind == "ngrams":
+        from cooc.cli.ngram import print_ngram_stats
+
+        print_ngram_stats(s)
+    else:
+        from cooc.cli.lm import print_lm_stats
+
+        print_lm_stats(s)
+    return 0
+
+
+def _print_skipped(s: dict) -> None:
+    skipped = s["skipped"].get("skipped", {}) if isinstance(s["skipped"], dict) else {}
+    if skipped:
+        print("skipped          " + ", ".join(f"{k} {v}" for k, v in skipped.items()))
+
+
+def _print_index_stats(index, s: dict) -> None:
     d = s["degree"]
     print(f"documents        {s['documents']:,}")
     print(f"tokens           {s['tokens']:,}")
     print(f"windows          {s['windows']:,}   ({s['window']})")
-    if an.index.count_scale != 1:
-        print(f"counts           stored x {an.index.count_scale:,} (exact weighted sums)")
+    if index.count_scale != 1:
+        print(f"counts           stored x {index.count_scale:,} (exact weighted sums)")
     print(f"tokenizer        {s['tokenizer']}  (vocabulary {s['vocab_size']:,}, seen {s['vocab_seen']:,})")
     print(f"pairs            {s['pairs']:,}   (directed entries {s['directed_entries']:,})")
     print(f"degree           min {d['min']}, median {d['median']:.0f}, mean {d['mean']:.1f}, "
@@ -56,10 +134,7 @@ def cmd_stats(args) -> int:
     parts = ", ".join(f"{k} {v:,}" for k, v in b.items() if k != "total")
     print(f"index bytes      {b['total']:,}  ({parts})")
     print(f"bytes per entry  {s['bytes_per_entry']:.3f}")
-    skipped = s["skipped"].get("skipped", {}) if isinstance(s["skipped"], dict) else {}
-    if skipped:
-        print("skipped          " + ", ".join(f"{k} {v}" for k, v in skipped.items()))
-    return 0
+    _print_skipped(s)
 
 
 def cmd_neighbours(args) -> int:
@@ -145,24 +220,40 @@ def cmd_export(args) -> int:
 
 
 def cmd_verify(args) -> int:
-    from cooc.cooccur.verify import verify_index
-    from cooc.store import is_store, open_store
+    """Verify whatever `args.index` holds; say what was checked, or the first damage."""
+    kind = artefact_kind(args.index)
+    try:
+        if kind == "index":  # not opened first: a damaged index lists every problem
+            from cooc.cooccur.reader import read_manifest
+            from cooc.cooccur.verify import check_index
 
-    if is_store(args.index):  # a token store: every shard against its sizes and checksums
-        try:
-            open_store(args.index).verify()
-        except CoocError as e:
-            print(f"cooc: verify: {e}")
-            return 1
-        print(f"cooc: {args.index}: ok (token store)")
-        return 0
-    problems = verify_index(args.index)
-    if problems:
-        for p in problems:
-            print(f"cooc: verify: {p}")
+            path = _index_path(args.index)
+            check_index(path)
+            checked = (f"sha256 of {len(read_manifest(path)['arrays'])} arrays, every row "
+                       "decoded, ids and counts in range, counts symmetric, statistics consistent")
+        else:
+            art = open_artefact(args.index, kind)
+            art.verify()
+            checked = _checked(kind, art)
+    except CoocError as e:
+        print(f"cooc: verify: {e}")
         return 1
-    print(f"cooc: {args.index}: ok")
+    print(f"cooc: {args.index}: ok ({KIND_NAMES[kind]}): {checked}")
     return 0
+
+
+def _checked(kind: str, art) -> str:
+    if kind == "store":
+        files = sum(len(s["arrays"]) for s in art.shards)
+        n = len(art.shards)
+        return f"sizes and sha256 of {files} files in {n} shard{'' if n == 1 else 's'}"
+    if kind == "ngrams":
+        return f"sha256 of {len(art.manifest['files'])} files, every level's ids and counts decode"
+    if kind == "lm":
+        return f"sha256 of {len(art.manifest['files'])} files, every level decodes"
+    counts = art.model.counts
+    return (f"parsed {sum(counts):,} n-grams of orders 1..{len(counts)}; vocabulary, "
+            "probabilities, backoffs and hash tables consistent")
 
 
 def cmd_positions(args) -> int:
@@ -202,8 +293,11 @@ def register(sub) -> None:
     p.add_argument("--top-k", type=int, default=20)
     p.set_defaults(func=cmd_analyze)
 
-    p = sub.add_parser("stats", help="corpus and index statistics")
-    p.add_argument("index")
+    p = sub.add_parser("stats", help="statistics of an index, token store, n-gram index, LM "
+                       "trie or ARPA file", description="Sizes, counts and bytes of whatever "
+                       "PATH holds (found from its manifest; a file is read as ARPA).")
+    p.add_argument("index", metavar="PATH", help="index (or the .pkl built beside it), token "
+                   "store, n-gram index (X.ngrams), LM trie (X.lm) or ARPA file")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_stats)
 
@@ -255,7 +349,10 @@ def register(sub) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_positions)
 
-    p = sub.add_parser("verify", help="recompute checksums and check the structure of an index "
-                       "or a token store")
-    p.add_argument("index", help="index or token store")
+    p = sub.add_parser("verify", help="recompute checksums and check the structure of an index, "
+                       "token store, n-gram index, LM trie or ARPA file",
+                       description="Check whatever PATH holds (found from its manifest; a file "
+                       "is read as ARPA) and say what was checked; exit 1 on damage.")
+    p.add_argument("index", metavar="PATH", help="index, token store, n-gram index (X.ngrams), "
+                   "LM trie (X.lm) or ARPA file")
     p.set_defaults(func=cmd_verify)

@@ -6,9 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from cooc.cli.options import add_run_arguments, run_options_from_args
 from cooc.cooccur.config import BuildConfig
 from cooc.errors import CoocError
-from cooc.options import RunOptions, parse_bytes
 
 
 def register(sub) -> None:
@@ -31,10 +31,7 @@ def register(sub) -> None:
                    help="store documents whole (default) or as paragraph, line or sentence units")
     p.add_argument("--shard-tokens", type=int, default=0,
                    help="tokens per shard (default: 2**25); a crash loses at most one shard")
-    p.add_argument("--num-proc", type=int, default=0, help="worker threads (default: all cores)")
-    p.add_argument("--memory", default=None, help="memory budget, e.g. 512M (bounds batches)")
-    p.add_argument("--batch-size", type=int, default=1024, help="documents per tokenizer batch")
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+    add_run_arguments(p, memory=True, threads=True, batch_size=True, quiet=True)
     p.set_defaults(func=run)
 
 
@@ -42,13 +39,9 @@ def run(args: argparse.Namespace) -> int:
     from cooc.runtime.progress import fmt_bytes
     from cooc.store.tokenize import DEFAULT_SHARD_TOKENS, tokenize_corpus
 
-    if args.batch_size < 1 or args.shard_tokens < 0:
-        raise CoocError("--batch-size must be >= 1 and --shard-tokens >= 0")
-    try:
-        options = RunOptions(num_proc=args.num_proc, batch_size=args.batch_size, quiet=args.quiet,
-                             memory_bytes=parse_bytes(args.memory) if args.memory else 0)
-    except ValueError as e:
-        raise CoocError(str(e)) from None
+    if args.shard_tokens < 0:
+        raise CoocError(f"--shard-tokens must be >= 0 (0: 2**25), got {args.shard_tokens}")
+    options = run_options_from_args(args)
     config = BuildConfig(tokenizer=args.tokenizer, text_field=args.text_field,
                          granularity=args.granularity)
     r = tokenize_corpus(list(args.data) or None, Path(args.out_file), config, options,

@@ -65,24 +65,28 @@ class WindowConfig:
         if self.packing not in PACKINGS:
             raise ValueError(f"packing must be one of {PACKINGS}, got {self.packing!r}")
         if L == 0 and self.packing != "document":
-            raise ValueError("context_length 0 (whole documents) needs --packing document")
+            raise ValueError(f"context_length 0 (whole documents) needs packing='document', "
+                             f"got packing={self.packing!r}")
         if self.count_mode not in COUNT_MODES:
             raise ValueError(f"count_mode must be one of {COUNT_MODES}, got {self.count_mode!r}")
         if not isinstance(self.radius, int) or self.radius < 0:
             raise ValueError(f"radius must be an integer >= 0, got {self.radius!r}")
         if self.radius and self.count_mode == "windows":
-            raise ValueError("--radius counts occurrence pairs: use --count-mode occurrences, "
-                             "harmonic or weights")
+            raise ValueError(f"radius={self.radius} counts occurrence pairs: set count_mode to "
+                             "'occurrences', 'harmonic' or 'weights', or radius=0")
         if self.distance_weights and self.count_mode != "weights":
-            raise ValueError("--distance-weights needs --count-mode weights")
+            raise ValueError(f"distance_weights={self.distance_weights!r} needs "
+                             f"count_mode='weights', got count_mode={self.count_mode!r}")
         if not isinstance(self.min_count, int) or self.min_count < 1:
             raise ValueError(f"min_count must be an integer >= 1, got {self.min_count!r}")
         if not isinstance(self.stride, int) or self.stride < 0 or (L and self.stride > L):
             raise ValueError(f"stride must be an integer in [0, context_length], got {self.stride!r}")
         if self.stride and (self.packing != "document" or L == 0):
-            raise ValueError("--stride needs --packing document and a --context-length")
+            raise ValueError(f"stride={self.stride} needs packing='document' and context_length "
+                             f"> 0, got packing={self.packing!r}, context_length={L}")
         if self.min_count > 1 and self.packing != "document":
-            raise ValueError("--min-count needs --packing document")
+            raise ValueError(f"min_count={self.min_count} needs packing='document', got "
+                             f"packing={self.packing!r}")
         if self.count_mode in ("harmonic", "weights"):
             self.distance_weighting()  # validates
 
@@ -100,7 +104,8 @@ class WindowConfig:
 
         if self.count_mode == "weights":
             if not self.distance_weights:
-                raise ValueError("--count-mode weights needs --distance-weights w1,w2,...")
+                raise ValueError("count_mode='weights' needs distance_weights='w1,w2,...', "
+                                 "e.g. '1,0.5,0.25'; got none")
             try:
                 fr = [Fraction(x.strip()) for x in self.distance_weights.split(",")]
             except (ValueError, ZeroDivisionError):
@@ -109,11 +114,13 @@ class WindowConfig:
             if any(f < 0 for f in fr):
                 raise ValueError("distance weights must be >= 0")
             if self.radius and self.radius != len(fr):
-                raise ValueError(f"--radius {self.radius} but {len(fr)} distance weights")
+                raise ValueError(f"radius={self.radius} but {len(fr)} distance weights: set "
+                                 f"radius={len(fr)} or 0 (the weights set it)")
         else:
             R = self.radius or self.context_length - 1
             if R < 1:
-                raise ValueError("--count-mode harmonic over whole documents needs a --radius")
+                raise ValueError("count_mode='harmonic' over whole documents (context_length 0) "
+                                 "needs a radius >= 1, got radius=0")
             fr = [Fraction(1, d) for d in range(1, R + 1)]
         scale = lcm(*(f.denominator for f in fr))
         if scale > MAX_COUNT_SCALE:

@@ -314,9 +314,9 @@ def diff_indexes(a, b, *, by: str = "count", top_k: int = 20, min_count: int = 1
     if by not in DIFF_MEASURES:
         raise CoocError(f"unknown measure {by!r} for diff; choose one of "
                         f"{', '.join(DIFF_MEASURES)}")
-    _check_int("--top-k", top_k, 1)
-    _check_int("--min-count", min_count, 1)
-    _check_int("--min-degree", min_degree, 1)
+    _check_int("top_k", top_k, 1)
+    _check_int("min_count", min_count, 1)
+    _check_int("min_degree", min_degree, 1)
     _check_int("range_entries", range_entries, 1)
     with ExitStack() as stack:
         ia, ib = stack.enter_context(_opened(a)), stack.enter_context(_opened(b))

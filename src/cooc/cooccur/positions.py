@@ -54,7 +54,8 @@ def positions_radius(config: BuildConfig) -> int:
     radius = win.radius or (win.effective_radius if win.count_mode in ("harmonic", "weights")
                             else win.context_length - 1)
     if radius < 1:
-        raise CoocError("--positions over whole documents needs a --radius")
+        raise CoocError("positions over whole documents (context_length 0) need a radius >= 1, "
+                        "got radius=0")
     return radius
 
 
@@ -112,7 +113,9 @@ class Positions:
         try:
             meta = json.loads((folder / "positions.json").read_text())
         except (OSError, ValueError):
-            raise CoocError(f"{folder} holds no positions: build the index with --positions") from None
+            raise CoocError(f"{folder} holds no positions: build them with "
+                            "cooc.cooccur.positions.build_positions (the build's positions "
+                            "option)") from None
         if meta.get("magic") != MAGIC or meta.get("version") != VERSION:
             raise CoocError(f"{folder}: not a cooc positions folder of version {VERSION}")
         self.radius = int(meta["radius"])

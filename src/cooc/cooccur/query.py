@@ -1,5 +1,11 @@
-"""Questions asked of an index: neighbours (by count or an association measure, see
-`cooc.cooccur.association`), most connected tokens, mutual and common neighbours.
+"""The query module: questions asked of an index through `Analyzer(index)`.
+
+What lives where: `CoocIndex` (`cooc.cooccur.reader`) is the artefact and answers what its
+arrays hold: rows, pair counts, degrees, statistics (`stats()`) and checks (`verify()`), as
+every cooc artefact does. `Analyzer` adds the questions that need names or more than one row,
+and stays here: naming tokens (`resolve`, below), neighbours by count or an association measure
+(see `cooc.cooccur.association`), most connected tokens, mutual and common neighbours, the
+association of a pair; its `stats()` is the index's.
 
 Tokens are named by id (`#42`) or by text. A text is first matched against the display
 texts stored in the index (so ' hello' and 'hello' are different tokens); otherwise it is
@@ -27,10 +33,11 @@ _GAP_ENTRIES = 1 << 14
 def _check_alpha(alpha, by: str) -> None:
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.integer, np.floating)) \
             or not np.isfinite(alpha) or alpha <= 0:
-        raise CoocError(f"--alpha must be a number > 0 (0.75 is the usual smoothing), "
+        raise CoocError(f"alpha must be a number > 0 (0.75 is the usual smoothing), "
                         f"got {alpha!r}")
     if alpha != 1 and by != "ppmi":
-        raise CoocError(f"--alpha smooths ppmi only; use --by ppmi or drop --alpha {alpha}")
+        raise CoocError(f"alpha={alpha} smooths ppmi only; use by='ppmi' or alpha=1 "
+                        f"(got by={by!r})")
 
 
 @dataclass(frozen=True)
@@ -106,10 +113,10 @@ class Analyzer:
         if by not in MEASURES:
             raise CoocError(f"unknown measure {by!r}; choose one of {', '.join(MEASURES)}")
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-            raise CoocError(f"--top-k must be an integer >= 1, got {k!r}")
+            raise CoocError(f"k must be an integer >= 1, got {k!r}")
         if isinstance(min_count, bool) or not isinstance(min_count, (int, np.integer)) \
                 or min_count < 1:
-            raise CoocError(f"--min-count must be an integer >= 1, got {min_count!r}")
+            raise CoocError(f"min_count must be an integer >= 1, got {min_count!r}")
         _check_alpha(alpha, by)
         a = self.resolve(token)
         row_cols, row_counts = self.index.row(a)
@@ -207,31 +214,5 @@ class Analyzer:
         return ia, ib, ids, na[i], nb[j]
 
     def stats(self) -> dict:
-        idx = self.index
-        m = idx.meta
-        deg = idx.degree()
-        seen = deg[deg > 0]
-        corpus = m.get("corpus", {})
-        sizes = idx.nbytes()
-        return {
-            "documents": corpus.get("documents"),
-            "tokens": corpus.get("tokens"),
-            "windows": corpus.get("windows"),
-            "vocab_size": idx.vocab_size,
-            "vocab_seen": int(np.count_nonzero(idx.occurrences)),
-            "pairs": idx.num_pairs,
-            "directed_entries": idx.num_entries,
-            "degree": {
-                "min": int(seen.min()) if len(seen) else 0,
-                "median": float(np.median(seen)) if len(seen) else 0.0,
-                "mean": float(seen.mean()) if len(seen) else 0.0,
-                "p90": float(np.percentile(seen, 90)) if len(seen) else 0.0,
-                "p99": float(np.percentile(seen, 99)) if len(seen) else 0.0,
-                "max": int(seen.max()) if len(seen) else 0,
-            },
-            "index_bytes": sizes,
-            "bytes_per_entry": idx.bytes_per_entry,
-            "tokenizer": m.get("tokenizer", {}).get("spec"),
-            "window": m.get("config", {}).get("window"),
-            "skipped": m.get("skip_report", {}),
-        }
+        """The index's figures (`CoocIndex.stats`)."""
+        return self.index.stats()

@@ -2,7 +2,8 @@
 
 `CoocIndex.open` reads the manifest, checks magic, version, array dtypes, shapes and file
 sizes, maps the arrays and checks the offset arrays (O(vocab_size), milliseconds), so no kernel
-is handed an offset outside the data. Full checksums and per-entry checks are `verify_index`.
+is handed an offset outside the data. Full checksums and per-entry checks are `CoocIndex.verify`
+(`cooc.cooccur.verify.verify_index`); `CoocIndex.stats` gives the corpus and index figures.
 """
 
 from __future__ import annotations
@@ -300,6 +301,49 @@ class CoocIndex:
         """Index bytes (all arrays but the text blob) per stored directed entry."""
         nb = self.nbytes()
         return (nb["total"] - nb["texts"]) / max(self._num_entries, 1)
+
+    # -- statistics and checks ------------------------------------------------------------------
+
+    def stats(self) -> dict[str, Any]:
+        """Corpus and index figures: documents, tokens, windows, vocabulary (size, seen),
+        pairs, directed entries, degree distribution, bytes per component and per entry, the
+        tokenizer and window settings, and the skip report."""
+        m = self.meta
+        deg = self.degree()
+        seen = deg[deg > 0]
+        corpus = m.get("corpus", {})
+        return {
+            "path": str(self.path),
+            "documents": corpus.get("documents"),
+            "tokens": corpus.get("tokens"),
+            "windows": corpus.get("windows"),
+            "vocab_size": self.vocab_size,
+            "vocab_seen": int(np.count_nonzero(self.occurrences)),
+            "pairs": self.num_pairs,
+            "directed_entries": self.num_entries,
+            "degree": {
+                "min": int(seen.min()) if len(seen) else 0,
+                "median": float(np.median(seen)) if len(seen) else 0.0,
+                "mean": float(seen.mean()) if len(seen) else 0.0,
+                "p90": float(np.percentile(seen, 90)) if len(seen) else 0.0,
+                "p99": float(np.percentile(seen, 99)) if len(seen) else 0.0,
+                "max": int(seen.max()) if len(seen) else 0,
+            },
+            "index_bytes": self.nbytes(),
+            "bytes_per_entry": self.bytes_per_entry,
+            "tokenizer": m.get("tokenizer", {}).get("spec"),
+            "window": m.get("config", {}).get("window"),
+            "skipped": m.get("skip_report", {}),
+        }
+
+    def verify(self) -> None:
+        """Recompute every array's checksum and check the structure (rows decode, columns
+        increase, counts symmetric, id maps and statistics consistent): IndexFormatError
+        naming the index and every problem found, on one line; None when sound. The checks
+        are `cooc.cooccur.verify.verify_index`, which returns the problems as a list."""
+        from cooc.cooccur.verify import check_index
+
+        check_index(self.path)
 
     # -- queries ------------------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""Full check of an index directory: checksums, then every row decoded and checked.
+"""Full check of an index directory: checksums, then every row decoded and checked
+(`verify_index`: the problems as a list; `check_index` and `CoocIndex.verify`: raise them).
 
 Memory stays O(vocab_size + chunk): rows are decoded chunk by chunk, and symmetry is checked
 with per-token hash sums (`cooc.kernels.codec.sym_hash_rows`) before a mismatch is located
@@ -72,6 +73,14 @@ def verify_index(path: str | os.PathLike) -> list[str]:
     if problem:
         problems.append(f"{path}: {problem}")
     return problems
+
+
+def check_index(path: str | os.PathLike) -> None:
+    """`verify_index` as every artefact's `verify()` answers: IndexFormatError naming the index
+    and every problem found, on one line; None when the index is sound."""
+    problems = verify_index(path)
+    if problems:
+        raise IndexFormatError("; ".join(problems))
 
 
 def _check_structure(index: CoocIndex) -> str | None:

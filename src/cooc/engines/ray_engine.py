@@ -16,7 +16,7 @@ class RayEngine:
         try:
             import ray
         except ImportError:
-            raise CoocError("--engine ray needs Ray: pip install 'cooc[ray]'") from None
+            raise CoocError("engine 'ray' needs Ray: pip install 'cooc[ray]'") from None
         self.ray = ray
         self._started = False
         if not ray.is_initialized():
@@ -31,8 +31,8 @@ class RayEngine:
         most = max((n["Resources"].get("memory", 0) for n in nodes), default=0)
         if most < memory_per_task:
             self.close()
-            raise CoocError(f"--memory {memory_per_task >> 20} MB per task is more than any Ray "
-                            f"node offers ({int(most) >> 20} MB); give a smaller --memory")
+            raise CoocError(f"a memory budget of {memory_per_task >> 20} MB per task is more "
+                            f"than any Ray node offers ({int(most) >> 20} MB); give a smaller one")
         cpus = int(ray.cluster_resources().get("CPU", 1))
         self.parallelism = max(1, cpus // threads_per_task)
 

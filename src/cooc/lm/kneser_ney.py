@@ -43,6 +43,7 @@ import os
 import shutil
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +52,7 @@ from cooc.errors import CoocError
 from cooc.kernels import kneser_ney as kk
 from cooc.lm.config import KneserNeyConfig
 from cooc.lm.model import BOS, EOS, UNK, NgramModel
+from cooc.options import RunOptions
 from cooc.runtime.malloc import trim
 from cooc.runtime.progress import log
 from cooc.runtime.spool import SpoolFiles
@@ -80,7 +82,7 @@ def discounts_from_counts(hist: np.ndarray, order: int,
                 raise BadDiscount(
                     f"could not estimate Kneser-Ney discounts for {order}-grams: no {order}-grams "
                     f"with adjusted count {j} (small or artificial data?); deduplicate the input "
-                    "or pass --discount-fallback 0.5 1 1.5")
+                    "or set discount_fallback=(0.5, 1, 1.5)")
         # lmplz computes these in float32 (adjust_counts.cc); so do we, to match its output
         f = np.float32
         y = f(t[1]) / f(float(t[1]) + 2.0 * float(t[2]))
@@ -90,7 +92,7 @@ def discounts_from_counts(hist: np.ndarray, order: int,
             if not 0 <= d[j] <= j:
                 raise BadDiscount(f"the {order}-gram discount for adjusted count {j} is {d[j]:.4g}, "
                                   f"outside [0, {j}]: modified Kneser-Ney does not fit this data; "
-                                  "pass --discount-fallback 0.5 1 1.5 to override")
+                                  "set discount_fallback=(0.5, 1, 1.5) to override")
     except BadDiscount:
         if not fallback:
             raise
@@ -375,7 +377,7 @@ def estimate_from_ngrams(idx, order: int | None = None,
 
     if not idx.markers:
         raise CoocError(f"{idx.path} was counted without <s>/</s> markers: Kneser-Ney needs "
-                        "sentence boundaries; count with --markers")
+                        "sentence boundaries; count with markers=True")
     t0 = time.perf_counter()
     levels = IndexLevels(idx)
     n_order = _check_order(levels, order)
@@ -388,11 +390,13 @@ def estimate_from_ngrams(idx, order: int | None = None,
     return sink.model(kn.vocab, meta)
 
 
-def _count_and_estimate(source, config: KneserNeyConfig, sink, memory_bytes: int,
-                        num_threads: int, tmp_dir, quiet: bool) -> tuple[KneserNey, dict]:
-    from cooc.ngram import NgramConfig, NgramOptions
+def _count_and_estimate(source, config: KneserNeyConfig, sink, options: RunOptions,
+                        tmp_dir: Path | None) -> tuple[KneserNey, dict]:
+    from cooc.ngram import NgramConfig
     from cooc.ngram.build import count_levels
 
+    if tmp_dir is not None:
+        tmp_dir.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix="cooc-lm-", dir=tmp_dir))
     t0 = time.perf_counter()
     try:
@@ -400,8 +404,7 @@ def _count_and_estimate(source, config: KneserNeyConfig, sink, memory_bytes: int
             source, tmp / "levels",
             NgramConfig(order=config.order, tokenizer=config.tokenizer, markers=True,
                         text_field=config.text_field),
-            NgramOptions(memory_bytes=memory_bytes, num_threads=num_threads, tmp_dir=str(tmp),
-                         quiet=quiet))
+            replace(options, tmp_dir=str(tmp)))
         t1 = time.perf_counter()
         # (handed over, not kept here: the estimator drops the words it does not need)
         kn = estimate_levels(levels, _take_texts(res), config.order, sink,
@@ -420,30 +423,31 @@ def _take_texts(res) -> list[str]:
     return texts
 
 
-def estimate(source, config: KneserNeyConfig | None = None, *, memory_bytes: int = 1 << 30,
-             num_threads: int = 0, tmp_dir: str | os.PathLike | None = None,
-             quiet: bool = False) -> NgramModel:
+def estimate(source, config: KneserNeyConfig | None = None,
+             options: RunOptions | None = None) -> NgramModel:
     """Estimate a model from a text corpus (files, folders, globs; a .txt line or a JSON
     document is a sentence) or a token store, in memory (see `estimate_arpa` for a model
-    larger than memory)."""
+    larger than memory). `options`: memory budget and threads of the counting, temporary
+    folder (default: the system's, as there is no output file)."""
     config = config or KneserNeyConfig()
+    options = options or RunOptions()
     sink = _ModelSink(config.order)
-    kn, meta = _count_and_estimate(source, config, sink, memory_bytes, num_threads, tmp_dir,
-                                   quiet)
+    kn, meta = _count_and_estimate(source, config, sink, options, options.resolved_tmp_dir())
     return sink.model(kn.vocab, meta)
 
 
-def estimate_arpa(source, out: str | os.PathLike, config: KneserNeyConfig | None = None, *,
-                  memory_bytes: int = 1 << 30, num_threads: int = 0,
-                  tmp_dir: str | os.PathLike | None = None, quiet: bool = False) -> dict:
+def estimate_arpa(source, out: str | os.PathLike, config: KneserNeyConfig | None = None,
+                  options: RunOptions | None = None) -> dict:
     """Estimate a model as `estimate` does and stream it into the ARPA file `out` (written
     under a temporary name, renamed when complete); the model is never whole in memory.
-    Returns the estimation's facts (counts per order, discounts, tokens, timings)."""
+    Temporary counts go to `options.tmp_dir`, by default beside `out`. Returns the
+    estimation's facts (counts per order, discounts, tokens, timings)."""
     from cooc.lm.arpa import ArpaWriter
 
     config = config or KneserNeyConfig()
-    with ArpaWriter(out, num_threads=num_threads) as writer:
-        kn, meta = _count_and_estimate(source, config, writer, memory_bytes, num_threads,
-                                       tmp_dir, quiet)
+    options = options or RunOptions()
+    with ArpaWriter(out, num_threads=options.resolved_num_proc()) as writer:
+        kn, meta = _count_and_estimate(source, config, writer, options,
+                                       options.resolved_tmp_dir(out))
         path = writer.finish()
     return {**meta, "path": path, "counts": kn.counts}

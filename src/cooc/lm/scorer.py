@@ -14,9 +14,11 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
+from cooc.errors import IndexFormatError
 from cooc.kernels import lm as kl
 from cooc.lm.model import NgramModel
 
@@ -136,6 +138,69 @@ class LanguageModel:
     def nbytes(self) -> int:
         """Bytes of the scoring structure (tables, probabilities, backoffs)."""
         return int(self.tkeys.nbytes + self.tvals.nbytes + self.logprob.nbytes + self.backoff.nbytes)
+
+    # -- statistics and checks -----------------------------------------------------------------
+
+    @property
+    def source(self) -> str:
+        """The file the model was read from (`read_arpa`), or a description."""
+        return str(self.model.meta.get("source") or "the language model (in memory)")
+
+    def _table_slots(self, k: int) -> int:
+        return 1 << int(self.slot_bits[k]) if k >= 2 else 0
+
+    def stats(self) -> dict:
+        """Grams, bytes and bytes per n-gram per order of the scoring structure (hash-table
+        slots of 12 bytes for orders >= 2, float32 probability and backoff per n-gram), as
+        `TrieLanguageModel.stats` gives them for the compressed model."""
+        counts = self.model.counts
+        per = {}
+        for k in range(1, self.order + 1):
+            g = counts[k - 1]
+            size = 12 * self._table_slots(k) + 8 * g
+            per[k] = {"grams": g, "bytes": size, "bytes_per_gram": size / g if g else 0.0}
+        n_all = sum(counts)
+        total = self.nbytes
+        src = self.model.meta.get("source")
+        file_bytes = Path(src).stat().st_size if src and Path(src).is_file() else None
+        return {"path": str(src) if src else None, "order": self.order,
+                "vocab_size": self.vocab_size, "grams": n_all, "bytes": total,
+                "bytes_per_gram": total / n_all if n_all else 0.0, "file_bytes": file_bytes,
+                "orders": per}
+
+    def verify(self) -> None:
+        """Check that the arrays agree (cheap, O(n-grams)): a vocabulary with <s>, </s> and
+        <unk>, n-gram ids inside it, one probability and backoff per n-gram and none NaN,
+        every n-gram of order >= 2 in its hash table, no backoff at the highest order.
+        IndexFormatError naming the model's file on the first problem; None when sound."""
+        m = self.model
+
+        def bad(problem: str) -> IndexFormatError:
+            return IndexFormatError(f"{self.source}: {problem}")
+
+        if len(m.vocab) != self.vocab_size or self.vocab_size != len(m.grams[0]):
+            raise bad(f"{len(m.vocab)} words but {len(m.grams[0])} unigrams")
+        for name, i in (("<s>", self.bos), ("</s>", self.eos), ("<unk>", self.unk)):
+            if i < 0:
+                raise bad(f"the model has no {name} unigram")
+        counts = m.counts
+        if len(self.logprob) != sum(counts) or len(self.backoff) != sum(counts):
+            raise bad(f"{len(self.logprob)} probabilities and {len(self.backoff)} backoffs for "
+                      f"{sum(counts)} n-grams")
+        if np.isnan(self.logprob).any() or np.isnan(self.backoff).any():
+            raise bad("a probability or backoff is NaN")
+        for k in range(1, self.order + 1):
+            g = m.grams[k - 1]
+            if g.shape != (counts[k - 1], k) or (len(g) and (g.min() < 0 or g.max() >= self.vocab_size)):
+                raise bad(f"the {k}-grams hold ids outside the vocabulary of {self.vocab_size}")
+            if k >= 2:
+                b = int(self.slot_base[k])
+                filled = int(np.count_nonzero(self.tkeys[b : b + self._table_slots(k)]))
+                if filled != counts[k - 1]:
+                    raise bad(f"{filled} of the {counts[k - 1]} {k}-grams are in the hash table")
+        top = int(self.row_base[self.order])
+        if (self.backoff[top:] != 0).any():
+            raise bad(f"a {self.order}-gram (the highest order) has a backoff")
 
     # -- encoding ------------------------------------------------------------------------------
 

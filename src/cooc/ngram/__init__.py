@@ -2,7 +2,7 @@
 Elias-Fano trie index (`X.ngrams/`), lookups, continuations, and the Google n-gram format.
 
     from cooc.ngram import NgramConfig, count_ngrams, open_ngrams
-    count_ngrams("data/", "corpus.ngrams", NgramConfig(order=5))
+    count_ngrams("data/", "corpus.ngrams", NgramConfig(order=5))  # + RunOptions: how it runs
     idx = open_ngrams("corpus.ngrams")
     idx.lookup(idx.encode(" of the")), idx.continuations(idx.encode(" of"))
 
@@ -14,7 +14,7 @@ lookups in memory). Names below are imported on first use, so `import cooc.ngram
 CLI) stays numpy-free.
 """
 
-from cooc.ngram.config import NgramConfig, NgramOptions
+from cooc.ngram.config import NgramConfig
 
 _LAZY = {
     "NgramResult": "cooc.ngram.build",
@@ -27,7 +27,7 @@ _LAZY = {
     "import_google": "cooc.ngram.google",
 }
 
-__all__ = ["NgramConfig", "NgramOptions", *_LAZY]
+__all__ = ["NgramConfig", *_LAZY]
 
 
 def __getattr__(name: str):

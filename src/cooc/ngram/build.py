@@ -20,9 +20,10 @@ from typing import Any
 import numpy as np
 
 from cooc.errors import CoocError
-from cooc.ngram.config import NgramConfig, NgramOptions
+from cooc.ngram.config import NgramConfig
 from cooc.ngram.count import CountStats, NgramCounter, write_levels
 from cooc.ngram.writer import BOS_TEXT, EOS_TEXT, NgramWriter
+from cooc.options import RunOptions
 from cooc.runtime.progress import Progress, peak_rss_bytes
 
 
@@ -39,29 +40,37 @@ class NgramResult:
     header: dict[str, Any] = field(default_factory=dict, repr=False)  # tokenizer, corpus, ...
 
 
-def _threads(options: NgramOptions) -> int:
-    return options.num_threads or (os.cpu_count() or 1)
-
-
 def count_ngrams_from_arrays(batches: Iterable[tuple[np.ndarray, np.ndarray]], vocab_size: int,
                              out: str | os.PathLike, config: NgramConfig | None = None,
-                             options: NgramOptions | None = None, *,
+                             options: RunOptions | None = None, *,
                              texts: list[str] | None = None,
                              header: dict[str, Any] | None = None) -> NgramResult:
     """Count (tokens uint32, document lengths int64) batches of ids < vocab_size into `out`.
 
     `texts` are the display texts of the ids (default: the ids as decimal strings); with
-    markers, "<s>" and "</s>" are appended as ids vocab_size and vocab_size + 1.
+    markers, "<s>" and "</s>" are appended as ids vocab_size and vocab_size + 1. Spilled
+    runs go to `options.tmp_dir`, by default beside `out`.
     """
     config = config or NgramConfig()
-    options = options or NgramOptions()
+    options = options or RunOptions()
     return _count(batches, vocab_size, config, options, texts, header,
                   lambda v, texts, head: NgramWriter(out, config.order, v, texts(), head,
-                                                     _threads(options), options.memory_bytes))
+                                                     options.resolved_num_proc(),
+                                                     options.resolved_memory()),
+                  tmp_dir=_tmp_root(options, out))
 
 
-def _count(batches, vocab_size: int, config: NgramConfig, options: NgramOptions,
-           texts, header: dict[str, Any] | None, open_sink, report=None) -> NgramResult:
+def _tmp_root(options: RunOptions, out) -> Path | None:
+    """The folder spills go to (made if missing: the output's folder may not exist yet)."""
+    root = options.resolved_tmp_dir(out)
+    if root is not None:
+        root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def _count(batches, vocab_size: int, config: NgramConfig, options: RunOptions,
+           texts, header: dict[str, Any] | None, open_sink, report=None,
+           tmp_dir: Path | None = None) -> NgramResult:
     """Count batches into the level sink `open_sink(V, texts, header)` (an `NgramWriter` or a
     `LevelSpool`); the result's path is what the sink's `finish` returns. `texts` is the list
     of display texts, None (the ids in decimal) or a function making it; `open_sink` gets a
@@ -86,13 +95,13 @@ def _count(batches, vocab_size: int, config: NgramConfig, options: NgramOptions,
 
     if not callable(texts):
         get_texts()  # (checked before counting)
-    nthreads = _threads(options)
+    nthreads = options.resolved_num_proc()
     head = {"tokenizer": None, "markers": config.markers, "config": asdict(config),
             **(header or {})}
     progress = Progress("counting n-grams", quiet=options.quiet)
     try:
         with NgramCounter(config.order, v, markers=config.markers,
-                          memory_bytes=options.memory_bytes, tmp_dir=options.tmp_dir,
+                          memory_bytes=options.resolved_memory(), tmp_dir=tmp_dir,
                           num_threads=nthreads, batch_tokens=options.batch_tokens) as counter:
             for tokens, lens in batches:
                 counter.add(tokens, lens)
@@ -134,39 +143,43 @@ def _peek(it: Iterator) -> tuple[Any, Iterator]:
 
 
 def count_ngrams(source, out: str | os.PathLike, config: NgramConfig | None = None,
-                 options: NgramOptions | None = None) -> NgramResult:
+                 options: RunOptions | None = None) -> NgramResult:
     """Count the n-grams of orders 1..config.order of a text corpus (files, folders, globs or
-    a list of them) or of one token store into the n-gram index `out`."""
+    a list of them) or of one token store into the n-gram index `out` (temporary files:
+    `options.tmp_dir`, by default beside `out`)."""
     config = config or NgramConfig()
-    options = options or NgramOptions()
-    with _source_batches(source, config, options) as (batches, tokenizer, header, report, tm):
+    options = options or RunOptions()
+    tmp = _tmp_root(options, out)
+    with _source_batches(source, config, options, tmp) as (batches, tokenizer, header, report, tm):
         res = _count(batches, tokenizer.vocab_size, config, options, tokenizer.token_texts,
                      header, lambda v, texts, head: NgramWriter(
-                         out, config.order, v, texts(), head, _threads(options),
-                         options.memory_bytes), report)
+                         out, config.order, v, texts(), head, options.resolved_num_proc(),
+                         options.resolved_memory()), report, tmp)
     res.skipped = report.total_skipped
     res.timings.update(tm)
     return res
 
 
 def count_levels(source, folder: str | os.PathLike, config: NgramConfig | None = None,
-                 options: NgramOptions | None = None):
+                 options: RunOptions | None = None):
     """Count as `count_ngrams` does into raw trie levels (`cooc.ngram.levels.LevelSpool` in
     `folder`, removed by its `close`) instead of an index: (levels, result)."""
     from cooc.ngram.levels import LevelSpool
 
     config = config or NgramConfig()
-    options = options or NgramOptions()
-    with _source_batches(source, config, options) as (batches, tokenizer, header, report, tm):
+    options = options or RunOptions()
+    tmp = _tmp_root(options, folder)
+    with _source_batches(source, config, options, tmp) as (batches, tokenizer, header, report, tm):
         res = _count(batches, tokenizer.vocab_size, config, options, tokenizer.token_texts,
-                     header, lambda v, texts, head: LevelSpool(folder, config.order, v), report)
+                     header, lambda v, texts, head: LevelSpool(folder, config.order, v), report,
+                     tmp)
     res.skipped = report.total_skipped
     res.timings.update(tm)
     return res.path, res
 
 
 @contextmanager
-def _source_batches(source, config: NgramConfig, options: NgramOptions):
+def _source_batches(source, config: NgramConfig, options: RunOptions, tmp_dir: Path | None):
     """(token batches, tokenizer, header, skip report, timings) of a text corpus or a token
     store; a vocabulary grown from the corpus is final once the first batch is out."""
     from cooc.corpus import SkipReport
@@ -180,10 +193,10 @@ def _source_batches(source, config: NgramConfig, options: NgramOptions):
     )
     from cooc.tokenizers import load_tokenizer
 
-    nthreads = _threads(options)
+    nthreads = options.resolved_num_proc()
     report = SkipReport()
     timings: dict[str, float] = {}
-    max_chars = max(1 << 16, options.memory_bytes // 100)
+    max_chars = max(1 << 16, options.resolved_memory() // 100)
     store = open_token_store(source)
     spool = None
     try:
@@ -195,11 +208,11 @@ def _source_batches(source, config: NgramConfig, options: NgramOptions):
         else:
             if source is None:
                 raise CoocError("give corpus files, folders, globs or a token store to count")
-            docs, corpus = document_batches(source, config.text_field, 1024, report)
+            docs, corpus = document_batches(source, config.text_field, options.batch_size, report)
             tokenizer = load_tokenizer(config.tokenizer, num_threads=nthreads)
             tb = tokenized_batches(prefetch(docs(max_chars)), tokenizer, report, timings)
             if tokenizer.grows_vocabulary:  # ids final only at the end
-                spool = Path(tempfile.mkdtemp(prefix="cooc-ngram-tokens-", dir=options.tmp_dir))
+                spool = Path(tempfile.mkdtemp(prefix="cooc-ngram-tokens-", dir=tmp_dir))
                 tb = spooled_batches(tb, tokenizer, spool)
             batches = ((b.tokens, b.doc_lens) for b in tb)
         first, batches = _peek(iter(batches))

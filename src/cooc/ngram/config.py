@@ -1,5 +1,6 @@
-"""The n-gram job's config (what is counted: recorded in the index) and run options (how it
-runs: never changes the result). No numpy here: the CLI builds its flags from these."""
+"""The n-gram job's config: what is counted, recorded in the index. How it runs (memory,
+threads, temporary folder) is `cooc.options.RunOptions`, as for every job. No numpy here: the
+CLI builds its flags from this."""
 
 from __future__ import annotations
 
@@ -28,22 +29,3 @@ class NgramConfig:
         if not isinstance(self.tokenizer, str) or not self.tokenizer:
             raise ValueError(f"tokenizer must be a tokenizer spec such as 'qwen', got {self.tokenizer!r}")
 
-
-@dataclass(frozen=True)
-class NgramOptions:
-    """How a count runs; never changes the result (tested)."""
-
-    memory_bytes: int = 1 << 30  # the budget of `cooc.ngram.count` (tiny ones: tests)
-    num_threads: int = 0  # 0: all cores
-    batch_tokens: int = 0  # 0: from the memory budget
-    tmp_dir: str | None = None  # spilled runs (default: the system's temp folder)
-    quiet: bool = False
-
-    def __post_init__(self) -> None:
-        if isinstance(self.memory_bytes, bool) or not isinstance(self.memory_bytes, int) \
-                or self.memory_bytes < 1024:
-            raise ValueError(f"memory_bytes must be an int >= 1024 (e.g. 1 << 30), got "
-                             f"{self.memory_bytes!r}")
-        if self.num_threads < 0 or self.batch_tokens < 0:
-            raise ValueError(f"num_threads ({self.num_threads}) and batch_tokens "
-                             f"({self.batch_tokens}) must be >= 0 (0: automatic)")

@@ -17,6 +17,9 @@ from cooc.tokenizers import Tokenizer, load_tokenizer
 
 
 class TokenStore:
+    """A token store opened for reading (`open_store(path)`): batches of whole documents,
+    `stats()`, `verify()`."""
+
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
         self.manifest = fmt.read_manifest(self.path)
@@ -56,8 +59,25 @@ class TokenStore:
                                 f"tokenizer ({key} differs from the installed one)")
         return tok
 
+    def stats(self) -> dict[str, Any]:
+        """Documents, tokens, shards, the tokenizer and its vocabulary size, bytes of the
+        arrays (and per token), the unit stored, and the skip report of the corpus."""
+        nbytes = {name: 0 for name in fmt.ARRAYS}
+        for s in self.shards:
+            for name, spec in s["arrays"].items():
+                nbytes[name] = nbytes.get(name, 0) + int(spec["nbytes"])
+        total = sum(nbytes.values())
+        tok = self.manifest.get("tokenizer", {})
+        return {"path": str(self.path), "documents": self.num_documents,
+                "tokens": self.num_tokens, "shards": len(self.shards),
+                "tokenizer": tok.get("spec"), "vocab_size": tok.get("vocab_size"),
+                "granularity": self.manifest.get("granularity", "document"),
+                "bytes": total, "bytes_per_token": total / self.num_tokens if self.num_tokens else 0.0,
+                "array_bytes": nbytes, "skipped": self.manifest.get("skip_report", {})}
+
     def verify(self) -> None:
-        """Check every shard against its sizes and checksums (CoocError on the first problem)."""
+        """Check every shard against its sizes and checksums (CoocError naming the store and
+        the file, on the first problem); None when sound."""
         for s in self.shards:
             problem = fmt.check_shard(self.path, s)
             if problem:

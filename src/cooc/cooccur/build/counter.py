@@ -55,7 +55,7 @@ def measure_data_budget(memory_bytes: int, vocab_size: int) -> int:
     baseline = rss_bytes()
     data_budget = memory_bytes - baseline
     if data_budget < MIN_DATA_BUDGET:
-        log.warning("--memory %s leaves %s beyond the %s this process needs to start; "
+        log.warning("the memory budget %s leaves %s beyond the %s this process needs to start; "
                     "using %s for data", fmt_bytes(memory_bytes), fmt_bytes(max(0, data_budget)),
                     fmt_bytes(baseline), fmt_bytes(MIN_DATA_BUDGET))
         data_budget = MIN_DATA_BUDGET
@@ -76,8 +76,8 @@ def remeasure_data_budget(data_budget: int, baseline: int) -> int:
     if grown <= data_budget // 2:
         return data_budget - grown
     log.warning("the vocabulary grown from the corpus took %s, more than half the %s of "
-                "--memory left for data: the budget will be exceeded by about that much; "
-                "give more --memory", fmt_bytes(grown), fmt_bytes(data_budget))
+                "the memory budget left for data: the budget will be exceeded by about that "
+                "much; give a larger memory budget", fmt_bytes(grown), fmt_bytes(data_budget))
     return data_budget
 
 

@@ -51,10 +51,10 @@ def build_distributed(source, out: str | os.PathLike, config: BuildConfig | None
     options = options or RunOptions()
     out = Path(out)
     if out.exists() and not (out / "manifest.json").exists():
-        raise CoocError(f"output path {out} exists and is not a cooc index; choose another --out-file")
+        raise CoocError(f"output path {out} exists and is not a cooc index; choose another output path")
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
-    work = (Path(options.tmp_dir) if options.tmp_dir else out.parent) / f".{out.name}.dist"
+    work = options.resolved_tmp_dir(out) / f".{out.name}.dist"
     work.mkdir(parents=True, exist_ok=True)
     own_engine = engine is None
     engine = engine or make_engine(options)
@@ -77,7 +77,8 @@ def build_distributed(source, out: str | os.PathLike, config: BuildConfig | None
         check_strict(report, options.strict, out)
         win = config.window
         if win.packing == "concat" and tokenizer.eot_id is None:
-            raise CoocError(f"tokenizer {config.tokenizer!r} has no end-of-text token; use --packing document")
+            raise CoocError(f"tokenizer {config.tokenizer!r} has no end-of-text token; use "
+                            "packing='document'")
         V = tokenizer.vocab_size
         maps_dir = _maps_folder(work, config, store, options.resume)
         keep = None

@@ -70,7 +70,7 @@ def build_index(source, out: str | os.PathLike, config: BuildConfig | None = Non
         return build_distributed(source, out, config, options)
     out = Path(out)
     if out.exists() and not (out / "manifest.json").exists():
-        raise CoocError(f"output path {out} exists and is not a cooc index; choose another --out-file")
+        raise CoocError(f"output path {out} exists and is not a cooc index; choose another output path")
     timings: dict[str, float] = {}
     t_start = time.perf_counter()
     report = SkipReport()
@@ -86,11 +86,12 @@ def build_index(source, out: str | os.PathLike, config: BuildConfig | None = Non
                                                 report, config.granularity)
         tokenizer = load_tokenizer(config.tokenizer, num_threads=nthreads)
     if config.window.packing == "concat" and tokenizer.eot_id is None:
-        raise CoocError(f"tokenizer {config.tokenizer!r} has no end-of-text token; use --packing document")
+        raise CoocError(f"tokenizer {config.tokenizer!r} has no end-of-text token; use "
+                        "packing='document'")
 
     data_budget = measure_data_budget(options.resolved_memory(), tokenizer.vocab_size)
     baseline = rss_bytes()
-    tmp_root = Path(options.tmp_dir) if options.tmp_dir else out.parent
+    tmp_root = options.resolved_tmp_dir(out)
     tmp_root.mkdir(parents=True, exist_ok=True)
     # grown vocabularies from text are tokenized whole before counting: no checkpoints
     min_count = config.window.min_count
