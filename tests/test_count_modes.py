@@ -154,3 +154,12 @@ def test_manifest_records_the_mode(tmp_path):
     idx, _ = build_words(tmp_path, [[0, 1, 2, 0]], win)
     cfg = json.loads((Path(idx.path) / "manifest.json").read_text())["meta"]["config"]["window"]
     assert cfg["count_mode"] == "weights" and cfg["distance_weights"] == "1,0.5"
+
+
+def test_a_distance_weighted_zero_is_not_a_meeting(tmp_path):
+    """Found by the randomized property test: pairs met only at a distance weighted 0 were
+    emitted with count 0 and the index writer refused them (the build crashed)."""
+    win = WindowConfig(context_length=0, count_mode="weights", distance_weights="1,0.5,0.25,0.3,2,0")
+    idx, ids = build_words(tmp_path, [[0, 1, 1, 1, 1, 1, 2]], win)
+    assert index_counter(idx, ids) == expected([[0, 1, 1, 1, 1, 1, 2]], win)
+    assert idx.pair_count(ids["w0"], ids["w2"]) == 0  # only at distance 6, weight 0

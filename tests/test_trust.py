@@ -183,3 +183,23 @@ def test_cli_strict_failure_leaves_the_good_index_in_place(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "cooc: skipped" in err and "nothing was written" in err
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_out_of_range_numbers_are_one_line_errors(tmp_path, capsys):
+    """F14: --context-length 99999999999999999999 raised OverflowError; ngram continuations
+    '#151851' (one past the vocabulary) raised ValueError."""
+    data = tmp_path / "a.txt"
+    data.write_text("one two three\n")
+    assert main(["build", str(data), "-o", str(tmp_path / "x.cooc"), "-q", "--tokenizer",
+                 "whitespace", "--context-length", "99999999999999999999"]) == 2
+    assert "context_length must be an integer in [2," in capsys.readouterr().err
+    assert main(["build", str(data), "-o", str(tmp_path / "x.cooc"), "-q", "--tokenizer",
+                 "whitespace", "--count-mode", "harmonic", "--radius", "1000000000"]) == 2
+    assert "use a radius of at most 16" in capsys.readouterr().err
+    ngrams = str(tmp_path / "x.ngrams")
+    assert main(["ngram", "count", str(data), "-o", ngrams, "-q", "--tokenizer", "qwen"]) == 0
+    capsys.readouterr()
+    assert main(["ngram", "continuations", ngrams, "#151851"]) == 2
+    err = capsys.readouterr().err
+    assert "token #151851 is not in this index's vocabulary" in err and err.count("\n") == 1
+    assert main(["ngram", "continuations", ngrams, "#151850"]) == 0

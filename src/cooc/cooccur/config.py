@@ -21,6 +21,8 @@ def _opt(help: str, **kw: Any) -> Any:
 
 
 COUNT_MODES = ("windows", "occurrences", "harmonic", "weights")
+# token positions and window lengths are int32 in the kernels' arrays
+MAX_LENGTH = (1 << 31) - 1
 MAX_COUNT_SCALE = 1 << 20
 
 
@@ -59,9 +61,13 @@ class WindowConfig:
 
     def __post_init__(self) -> None:
         L = self.context_length
-        if not isinstance(L, int) or (L < 2 and L != 0):
-            raise ValueError(f"context_length must be an integer >= 2 (or 0: whole documents), "
-                             f"got {L!r}")
+        if isinstance(L, bool) or not isinstance(L, int) or (L < 2 and L != 0) or L > MAX_LENGTH:
+            raise ValueError(f"context_length must be an integer in [2, {MAX_LENGTH:,}] (or 0: "
+                             f"whole documents), got {L!r}")
+        for name in ("radius", "stride", "min_count"):
+            v = getattr(self, name)
+            if isinstance(v, int) and v > MAX_LENGTH:
+                raise ValueError(f"{name} must be at most {MAX_LENGTH:,}, got {v!r}")
         if self.packing not in PACKINGS:
             raise ValueError(f"packing must be one of {PACKINGS}, got {self.packing!r}")
         if L == 0 and self.packing != "document":
@@ -121,6 +127,10 @@ class WindowConfig:
             if R < 1:
                 raise ValueError("count_mode='harmonic' over whole documents (context_length 0) "
                                  "needs a radius >= 1, got radius=0")
+            if lcm(*range(1, min(R, 64) + 1)) > MAX_COUNT_SCALE:  # before a list of R weights
+                raise ValueError(f"harmonic weights up to distance {R:,} need a common "
+                                 f"denominator above {MAX_COUNT_SCALE:,}: use a radius of at most "
+                                 f"{_max_harmonic_radius()}")
             fr = [Fraction(1, d) for d in range(1, R + 1)]
         scale = lcm(*(f.denominator for f in fr))
         if scale > MAX_COUNT_SCALE:
@@ -166,3 +176,12 @@ class BuildConfig:
         return cls(**d)
 
 
+def _max_harmonic_radius() -> int:
+    """The largest radius whose harmonic weights 1/1 .. 1/R have a common denominator within
+    MAX_COUNT_SCALE (16 for 2**20)."""
+    from math import lcm
+
+    r = 1
+    while lcm(*range(1, r + 2)) <= MAX_COUNT_SCALE:
+        r += 1
+    return r

@@ -88,7 +88,10 @@ def upper_rows(tokens, inv_ptr, inv_pos, seg, seg_ptr, weights, radius, row_star
                     b = np.int64(tokens[q])
                     if b < a or q == p or (b == a and not include_self) or (forward_only and q < p):
                         continue
-                    acc[b] += weights[abs(q - p)]
+                    w = weights[abs(q - p)]
+                    if w == 0:  # a distance weighted 0 is not a meeting: no entry of count 0
+                        continue
+                    acc[b] += w
                     bits[b >> 6] |= _ONE << np.uint64(b & 63)
             k = drain_from(acc, bits, a >> 6, cols, counts, k)
         row_ptr[a - row_start + 1] = k

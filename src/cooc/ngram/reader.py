@@ -289,9 +289,12 @@ class NgramIndex:
         """Ids of a query: "#12 #7 ..." names ids, anything else is text (`encode`)."""
         parts = query.split()
         if parts and all(p.startswith("#") and p[1:].isdigit() for p in parts):
-            ids = np.array([int(p[1:]) for p in parts], np.int64)
-            self._check_ids(ids)
-            return ids
+            ids = [int(p[1:]) for p in parts]
+            bad = [i for i in ids if i >= self.vocab_size]
+            if bad:
+                raise CoocError(f"token #{bad[0]} is not in this index's vocabulary (ids 0 to "
+                                f"{self.vocab_size - 1})")
+            return np.array(ids, np.int64)
         return self.encode(query)
 
     # -- statistics and checks ---------------------------------------------------------------
