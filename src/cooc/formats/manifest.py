@@ -97,6 +97,22 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def file_problem(folder: Path, entries: list[dict[str, Any]]) -> str | None:
+    """The first of the listed files (manifest entries, `file` relative to `folder`) that is
+    missing, of another size or fails its sha256, as "<path> ..." ; None when all are sound."""
+    for e in entries:
+        p = Path(folder) / e["file"]
+        try:
+            size = p.stat().st_size
+        except OSError:
+            return f"{p} is missing"
+        if size != e.get("bytes"):
+            return f"{p} has {size} bytes, the manifest says {e.get('bytes')}"
+        if file_sha256(p) != e.get("sha256"):
+            return f"{p} fails its checksum"
+    return None
+
+
 def read_folder_manifest(path: Path, manifest: str, magic: str, version: int, what: str,
                          make_hint: str, error=ValueError) -> dict:
     """The manifest of a folder format, checked for its magic and version, with its file list
