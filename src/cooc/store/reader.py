@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from cooc.errors import CoocError
+from cooc.formats.manifest import file_problem
 from cooc.runtime.ranges import bounded_ranges
 from cooc.store import format as fmt
 from cooc.tokenizers import Tokenizer, load_tokenizer
@@ -20,6 +21,11 @@ class TokenStore:
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
         self.manifest = fmt.read_manifest(self.path)
+        self._files = {s["name"]: fmt.shard_files(self.manifest, s) for s in self.shards}
+        for s in self.shards:
+            if set(self._files[s["name"]]) != set(fmt.ARRAYS):
+                raise CoocError(f"token store {self.path}: the manifest does not list the "
+                                f"files of {s['name']}; tokenize again")
 
     @property
     def num_documents(self) -> int:
@@ -32,6 +38,13 @@ class TokenStore:
     @property
     def shards(self) -> list[dict[str, Any]]:
         return self.manifest["shards"]
+
+    @property
+    def identity(self) -> dict[str, Any]:
+        """What a job reading this store depends on: its shards and every file's checksum
+        (a resumed build checks it did not change)."""
+        return {"shards": self.shards,
+                "files": [[e["file"], e["sha256"]] for e in self.manifest["files"]]}
 
     def tokenizer(self, num_threads: int = 1) -> Tokenizer:
         """The tokenizer the store was made with, checked against its recorded vocabulary.
@@ -57,19 +70,18 @@ class TokenStore:
         return tok
 
     def verify(self) -> None:
-        """Check every shard against its sizes and checksums (CoocError on the first problem)."""
-        for s in self.shards:
-            problem = fmt.check_shard(self.path, s)
-            if problem:
-                raise CoocError(f"token store {self.path}: {problem}")
+        """Check every file against its size and checksum (CoocError on the first problem)."""
+        problem = file_problem(self.path, self.manifest["files"])
+        if problem:
+            raise CoocError(f"token store {self.path}: {problem}")
 
     def _read(self, shard: dict[str, Any], name: str, start: int, stop: int) -> np.ndarray:
-        spec = shard["arrays"][name]
+        spec = self._files[shard["name"]][name]
         dtype = np.dtype(spec["dtype"])
-        with open(self.path / shard["name"] / spec["file"], "rb") as f:
+        with open(self.path / spec["file"], "rb") as f:
             a = np.fromfile(f, dtype=dtype, count=stop - start, offset=dtype.itemsize * start)
         if a.shape[0] != stop - start:
-            raise CoocError(f"token store {self.path}: {shard['name']}/{spec['file']} is truncated")
+            raise CoocError(f"token store {self.path}: {spec['file']} is truncated")
         return a
 
     def iter_batches(self, max_tokens: int,
