@@ -354,6 +354,18 @@ def test_folder_artefact_refuses_foreign_targets_before_the_work(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "file", "other"]
 
 
+@pytest.mark.parametrize("writer", ["index", "store", "ngrams", "trie"])
+def test_writers_refuse_foreign_targets(built, tmp_path, writer):
+    _, inputs = built
+    name, cmd, _ = WRITERS[writer]
+    target = tmp_path / name
+    target.mkdir()
+    (target / "keep.txt").write_text("mine")
+    assert cli_main(cmd(str(inputs[writer][1]), str(target))) == 2
+    assert [p.name for p in target.iterdir()] == ["keep.txt"]
+    assert leftovers(tmp_path) == []
+
+
 def test_folder_artefact_abort_leaves_the_target(tmp_path):
     target = folder(tmp_path / "t", "old")
     with pytest.raises(RuntimeError), artefact.FolderArtefact(target, "TEST", "test") as art:

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from cooc.cooccur.config import BuildConfig
 from cooc.errors import CoocError
-from cooc.formats.artefact import fsync_tree, swap_into_place
+from cooc.formats.artefact import fsync_tree, remove_stale, swap_into_place
 from cooc.options import RunOptions
 
 MAGIC = "COOC-POSITIONS"
@@ -68,6 +68,7 @@ def build_positions(source, out: str | os.PathLike, config: BuildConfig,
 
     radius = positions_radius(config)
     target = positions_path(out)
+    remove_stale(target)  # leftovers of a killed swap
     tmp = target.with_name(f".{target.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
