@@ -229,9 +229,9 @@ def test_manifest_has_no_timestamp_and_lists_arrays(small):
     _, path = small
     manifest = json.loads((path / "manifest.json").read_text())
     assert "created_at" not in manifest and manifest["created_by"].startswith("cooc ")
-    assert [a["name"] for a in manifest["arrays"]] == list(format.ARRAYS)
-    for a in manifest["arrays"]:
-        assert a["dtype"][0] in "<|" and (path / a["file"]).stat().st_size == a["nbytes"]
+    assert [a["name"] for a in manifest["files"]] == list(format.ARRAYS)
+    for a in manifest["files"]:
+        assert a["dtype"][0] in "<|" and (path / a["file"]).stat().st_size == a["bytes"]
         assert len(a["sha256"]) == 64
 
 
@@ -434,8 +434,8 @@ def test_missing_file_and_manifest(small):
         (lambda m: m.update(format_version=2), "format_version 2 is not supported"),
         (lambda m: m.update(vocab_size="x"), "vocab_size must be an integer"),
         (lambda m: m.update(num_blocks=m["num_blocks"] + 1), "has shape"),
-        (lambda m: m["arrays"][0].update(dtype=">i8"), "row_ptr must be row_ptr.bin with dtype"),
-        (lambda m: m.pop("arrays"), "'arrays' must be a list"),
+        (lambda m: m["files"][0].update(dtype=">i8"), "row_ptr must be row_ptr.bin with dtype"),
+        (lambda m: m.pop("files"), "'files' must be a list"),
         (lambda m: m.update(num_entries=m["num_entries"] + 2), "row_ptr.bin is not a valid"),
     ],
 )
@@ -466,7 +466,7 @@ def rewrite_with_checksums(path: Path, name: str, arr: np.ndarray) -> None:
     (path / format.file_name(name)).write_bytes(raw)
     mpath = path / "manifest.json"
     manifest = json.loads(mpath.read_text())
-    for spec in manifest["arrays"]:
+    for spec in manifest["files"]:
         if spec["name"] == name:
             spec["sha256"] = hashlib.sha256(raw).hexdigest()
     mpath.write_text(json.dumps(manifest))

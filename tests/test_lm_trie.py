@@ -260,7 +260,7 @@ def test_manifest_and_stats(tmp_path, model4):
     m = json.loads((tmp_path / "m.lm" / "manifest.json").read_text())
     assert m["magic"] == "COOC-LM" and m["format_version"] == 1 and m["order"] == 4
     assert m["quantization_bits"] == 8
-    assert all(len(f["sha256"]) == 64 for f in m["files"].values())
+    assert all(len(f["sha256"]) == 64 for f in m["files"])
     s = open_trie_lm(tmp_path / "m.lm").stats()
     assert s["grams"] == sum(model4.counts)
     assert s["bytes"] <= s["file_bytes"] + 64

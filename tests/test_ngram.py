@@ -70,7 +70,7 @@ def _count(docs, vocab, path, order, markers=False, memory=1 << 30, batch_tokens
 
 def _checksums(path):
     m = json.loads((Path(path) / "manifest.json").read_text())
-    return {k: v["sha256"] for k, v in m["files"].items()}
+    return {f["name"]: f["sha256"] for f in m["files"]}
 
 
 docs_strategy = st.lists(st.lists(st.integers(0, 5), max_size=25), min_size=1, max_size=12)

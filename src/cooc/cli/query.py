@@ -229,7 +229,7 @@ def cmd_verify(args) -> int:
 
             path = _index_path(args.index)
             check_index(path)
-            checked = (f"sha256 of {len(read_manifest(path)['arrays'])} arrays, every row "
+            checked = (f"sha256 of {len(read_manifest(path)['files'])} files, every row "
                        "decoded, ids and counts in range, counts symmetric, statistics consistent")
         else:
             art = open_artefact(args.index, kind)
@@ -244,7 +244,7 @@ def cmd_verify(args) -> int:
 
 def _checked(kind: str, art) -> str:
     if kind == "store":
-        files = sum(len(s["arrays"]) for s in art.shards)
+        files = len(art.manifest["files"])
         n = len(art.shards)
         return f"sizes and sha256 of {files} files in {n} shard{'' if n == 1 else 's'}"
     if kind == "ngrams":

@@ -9,19 +9,19 @@
 - parquet: an edge list (a, b, count), each unordered pair once with a <= b (or both
   directions with directed=True), written row range by row range.
 - scipy: a V x V `scipy.sparse.csr_matrix` of counts, saved with `save_npz`.
-All writers write a temporary file and rename it into place.
+All writers write a temporary file beside the target and put it in place atomically
+(`cooc.formats.artefact.atomic_file`: fsync, replace, fsync of the folder).
 """
 
 from __future__ import annotations
 
-import os
 import pickle
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
 from cooc.errors import CoocError, missing_extra
+from cooc.formats.artefact import atomic_file
 
 FORMATS = ("pickle", "tsv", "parquet", "scipy")
 
@@ -30,18 +30,6 @@ _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "
 
 def escape_text(text: str) -> str:
     return text.translate(_ESCAPES)
-
-
-@contextmanager
-def _atomic(path: Path):
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def to_dict_of_sets(index) -> dict[int, set[int]]:
@@ -53,14 +41,14 @@ def to_dict_of_sets(index) -> dict[int, set[int]]:
 
 
 def export_pickle(index, path) -> Path:
-    with _atomic(path) as tmp, open(tmp, "wb") as f:
+    with atomic_file(path) as tmp, open(tmp, "wb") as f:
         pickle.dump(to_dict_of_sets(index), f, protocol=pickle.HIGHEST_PROTOCOL)
     return Path(path)
 
 
 def export_tsv(index, path, examples: int = 10) -> Path:
     texts = index.token_texts
-    with _atomic(path) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as f:
+    with atomic_file(path) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as f:
         f.write("token_id\ttoken_text\tcooccurring_count\texample_cooccurring_tokens\n")
         for row_start, row_ptr, cols, counts in index.iter_rows():
             for r in np.flatnonzero(np.diff(row_ptr)):
@@ -78,7 +66,7 @@ def export_parquet(index, path, directed: bool = False) -> Path:
     import pyarrow.parquet as pq
 
     schema = pa.schema([("a", pa.uint32()), ("b", pa.uint32()), ("count", pa.uint32())])
-    with _atomic(path) as tmp:
+    with atomic_file(path) as tmp:
         with pq.ParquetWriter(tmp, schema, compression="zstd") as w:
             for row_start, row_ptr, cols, counts in index.iter_rows():
                 rows = np.repeat(np.arange(row_start, row_start + len(row_ptr) - 1, dtype=np.uint32),
@@ -112,7 +100,7 @@ def export_scipy(index, path) -> Path:
     import scipy.sparse as sp
 
     m = to_scipy(index)
-    with _atomic(path) as tmp:
+    with atomic_file(path) as tmp:
         with open(tmp, "wb") as f:
             sp.save_npz(f, m)
     return Path(path)

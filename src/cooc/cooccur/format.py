@@ -57,14 +57,17 @@ manifest.json:
     checksum         "sha256"
     payload_bits     {"ids": .., "counts": .., "padding": ..}: how data.bin splits (headers
                      included with their part)
-    arrays           [{"name", "file", "dtype", "shape", "nbytes", "sha256"}], in the order above
+    files            [{"name", "file", "dtype", "shape", "bytes", "sha256"}], in the order above
+                     (the one entry shape of every folder format, `cooc.formats.manifest`;
+                     indexes written before list them as `arrays`, with `nbytes`: still read)
     meta             the caller's dict (config, tokenizer, corpus stats, ...), opaque here
 
 There is no timestamp: the same matrix, statistics, texts and meta give the same directory,
 byte for byte, whatever the writer's chunking (put a date in `meta` if you want one; the
 arrays never depend on the cooc version that wrote them as long as format_version is 1).
-The writer builds the directory as `<target>.tmp-<pid>` and renames it into place; a
-leftover `*.tmp-<pid>` directory is an interrupted write and can be deleted.
+The writer builds the directory as `<target>.tmp-<pid>` and swaps it into place
+(`cooc.formats.artefact`); a leftover `*.tmp-<pid>` or `*.old-<pid>` directory is an
+interrupted write, removed by the next writer of that index.
 """
 
 from __future__ import annotations

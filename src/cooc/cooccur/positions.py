@@ -26,6 +26,7 @@ from pathlib import Path
 
 from cooc.cooccur.config import BuildConfig
 from cooc.errors import CoocError
+from cooc.formats.artefact import fsync_tree, remove_stale, swap_into_place
 from cooc.options import RunOptions
 
 MAGIC = "COOC-POSITIONS"
@@ -68,6 +69,7 @@ def build_positions(source, out: str | os.PathLike, config: BuildConfig,
 
     radius = positions_radius(config)
     target = positions_path(out)
+    remove_stale(target)  # leftovers of a killed swap
     tmp = target.with_name(f".{target.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -83,8 +85,8 @@ def build_positions(source, out: str | os.PathLike, config: BuildConfig,
         (tmp / "positions.json").write_text(json.dumps(
             {"magic": MAGIC, "version": VERSION, "radius": radius, "channels": list(CHANNELS),
              "config": config.to_dict()}, indent=2))
-        shutil.rmtree(target, ignore_errors=True)
-        os.replace(tmp, target)
+        fsync_tree(tmp)
+        swap_into_place(tmp, target)  # the whole old folder or the whole new one, always
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -18,6 +18,8 @@ import numpy as np
 
 from cooc.cooccur import format
 from cooc.errors import IndexFormatError
+from cooc.formats.artefact import restore_interrupted
+from cooc.formats.manifest import manifest_files
 from cooc.kernels import codec
 from cooc.runtime.ranges import bounded_ranges
 
@@ -29,8 +31,13 @@ def _fail(path: Path, problem: str) -> IndexFormatError:
 
 
 def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
-    """The manifest of the index at `path`, with magic and version checked."""
+    """The manifest of the index at `path`, with magic and version checked and its file list
+    under `files` in today's entry shape (`cooc.formats.manifest.manifest_files`: indexes
+    written before listed them as `arrays`). An index a killed writer left at
+    `<path>.old-<pid>` is put back first (`cooc.formats.artefact.restore_interrupted`)."""
     path = Path(path)
+    if not os.path.lexists(path):
+        restore_interrupted(path)
     if not path.is_dir():
         what = "no such directory" if not path.exists() else "not a directory"
         raise _fail(path, f"not a cooc index ({what})")
@@ -51,6 +58,10 @@ def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
     if version != format.FORMAT_VERSION:
         raise _fail(path, f"format_version {version!r} is not supported: this cooc reads version "
                           f"{format.FORMAT_VERSION} (upgrade cooc or rebuild the index)")
+    files = manifest_files(manifest)
+    if files is not None:
+        manifest.pop("arrays", None)
+        manifest["files"] = files
     return manifest
 
 
@@ -141,9 +152,9 @@ class CoocIndex:
             isinstance(pb.get(k), int) and pb[k] >= 0 for k in ("ids", "counts", "padding")
         ):
             raise _fail(path, f"{format.MANIFEST}: payload_bits is missing or malformed")
-        specs = manifest.get("arrays")
+        specs = manifest.get("files")
         if not isinstance(specs, list) or not all(isinstance(s, dict) for s in specs):
-            raise _fail(path, f"{format.MANIFEST}: 'arrays' must be a list of objects")
+            raise _fail(path, f"{format.MANIFEST}: 'files' must be a list of objects")
         by_name = {s.get("name"): s for s in specs}
         missing = [n for n in format.ARRAYS if n not in by_name]
         if missing:
@@ -174,7 +185,7 @@ class CoocIndex:
                 size = fpath.stat().st_size
             except FileNotFoundError:
                 raise _fail(path, f"{spec['file']} is missing") from None
-            if size != nbytes or spec.get("nbytes") != nbytes:
+            if size != nbytes or spec.get("bytes") != nbytes:
                 raise _fail(path, f"{spec['file']} has {size} bytes, expected {nbytes} "
                                   "(truncated or partial write?)")
             arrays[name] = _map(path, spec, np.dtype(dtype), want)
@@ -280,7 +291,7 @@ class CoocIndex:
         """Bytes per component: ids, counts, offsets (row index, skip offsets, padding),
         id_map, stats, text_offsets, texts (UTF-8 blob), total (all array files)."""
         m = self._manifest
-        size = {s["name"]: s["nbytes"] for s in m["arrays"]}
+        size = {s["name"]: s["bytes"] for s in m["files"] if s["name"] in format.ARRAYS}
         nblk = m["num_blocks"]
         ids = m["payload_bits"]["ids"] // 8 + 4 * nblk
         counts = m["payload_bits"]["counts"] // 8

@@ -57,7 +57,7 @@ def verify_index(path: str | os.PathLike) -> list[str]:
     if algo != format.CHECKSUM:
         problems.append(f"{path}: unknown checksum {algo!r} in {format.MANIFEST}")
     else:
-        for spec in manifest.get("arrays") or []:
+        for spec in manifest.get("files") or []:
             fname = str(spec.get("file"))
             fpath = path / fname
             if not fpath.is_file():

@@ -4,15 +4,15 @@ Rows arrive in order through `add_rows`; each slice is checked, hashed for the s
 and encoded at once (columns as token ids) into a stage file in the temporary directory
 `<target>.tmp-<pid>`. `finish` knows every degree, so it fixes the column order (degree
 rank), re-encodes the stage chunk by chunk into the final arrays, writes the statistics,
-texts and manifest, and renames the directory into place. Memory stays O(vocab_size + chunk):
-the matrix is never held whole.
+texts and manifest, and swaps the directory into place (`cooc.formats.artefact`: the target
+holds the whole old index or the whole new one at every instant). Memory stays
+O(vocab_size + chunk): the matrix is never held whole.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from cooc.cooccur import format
-from cooc.errors import CoocError
+from cooc.formats.artefact import FolderArtefact
 from cooc.formats.manifest import HashedFile, cooc_version
 from cooc.kernels import codec
 from cooc.runtime.ranges import bounded_ranges, even_ranges
@@ -33,25 +33,6 @@ _CHECK_MESSAGES = {
     codec.COLS_NOT_INCREASING: "columns not strictly increasing",
     codec.COUNT_ZERO: "count is 0 (store only counts >= 1)",
 }
-
-
-def _is_index_dir(path: Path) -> bool:
-    try:
-        with open(path / format.MANIFEST, encoding="utf-8") as f:
-            return json.load(f).get("magic") == format.MAGIC
-    except (OSError, ValueError, AttributeError):
-        return False
-
-
-def _check_replaceable(path: Path) -> None:
-    if not (path.exists() or path.is_symlink()):
-        return
-    if path.is_dir() and not path.is_symlink() and (not any(path.iterdir()) or _is_index_dir(path)):
-        return
-    raise CoocError(
-        f"refusing to replace {path}: it exists and is not a cooc index; "
-        "remove it or choose another output path"
-    )
 
 
 def _as_uint(name: str, a: Any, dtype: type, ndim: int = 1) -> np.ndarray:
@@ -138,14 +119,13 @@ class _ArrayFile(HashedFile):
         self.file = format.file_name(name)
         super().__init__(directory / self.file, format.ARRAYS[name][0], format.CHECKSUM)
 
-    def close(self, shape: tuple[int, ...]) -> dict[str, Any]:
+    def close(self, shape: tuple[int, ...]) -> tuple:
+        """Close the file; (name, file, dtype, shape, bytes, checksum) for its manifest entry."""
         super().close()
         dtype = np.dtype(self.dtype)
         if int(np.prod(shape)) * dtype.itemsize != self.nbytes:
             raise RuntimeError(f"internal error: {self.file} has {self.nbytes} bytes for {shape}")
-        return {"name": self.name, "file": self.file, "dtype": dtype.str,
-                "shape": list(shape), "nbytes": self.nbytes,
-                format.CHECKSUM: self.h.hexdigest()}
+        return self.name, self.file, dtype.str, list(shape), self.nbytes, self.h.hexdigest()
 
     def discard(self) -> None:
         super().close()
@@ -177,11 +157,8 @@ class IndexWriter:
         self.path = Path(path)
         self.vocab_size = vocab_size
         self.chunk_entries = chunk_entries
-        _check_replaceable(self.path)
-        self._tmp = self.path.with_name(f"{self.path.name}.tmp-{os.getpid()}")
-        if self._tmp.exists():
-            shutil.rmtree(self._tmp)
-        self._tmp.mkdir(parents=True)
+        self._art = FolderArtefact(self.path, format.MAGIC, "cooc index")
+        self._tmp = self._art.tmp
         self._state = "open"
         self._next_row = 0
         self._row_ptr = np.zeros(vocab_size + 1, dtype=np.int64)
@@ -365,7 +342,7 @@ class IndexWriter:
                 f.close()
         for af in self._files:
             af.discard()
-        shutil.rmtree(self._tmp, ignore_errors=True)
+        self._art.abort()
 
     # -- internals ----------------------------------------------------------------------------
 
@@ -427,6 +404,8 @@ class IndexWriter:
                      text_bytes=int(text.shape[0]))
         specs = {af.name: af.close(format.expected_shape(af.name, **sizes)) for af in self._files}
         self._files = []
+        for name in format.ARRAYS:
+            self._art.add(*specs[name])
         manifest = {
             "magic": format.MAGIC,
             "format_version": format.FORMAT_VERSION,
@@ -440,13 +419,10 @@ class IndexWriter:
             "checksum": format.CHECKSUM,
             "payload_bits": {"ids": int(bits[0]), "counts": int(bits[1]),
                              "padding": num_words * 64 - int(bits[0]) - int(bits[1])},
-            "arrays": [specs[name] for name in format.ARRAYS],
+            "files": self._art.files,
             "meta": meta,
         }
-        with open(self._tmp / format.MANIFEST, "w", encoding="utf-8") as f:
-            json.dump(manifest, f, indent=2, allow_nan=False)
-            f.write("\n")
-        self._install()
+        self._art.finish(manifest)
         self._state = "finished"
         return self.path
 
@@ -529,24 +505,6 @@ class IndexWriter:
         self._write_whole("rank", rank)
         self._write_whole("token_of_rank", token_of_rank)
         return int(row_word[-1]), nblk, bits
-
-    def _install(self) -> None:
-        """Rename the temporary directory to the target; an old index is replaced only now."""
-        target = self.path
-        if target.exists() or target.is_symlink():
-            _check_replaceable(target)
-            old = target.with_name(f"{target.name}.old-{os.getpid()}")
-            if old.exists():
-                shutil.rmtree(old)
-            os.rename(target, old)
-            try:
-                os.rename(self._tmp, target)
-            except BaseException:
-                os.rename(old, target)  # put the old index back
-                raise
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.rename(self._tmp, target)
 
 
 def write_index(path: str | os.PathLike, vocab_size: int, row_ptr: np.ndarray, cols: np.ndarray,

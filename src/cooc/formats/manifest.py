@@ -1,10 +1,26 @@
-"""Small file helpers shared by every on-disk format: hashed appends, file checksums."""
+"""Small file helpers shared by every on-disk format: hashed appends, file checksums, and the
+one manifest shape of every folder format (written by `write_manifest`, read and checked by
+`read_folder_manifest`).
+
+Every folder artefact's manifest.json holds `magic`, `format_version`, `created_by`
+("cooc <version>") and `files`: one entry per file of the folder,
+
+    {"name", "file", "dtype", "shape", "bytes", "sha256"}
+
+(`dtype` and `shape` are null for a file that is not an array, e.g. vocab.json), plus the
+format's own fields. Earlier cooc versions wrote the list under `arrays` (co-occurrence
+indexes), as a dict name -> entry (n-gram indexes, LM tries) or per shard (token stores),
+with `nbytes` for `bytes`: `manifest_files` reads them all into today's shape, so artefacts
+written before still open.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -30,6 +46,49 @@ class HashedFile:
         self.f.close()
 
 
+def file_entry(name: str, file: str, dtype: str | None, shape: list[int] | None, nbytes: int,
+               sha256: str) -> dict[str, Any]:
+    """One entry of a manifest's `files`, in the one shape every folder format uses."""
+    return {"name": name, "file": file, "dtype": dtype,
+            "shape": None if shape is None else [int(x) for x in shape], "bytes": int(nbytes),
+            "sha256": sha256}
+
+
+def manifest_files(m: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """The manifest's file entries in today's shape, from any shape cooc has written: `files`
+    as a list (today), `arrays` as a list (co-occurrence indexes before), `files` as a dict
+    name -> entry (n-gram indexes and LM tries before); `nbytes` is read as `bytes`. None when
+    there is no such list (token stores before: see `cooc.store.format`) or it is malformed
+    (an entry that is not an object)."""
+    raw = m.get("files", m.get("arrays"))
+    if isinstance(raw, dict):
+        raw = [{"name": k, **v} if isinstance(v, dict) else v for k, v in raw.items()]
+    if not isinstance(raw, list) or not all(isinstance(e, dict) for e in raw):
+        return None
+    out = []
+    for e in raw:
+        e = dict(e)
+        if "bytes" not in e and "nbytes" in e:
+            e["bytes"] = e.pop("nbytes")
+        out.append(e)
+    return out
+
+
+def write_manifest(folder: Path, manifest: dict[str, Any], name: str = "manifest.json") -> Path:
+    """Write `manifest` as `folder/name` and fsync it: JSON, indented, no NaN (a manifest any
+    JSON reader takes), ASCII (file names with undecodable bytes survive); returns the path.
+    Written whole under a temporary name and renamed, so a reader never sees half of one."""
+    path = Path(folder) / name
+    tmp = path.with_name(name + ".tmp")
+    text = json.dumps(manifest, indent=1, allow_nan=False) + "\n"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    return path
+
+
 def file_sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -38,9 +97,26 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def file_problem(folder: Path, entries: list[dict[str, Any]]) -> str | None:
+    """The first of the listed files (manifest entries, `file` relative to `folder`) that is
+    missing, of another size or fails its sha256, as "<path> ..." ; None when all are sound."""
+    for e in entries:
+        p = Path(folder) / e["file"]
+        try:
+            size = p.stat().st_size
+        except OSError:
+            return f"{p} is missing"
+        if size != e.get("bytes"):
+            return f"{p} has {size} bytes, the manifest says {e.get('bytes')}"
+        if file_sha256(p) != e.get("sha256"):
+            return f"{p} fails its checksum"
+    return None
+
+
 def read_folder_manifest(path: Path, manifest: str, magic: str, version: int, what: str,
                          make_hint: str, error=ValueError) -> dict:
-    """The manifest of a folder format, checked for its magic and version; `error` (the
+    """The manifest of a folder format, checked for its magic and version, with its file list
+    (when it has one) in today's shape under `files` (`manifest_files`); `error` (the
     format's exception class) names the folder and the problem in one line."""
     try:
         with open(path / manifest, encoding="utf-8") as f:
@@ -55,6 +131,12 @@ def read_folder_manifest(path: Path, manifest: str, magic: str, version: int, wh
     if m.get("format_version") != version:
         raise error(f"{path} has {what.removeprefix('an ').removeprefix('a ')} format version "
                     f"{m.get('format_version')}; this cooc reads version {version}: rebuild it")
+    if "files" in m or "arrays" in m:
+        files = manifest_files(m)
+        if files is None:
+            raise error(f"{path}/{manifest}: 'files' must be a list of objects")
+        m.pop("arrays", None)
+        m["files"] = files
     return m
 
 

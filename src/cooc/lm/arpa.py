@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from cooc.errors import CoocError
+from cooc.formats.artefact import enter_phase, remove_stale, replace_file, tmp_path
 from cooc.lm.model import BOS, EOS, UNK, NgramModel, sort_grams
 from cooc.ngram.config import MAX_ORDER
 
@@ -140,8 +141,9 @@ class ArpaWriter:
 
     `begin(vocab, counts)`, then `add(k, grams, logprob, backoff)` for orders 1..N in turn
     (grams: word ids int[n, k]; the unigrams in one call, any order), then `finish()`, which
-    renames the temporary file into place (as a context manager, leaving without `finish`
-    removes it).
+    puts the temporary file `<path>.tmp-<pid>` in place (fsync, atomic replace, fsync of the
+    folder: `cooc.formats.artefact.replace_file`; as a context manager, leaving without
+    `finish` removes it).
 
     Numbers are written as lmplz writes them (the shortest decimal that reads back as the
     same float32). Words containing whitespace, empty ones and repeated ones (byte-level
@@ -154,12 +156,14 @@ class ArpaWriter:
         from concurrent.futures import ThreadPoolExecutor
 
         self.path = Path(path)
-        self.tmp = self.path.with_name(f"{self.path.name}.tmp-{os.getpid()}")
+        remove_stale(self.path)  # temporary files of killed writers
+        self.tmp = tmp_path(self.path)
         self.threads = max(1, min(num_threads or (os.cpu_count() or 1), 8))
         self._pool = ThreadPoolExecutor(self.threads)
         self._f = _open_write(self.tmp)
         self._k = 0
         self._done = False
+        self._wrote = False
 
     def __enter__(self) -> ArpaWriter:
         return self
@@ -225,13 +229,16 @@ class ArpaWriter:
 
         for buf in self._pool.map(piece, range(0, len(grams), step)):
             self._f.write(memoryview(buf))
+        if not self._wrote:
+            self._wrote = True
+            enter_phase("writing", self.path)
 
     def finish(self) -> Path:
         if self._k != self.order:
             raise ValueError(f"only orders 1..{self._k} of {self.order} were written")
         self._f.write(b"\n\\end\\\n")
         self._f.close()
-        os.replace(self.tmp, self.path)
+        replace_file(self.tmp, self.path)
         self._done = True
         return self.path
 

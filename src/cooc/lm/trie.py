@@ -12,8 +12,9 @@ Layout (format_version 1; every array little-endian, memory-mappable, sha256 in 
     manifest.json  magic "COOC-LM", format_version, order, vocab_size, quantization_bits
                    (0: float32 values), grams and dropped n-grams per order, the level table
                    (`cooc.kernels.lm_trie`: two Elias-Fano sequences and the value places per
-                   level), bytes per order and component, {file, dtype, shape, nbytes,
-                   sha256} per array file
+                   level), bytes per order and component, "files": {name, file, dtype,
+                   shape, bytes, sha256} per file (vocab.json too, with null dtype and shape;
+                   `cooc.formats.manifest`)
     vocab.json     the words, in model id order (as `NgramModel.vocab`)
     tokmap.i32     int32[V]: model id -> trie token id (trie ids rank the words by unigram
                    probability, most probable first: small ids, small Elias-Fano gaps)
@@ -56,18 +57,17 @@ corpus; 2-core AMD EPYC shared with other jobs, timings +-30 %):
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import shutil
 from dataclasses import asdict, dataclass, field
 from itertools import repeat
 from pathlib import Path
 
 import numpy as np
 
-from cooc.errors import CoocError, IndexFormatError
-from cooc.formats.manifest import HashedFile, read_folder_manifest
+from cooc.errors import IndexFormatError
+from cooc.formats.artefact import FolderArtefact, restore_interrupted
+from cooc.formats.manifest import HashedFile, cooc_version, file_problem, read_folder_manifest
 from cooc.kernels import lm_trie as kt
 from cooc.kernels.succinct import elias_fano
 from cooc.kernels.succinct.elias_fano import ef_extent
@@ -137,22 +137,6 @@ def quantize(values: np.ndarray, bits: int, keep_zero: bool = False) -> tuple[np
 # -- writing ----------------------------------------------------------------------------------
 
 
-def _check_replaceable(path: Path) -> None:
-    if not (path.exists() or path.is_symlink()):
-        return
-    if path.is_dir() and not path.is_symlink():
-        if not any(path.iterdir()):
-            return
-        try:
-            with open(path / MANIFEST, encoding="utf-8") as f:
-                if json.load(f).get("magic") == MAGIC:
-                    return
-        except (OSError, ValueError, AttributeError):
-            pass
-    raise CoocError(f"refusing to replace {path}: it exists and is not a cooc LM trie; "
-                    "remove it or choose another output path")
-
-
 def _sorted_levels(model: NgramModel, tokmap: np.ndarray):
     """Per order: grams in trie ids sorted, and their log10 probs and backoffs."""
     out = []
@@ -164,10 +148,19 @@ def _sorted_levels(model: NgramModel, tokmap: np.ndarray):
 
 
 def write_trie(model: NgramModel, path: str | os.PathLike, config: TrieConfig | None = None) -> Path:
-    """Write `model` as an LM trie folder at `path` (see the module docstring); returns it."""
+    """Write `model` as an LM trie folder at `path` (see the module docstring); returns it.
+    An LM trie already there is replaced (`cooc.formats.artefact`: the path holds the whole
+    old trie or the whole new one at every instant); anything else there is refused."""
     config = config or TrieConfig()
     path = Path(path)
-    _check_replaceable(path)
+    art = FolderArtefact(path, MAGIC, "cooc LM trie")
+    try:
+        return _write_trie(model, art, config)
+    finally:
+        art.abort()  # (nothing once finished)
+
+
+def _write_trie(model: NgramModel, art: FolderArtefact, config: TrieConfig) -> Path:
     v = len(model.vocab)
     n = model.order
     q = config.quantization_bits
@@ -281,41 +274,22 @@ def write_trie(model: NgramModel, path: str | os.PathLike, config: TrieConfig | 
               "codes": codes_words if q else np.zeros(0, np.uint64),
               "centres": np.concatenate(centres) if centres else np.zeros(0, np.float32),
               "values": np.concatenate(values_f32) if values_f32 else np.zeros(0, np.float32)}
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
-    try:
-        files = {}
-        for name, (file, dt, cols) in ARRAYS.items():
-            a = np.ascontiguousarray(arrays[name], dtype=dt)
-            f = HashedFile(tmp / file, dt)
-            f.append(a)
-            f.close()
-            files[name] = {"file": file, "dtype": np.dtype(dt).str,
-                           "shape": [len(a), cols] if cols > 1 else [len(a)],
-                           "nbytes": f.nbytes, "sha256": f.h.hexdigest()}
-        (tmp / VOCAB).write_text(json.dumps(list(model.vocab), ensure_ascii=False), encoding="utf-8")
-        from cooc.formats.manifest import cooc_version
-
-        manifest = {"magic": MAGIC, "format_version": FORMAT_VERSION, "order": n,
-                    "vocab_size": v, **asdict(config),
-                    "grams": {str(k): int(c) for k, c in grams_kept.items()},
-                    "dropped": {str(k): int(c) for k, c in dropped.items()},
-                    "levels": lev.tolist(), "sample": elias_fano.SAMPLE,
-                    "bytes": {str(k): {c: float(s[c]) for c in ("ids", "pointers", "probs",
-                                                                 "backoffs")}
-                              for k, s in stats.items()},
-                    "files": files, "created_by": f"cooc {cooc_version()}"}
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1, ensure_ascii=False),
-                                    encoding="utf-8")
-        if path.exists():
-            shutil.rmtree(path)
-        os.replace(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return path
+    for name, (file, dt, cols) in ARRAYS.items():
+        a = np.ascontiguousarray(arrays[name], dtype=dt)
+        f = HashedFile(art.tmp / file, dt)
+        f.append(a)
+        art.add_hashed(name, f, file, [len(a), cols] if cols > 1 else [len(a)])
+    art.write_bytes("vocab", VOCAB, json.dumps(list(model.vocab), ensure_ascii=False).encode("utf-8"))
+    manifest = {"magic": MAGIC, "format_version": FORMAT_VERSION, "order": n,
+                "vocab_size": v, **asdict(config),
+                "grams": {str(k): int(c) for k, c in grams_kept.items()},
+                "dropped": {str(k): int(c) for k, c in dropped.items()},
+                "levels": lev.tolist(), "sample": elias_fano.SAMPLE,
+                "bytes": {str(k): {c: float(s[c]) for c in ("ids", "pointers", "probs",
+                                                             "backoffs")}
+                          for k, s in stats.items()},
+                "files": art.files, "created_by": f"cooc {cooc_version()}"}
+    return art.finish(manifest)
 
 
 def _sample_words(ef: np.ndarray) -> int:
@@ -348,6 +322,8 @@ class TrieLanguageModel:
     def __init__(self, path: str | os.PathLike, num_threads: int = 1, verify: bool = True):
         self.path = Path(path)
         self.num_threads = max(1, num_threads)
+        if not os.path.lexists(self.path):
+            restore_interrupted(self.path)  # a writer killed mid-swap left the old trie beside it
         m = read_folder_manifest(self.path, MANIFEST, MAGIC, FORMAT_VERSION, "an LM trie",
                                  "cooc.lm.trie.write_trie", IndexFormatError)
         self.manifest = m
@@ -355,17 +331,18 @@ class TrieLanguageModel:
         self.vocab_size = int(m["vocab_size"])
         self.quantization_bits = int(m["quantization_bits"])
         a = {}
-        if set(m["files"]) != set(ARRAYS):
+        specs = {e.get("name"): e for e in m.get("files", []) if e.get("name") in ARRAYS}
+        if set(specs) != set(ARRAYS):
             raise IndexFormatError(f"{self.path}: the manifest's files do not match this format")
-        for name, spec in m["files"].items():
+        for name, spec in specs.items():
             p = self.path / spec["file"]
             try:
                 size = p.stat().st_size
             except OSError:
                 raise IndexFormatError(f"{p} is missing: the LM trie is incomplete") from None
-            if size != spec["nbytes"]:
+            if size != spec["bytes"]:
                 raise IndexFormatError(f"{p} has {size} bytes, the manifest says "
-                                       f"{spec['nbytes']}: the LM trie is truncated or damaged")
+                                       f"{spec['bytes']}: the LM trie is truncated or damaged")
             shape = tuple(spec["shape"])
             dt = np.dtype(spec["dtype"])
             a[name] = np.memmap(p, dt, "r", shape=shape) if size else np.zeros(shape, dt)
@@ -422,7 +399,7 @@ class TrieLanguageModel:
     @property
     def nbytes(self) -> int:
         """Bytes of the arrays (what scoring maps)."""
-        return int(sum(s["nbytes"] for s in self.manifest["files"].values()))
+        return int(sum(s["bytes"] for s in self.manifest["files"] if s["name"] in ARRAYS))
 
     def stats(self) -> dict:
         """Grams, bytes and bytes per n-gram per order and per component (ids: the remapped
@@ -446,14 +423,9 @@ class TrieLanguageModel:
 
     def verify(self) -> None:
         """Check every file's sha256 and that every sequence decodes (IndexFormatError)."""
-        for spec in self.manifest["files"].values():
-            h = hashlib.sha256()
-            with open(self.path / spec["file"], "rb") as f:
-                for chunk in iter(lambda f=f: f.read(1 << 22), b""):
-                    h.update(chunk)
-            if h.hexdigest() != spec["sha256"]:
-                raise IndexFormatError(f"{self.path / spec['file']} fails its checksum: the LM "
-                                       "trie is damaged; rebuild it")
+        problem = file_problem(self.path, self.manifest["files"])
+        if problem:
+            raise IndexFormatError(f"{problem}: the LM trie is damaged; rebuild it")
         trie = self._a["trie"]
         for k in range(2, self.order + 1):
             for col in (elias_fano.PTR, elias_fano.VAL):

@@ -19,7 +19,9 @@ order and no tokenizer (text lookups then name tokens as #id).
 
 from __future__ import annotations
 
+import contextlib
 import gzip
+import io
 import json
 import os
 from pathlib import Path
@@ -28,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from cooc.errors import CoocError
+from cooc.formats.artefact import atomic_file
 from cooc.kernels import ngram as kn
 from cooc.ngram.config import MAX_ORDER
 from cooc.ngram.reader import NgramIndex
@@ -98,8 +101,7 @@ def export_google(index: NgramIndex, out_dir: str | os.PathLike, gzip_files: boo
             rows, toks, counts = index.level_arrays(k)
             grams = np.concatenate([prev[rows], toks.reshape(-1, 1)], axis=1)
         path = out / _file_name(k, gzip_files)
-        opener = gzip.open if gzip_files else open
-        with opener(path, "wt", encoding="utf-8", newline="\n") as f:
+        with atomic_file(path) as tmp, _open_text_write(tmp, path.name, gzip_files) as f:
             f.write(f"{len(counts)}\n")
             for lo in range(0, len(counts), _LINES_PER_WRITE):
                 g = grams[lo : lo + _LINES_PER_WRITE]
@@ -115,8 +117,23 @@ def export_google(index: NgramIndex, out_dir: str | os.PathLike, gzip_files: boo
     header = {k: v for k, v in index.manifest.items() if k not in _HEADER_SKIP}
     side = {"magic": _SIDECAR_MAGIC, "order": index.order, "vocab_size": index.vocab_size,
             "gzip": gzip_files, "header": header, "vocab": index.token_texts()}
-    (out / SIDECAR).write_text(json.dumps(side, ensure_ascii=False), encoding="utf-8")
+    with atomic_file(out / SIDECAR) as tmp:
+        tmp.write_text(json.dumps(side, ensure_ascii=False), encoding="utf-8")
     return written
+
+
+@contextlib.contextmanager
+def _open_text_write(tmp: Path, name: str, gz: bool):
+    """Text (UTF-8, "\\n") written to `tmp`; gzip with the header naming `name`, as if
+    written there directly."""
+    with open(tmp, "wb") as raw:
+        if not gz:
+            with io.TextIOWrapper(raw, encoding="utf-8", newline="\n") as f:
+                yield f
+            return
+        with gzip.GzipFile(filename=name, mode="wb", fileobj=raw) as z, \
+                io.TextIOWrapper(z, encoding="utf-8", newline="\n") as f:
+            yield f
 
 
 def _open_text(path: Path):

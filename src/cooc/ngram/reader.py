@@ -35,7 +35,6 @@ kernel cost 55 ns a lookup), so the order never shows.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -45,7 +44,8 @@ from typing import Any
 import numpy as np
 
 from cooc.errors import CoocError, IndexFormatError
-from cooc.formats.manifest import read_folder_manifest
+from cooc.formats.artefact import restore_interrupted
+from cooc.formats.manifest import file_problem, read_folder_manifest
 from cooc.kernels import ngram_trie as nt
 from cooc.kernels.succinct import count_code as cc
 from cooc.kernels.succinct import elias_fano as ef
@@ -56,6 +56,8 @@ _SORT_FROM = 1 << 12  # batches of this many lookups and more are sorted first
 
 
 def _manifest(path: Path) -> dict:
+    if not os.path.lexists(path):
+        restore_interrupted(path)  # a writer killed mid-swap left the old index beside it
     try:
         with open(path / MANIFEST, encoding="utf-8") as f:
             m = json.load(f)
@@ -82,19 +84,20 @@ class NgramIndex:
         self.order = int(m["order"])
         self.vocab_size = int(m["vocab_size"])
         self.markers = bool(m["markers"])
-        if set(m["files"]) != set(ARRAYS) or m.get("layout") != LAYOUT:
+        specs = {e.get("name"): e for e in m.get("files", []) if e.get("name") in ARRAYS}
+        if set(specs) != set(ARRAYS) or m.get("layout") != LAYOUT:
             raise IndexFormatError(f"{self.path}: the manifest's files or layout do not match "
                                    "this format; rebuild the index")
         arrays = {}
-        for name, spec in m["files"].items():
+        for name, spec in specs.items():
             p = self.path / spec["file"]
             try:
                 size = p.stat().st_size
             except OSError:
                 raise IndexFormatError(f"{p} is missing: the index is incomplete") from None
-            if size != spec["nbytes"]:
+            if size != spec["bytes"]:
                 raise IndexFormatError(f"{p} has {size} bytes, the manifest says "
-                                       f"{spec['nbytes']}: the index is truncated or damaged")
+                                       f"{spec['bytes']}: the index is truncated or damaged")
             dt = np.dtype(spec["dtype"])
             shape = tuple(spec["shape"])
             arrays[name] = np.memmap(p, dt, "r", shape=shape) if size else np.zeros(shape, dt)
@@ -324,13 +327,9 @@ class NgramIndex:
 
     def verify(self) -> None:
         """Check every file's sha256 and that every level decodes (IndexFormatError if not)."""
-        for spec in self.manifest["files"].values():
-            h = hashlib.sha256()
-            with open(self.path / spec["file"], "rb") as f:
-                for chunk in iter(lambda f=f: f.read(1 << 22), b""):
-                    h.update(chunk)
-            if h.hexdigest() != spec["sha256"]:
-                raise IndexFormatError(f"{self.path / spec['file']} fails its checksum")
+        problem = file_problem(self.path, self.manifest["files"])
+        if problem:
+            raise IndexFormatError(problem)
         self._uni = None
         _ = self.unigrams
         lev, _, cwords, crecs = self._trie()

@@ -6,7 +6,8 @@ Layout (format_version 2; every array little-endian, memory-mappable, sha256 in 
                     included), tokenizer (`Tokenizer.describe()`, or null for integer ids),
                     markers, grams per order, bytes per order and component, the level
                     table ("levels", `cooc.kernels.ngram_trie`), the code constants
-                    ("layout"), and {file, dtype, shape, nbytes, sha256} per array file
+                    ("layout"), and "files": {name, file, dtype, shape, bytes, sha256} per
+                    file (vocab.json too, with null dtype and shape; `cooc.formats.manifest`)
     vocab.json      the display text of every id 0..V-1 ("<s>", "</s>" last with markers)
     trie.u64        the Elias-Fano sequences of every level (`cooc.kernels.succinct.elias_fano`), one
                     after the other (the level table gives each one's words), then their
@@ -58,14 +59,14 @@ of later entries are prefetched) and its row starts, values and suffixes spooled
 sequence is written, group by group, into the memory-mapped `trie.u64` (sequences on
 threads: they share no word), and the tables of positions they made are appended.
 Memory: a few groups per thread, and the page cache for the mapped spools. The manifest is
-written last and the folder renamed into place.
+written last and the folder swapped into place (`cooc.formats.artefact`: the target holds
+the whole old index or the whole new one at every instant).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -73,7 +74,8 @@ from typing import Any
 import numpy as np
 
 from cooc.errors import CoocError
-from cooc.formats.manifest import HashedFile, file_sha256
+from cooc.formats.artefact import FolderArtefact
+from cooc.formats.manifest import HashedFile, cooc_version, file_sha256
 from cooc.kernels import ngram_trie as nt
 from cooc.kernels.succinct import count_code as cc
 from cooc.kernels.succinct import elias_fano as ef
@@ -121,24 +123,6 @@ def key_shape(order: int, vocab_size: int) -> tuple[int, int, int]:
     return bits, per_word, -(-order // per_word)
 
 
-def _is_ngram_dir(path: Path) -> bool:
-    try:
-        with open(path / MANIFEST, encoding="utf-8") as f:
-            return json.load(f).get("magic") == MAGIC
-    except (OSError, ValueError, AttributeError):
-        return False
-
-
-def check_replaceable(path: Path) -> None:
-    """Refuse to replace anything but an empty folder or an n-gram index (of any version)."""
-    if not (path.exists() or path.is_symlink()):
-        return
-    if path.is_dir() and not path.is_symlink() and (not any(path.iterdir()) or _is_ngram_dir(path)):
-        return
-    raise CoocError(f"refusing to replace {path}: it exists and is not a cooc n-gram index; "
-                    "remove it or choose another output path")
-
-
 class NgramWriter:
     """Write an n-gram index from its levels; see the module docstring.
 
@@ -174,11 +158,8 @@ class NgramWriter:
         per = memory_bytes // (2 * _GROUP_BYTES * self.num_threads)
         self.group = int(min(_GROUP_ENTRIES, max(cc.SUPER_VALUES,
                                                  per // cc.SUPER_VALUES * cc.SUPER_VALUES)))
-        check_replaceable(self.path)
-        self.tmp = self.path.with_name(f"{self.path.name}.tmp-{os.getpid()}")
-        if self.tmp.exists():
-            shutil.rmtree(self.tmp)
-        self.tmp.mkdir(parents=True)
+        self._art = FolderArtefact(self.path, MAGIC, "cooc n-gram index")
+        self.tmp = self._art.tmp
         self.unigrams = np.zeros(vocab_size, np.uint64)
         self._spools = {k: [open(self._spool_path(k, n), "wb") for n, _ in _SPOOL]
                         for k in range(2, order + 1)}
@@ -194,7 +175,7 @@ class NgramWriter:
 
     def abort(self) -> None:
         self._close_spools()
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        self._art.abort()
 
     def _close_spools(self) -> None:
         for files in self._spools.values():
@@ -404,30 +385,23 @@ class NgramWriter:
             lev, seqs, cword, crec, observed = self._levels(pool)
             words = self._layout(lev, seqs)
             self._digests["trie"] = self._write_trie(lev, seqs, words, observed, pool)
-        files = {}
         for name, (file, dt) in ARRAYS.items():
             size = (self.tmp / file).stat().st_size
-            files[name] = {"file": file, "dtype": np.dtype(dt).str,
-                           "shape": [size // np.dtype(dt).itemsize], "nbytes": size,
-                           "sha256": self._digests[name]}
+            self._art.add(name, file, np.dtype(dt).str, [size // np.dtype(dt).itemsize], size,
+                          self._digests[name])
         stats = _component_bytes(lev, self.order, cword, crec)
         for p in self.tmp.glob("level*.tmp"):
             p.unlink()
-        (self.tmp / VOCAB).write_text(json.dumps(self.texts, ensure_ascii=False), encoding="utf-8")
-        from cooc.formats.manifest import cooc_version
-
+        self._art.write_bytes("vocab", VOCAB,
+                              json.dumps(self.texts, ensure_ascii=False).encode("utf-8"))
         grams = {1: int(lev[1, nt.NGRAMS]), **self.grams}
         manifest = {"magic": MAGIC, "format_version": FORMAT_VERSION, "order": self.order,
                     "vocab_size": self.vocab_size, **self.header,
                     "grams": {str(k): int(n) for k, n in grams.items()},
                     "bytes": {str(k): s for k, s in stats.items()},
-                    "layout": LAYOUT, "levels": lev.tolist(), "files": files,
+                    "layout": LAYOUT, "levels": lev.tolist(), "files": self._art.files,
                     "created_by": f"cooc {cooc_version()}"}
-        (self.tmp / MANIFEST).write_text(json.dumps(manifest, indent=1, ensure_ascii=False),
-                                         encoding="utf-8")
-        if self.path.exists():
-            shutil.rmtree(self.path)
-        os.replace(self.tmp, self.path)
+        self._art.finish(manifest)
         self._done = True
         return self.path
 

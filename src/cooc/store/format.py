@@ -1,7 +1,11 @@
 """The token store: a corpus's token ids, written once, memory-mappable, read by every job.
 
     STORE/
-      manifest.json          magic, version, tokenizer, corpus, skip report, shard list
+      manifest.json          magic, version, created_by, tokenizer, corpus, skip report, the
+                             shards (name, documents, tokens) and "files": one entry
+                             {name, file, dtype, shape, bytes, sha256} per file
+                             (`cooc.formats.manifest`), e.g. name "tokens", file
+                             "shard-000000/tokens.u32"; vocab.json with null dtype and shape
       vocab.json             whitespace tokenizer only: its words in id order
       shard-000000/
         tokens.u32           token ids of the shard's documents, concatenated (<u4)
@@ -9,21 +13,28 @@
         doc_file.u32         index into manifest["corpus"]["files"] of each document
         doc_line.u64         1-based line (or Parquet row) of each document in its file
 
-Every array's byte size and sha256 are in the manifest. A store is written in
-`STORE.partial/`, shard by shard: each shard goes to `shard-N.tmp/`, is renamed when whole,
-and `progress.json` (the manifest so far) is then replaced atomically. A crash loses at most
-the shard in progress; the same command run again checks the finished shards' checksums and
-goes on after them. The last step writes manifest.json and renames the folder into place.
+Every file's byte size and sha256 are in the manifest (stores written before listed a
+shard's arrays in the shard, as "arrays": {name: {file, dtype, nbytes, sha256}}: still read,
+see `read_manifest`). A store is written in `STORE.partial/`, shard by shard: each shard goes
+to `shard-N.tmp/`, is renamed when whole, and `progress.json` (the manifest so far) is then
+replaced atomically. A crash loses at most the shard in progress; the same command run again
+checks the finished shards' checksums and goes on after them. The last step writes
+manifest.json and swaps the folder into place (`cooc.formats.artefact`: STORE holds the
+whole old store or the whole new one at every instant).
 """
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from cooc.errors import CoocError
-from cooc.formats.manifest import file_sha256, read_folder_manifest
+from cooc.formats.artefact import restore_interrupted
+from cooc.formats.manifest import file_entry, file_problem, read_folder_manifest
 
 MAGIC = "COOC-TOKENS"
 FORMAT_VERSION = 1
@@ -57,20 +68,38 @@ def is_store(path: Any) -> bool:
 
 
 def read_manifest(path: Path, name: str = MANIFEST) -> dict[str, Any]:
-    return read_folder_manifest(Path(path), name, MAGIC, FORMAT_VERSION, "a token store",
-                                "cooc tokenize", CoocError)
+    """The manifest (or `progress.json`) of a store, checked, with every file under `files`
+    in today's entry shape: the per-shard "arrays" of stores written before are lifted out
+    of their shards. A store a killed writer left at `<path>.old-<pid>` is put back first
+    (`cooc.formats.artefact.restore_interrupted`)."""
+    path = Path(path)
+    if name == MANIFEST and not os.path.lexists(path):
+        restore_interrupted(path)
+    m = read_folder_manifest(path, name, MAGIC, FORMAT_VERSION, "a token store",
+                             "cooc tokenize", CoocError)
+    shards = m.get("shards")
+    if not isinstance(shards, list) or not all(isinstance(s, dict) for s in shards):
+        raise CoocError(f"{path}/{name}: 'shards' must be a list of objects")
+    if "files" not in m:  # written before: each shard lists its arrays
+        files = []
+        for s in shards:
+            for k, spec in (s.pop("arrays", None) or {}).items():
+                files.append(file_entry(k, f"{s['name']}/{spec['file']}", spec["dtype"],
+                                        [spec["nbytes"] // np.dtype(spec["dtype"]).itemsize],
+                                        spec["nbytes"], spec["sha256"]))
+        m["files"] = files  # (vocab.json was not checksummed then)
+    return m
 
 
-def check_shard(store: Path, shard: dict[str, Any]) -> str | None:
-    """The first problem with a finished shard's files (size, checksum), or None."""
-    for spec in shard["arrays"].values():
-        f = store / shard["name"] / spec["file"]
-        try:
-            size = f.stat().st_size
-        except OSError:
-            return f"{f} is missing"
-        if size != spec["nbytes"]:
-            return f"{f} has {size} bytes, the manifest says {spec['nbytes']}"
-        if file_sha256(f) != spec["sha256"]:
-            return f"{f} does not match its checksum"
-    return None
+def shard_files(manifest: dict[str, Any], shard: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The manifest entries of a shard's files, by array name."""
+    prefix = shard["name"] + "/"
+    return {e["name"]: e for e in manifest["files"] if e["file"].startswith(prefix)}
+
+
+def check_shard(store: Path, manifest: dict[str, Any], shard: dict[str, Any]) -> str | None:
+    """The first problem with a finished shard's files (missing, size, checksum), or None."""
+    files = shard_files(manifest, shard)
+    if set(files) != set(ARRAYS):
+        return f"{store / shard['name']}: the manifest lists {sorted(files)}, not {sorted(ARRAYS)}"
+    return file_problem(store, list(files.values()))

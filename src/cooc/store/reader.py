@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from cooc.errors import CoocError
+from cooc.formats.manifest import file_problem
 from cooc.runtime.ranges import bounded_ranges
 from cooc.store import format as fmt
 from cooc.tokenizers import Tokenizer, load_tokenizer
@@ -23,6 +24,11 @@ class TokenStore:
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
         self.manifest = fmt.read_manifest(self.path)
+        self._files = {s["name"]: fmt.shard_files(self.manifest, s) for s in self.shards}
+        for s in self.shards:
+            if set(self._files[s["name"]]) != set(fmt.ARRAYS):
+                raise CoocError(f"token store {self.path}: the manifest does not list the "
+                                f"files of {s['name']}; tokenize again")
 
     @property
     def num_documents(self) -> int:
@@ -35,6 +41,13 @@ class TokenStore:
     @property
     def shards(self) -> list[dict[str, Any]]:
         return self.manifest["shards"]
+
+    @property
+    def identity(self) -> dict[str, Any]:
+        """What a job reading this store depends on: its shards and every file's checksum
+        (a resumed build checks it did not change)."""
+        return {"shards": self.shards,
+                "files": [[e["file"], e["sha256"]] for e in self.manifest["files"]]}
 
     def tokenizer(self, num_threads: int = 1) -> Tokenizer:
         """The tokenizer the store was made with, checked against its recorded vocabulary.
@@ -63,9 +76,9 @@ class TokenStore:
         """Documents, tokens, shards, the tokenizer and its vocabulary size, bytes of the
         arrays (and per token), the unit stored, and the skip report of the corpus."""
         nbytes = {name: 0 for name in fmt.ARRAYS}
-        for s in self.shards:
-            for name, spec in s["arrays"].items():
-                nbytes[name] = nbytes.get(name, 0) + int(spec["nbytes"])
+        for files in self._files.values():
+            for name, spec in files.items():
+                nbytes[name] = nbytes.get(name, 0) + int(spec["bytes"])
         total = sum(nbytes.values())
         tok = self.manifest.get("tokenizer", {})
         return {"path": str(self.path), "documents": self.num_documents,
@@ -76,20 +89,19 @@ class TokenStore:
                 "array_bytes": nbytes, "skipped": self.manifest.get("skip_report", {})}
 
     def verify(self) -> None:
-        """Check every shard against its sizes and checksums (CoocError naming the store and
-        the file, on the first problem); None when sound."""
-        for s in self.shards:
-            problem = fmt.check_shard(self.path, s)
-            if problem:
-                raise CoocError(f"token store {self.path}: {problem}")
+        """Check every file against its size and checksum (CoocError naming the store and the
+        file, on the first problem); None when sound."""
+        problem = file_problem(self.path, self.manifest["files"])
+        if problem:
+            raise CoocError(f"token store {self.path}: {problem}")
 
     def _read(self, shard: dict[str, Any], name: str, start: int, stop: int) -> np.ndarray:
-        spec = shard["arrays"][name]
+        spec = self._files[shard["name"]][name]
         dtype = np.dtype(spec["dtype"])
-        with open(self.path / shard["name"] / spec["file"], "rb") as f:
+        with open(self.path / spec["file"], "rb") as f:
             a = np.fromfile(f, dtype=dtype, count=stop - start, offset=dtype.itemsize * start)
         if a.shape[0] != stop - start:
-            raise CoocError(f"token store {self.path}: {shard['name']}/{spec['file']} is truncated")
+            raise CoocError(f"token store {self.path}: {spec['file']} is truncated")
         return a
 
     def iter_batches(self, max_tokens: int,

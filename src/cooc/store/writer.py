@@ -1,4 +1,10 @@
-"""Writing a token store shard by shard, resumable (layout: `cooc.store.format`)."""
+"""Writing a token store shard by shard, resumable (layout: `cooc.store.format`).
+
+The store is written in its own temporary folder, `STORE.partial/` (kept between runs so a
+killed one resumes, not `STORE.tmp-<pid>`), and installed as every folder artefact is
+(`cooc.formats.artefact.install_folder`): fsync, manifest last, then a swap that leaves STORE
+holding the whole old store or the whole new one at every instant.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +16,17 @@ from typing import Any
 
 import numpy as np
 
-from cooc.formats.manifest import HashedFile
+from cooc.formats.artefact import (
+    check_replaceable,
+    enter_phase,
+    install_folder,
+    remove_stale,
+)
+from cooc.formats.manifest import HashedFile, cooc_version, file_entry, write_manifest
 from cooc.runtime.progress import log
 from cooc.store import format as fmt
+
+_WHAT = "cooc token store"
 
 
 class StoreWriter:
@@ -31,7 +45,11 @@ class StoreWriter:
         self.fingerprint = fingerprint
         self.shard_tokens = shard_tokens
         self.shards: list[dict[str, Any]] = []
+        self.files: list[dict[str, Any]] = []  # manifest entries of the finished shards' files
         self.vocab: list[str] | None = None
+        remove_stale(self.out)  # leftovers of killed swaps; refuse anything else, before work
+        check_replaceable(self.out, fmt.MAGIC, _WHAT)
+        self._wrote = False
         self._resume()
         self._cur: dict[str, HashedFile] | None = None
         self._cur_docs = self._cur_tokens = 0
@@ -47,9 +65,11 @@ class StoreWriter:
                 m = None
                 log.warning("discarding the unfinished store %s: %s", self.dir, e)
             if m is not None and m.get("fingerprint") == self.fingerprint:
-                bad = next((p for s in m["shards"] if (p := fmt.check_shard(self.dir, s))), None)
+                bad = next((p for s in m["shards"]
+                            if (p := fmt.check_shard(self.dir, m, s))), None)
                 if bad is None:
                     self.shards = m["shards"]
+                    self.files = m["files"]
                     self.vocab = m.get("vocab")
                     for extra in self.dir.iterdir():  # a shard in progress when it was killed
                         if extra.name not in {s["name"] for s in self.shards} | {fmt.PROGRESS}:
@@ -109,51 +129,53 @@ class StoreWriter:
         if self._cur is None:
             return
         name = fmt.shard_name(len(self.shards))
-        arrays = {}
+        files = []
         for k, a in self._cur.items():
             a.f.flush()
             os.fsync(a.f.fileno())
-            a.f.close()
-            arrays[k] = {"file": fmt.ARRAYS[k][0], "dtype": a.dtype, "nbytes": a.nbytes,
-                         "sha256": a.h.hexdigest()}
+            a.close()
+            dt = np.dtype(a.dtype)
+            files.append(file_entry(k, f"{name}/{fmt.ARRAYS[k][0]}", dt.str,
+                                    [a.nbytes // dt.itemsize], a.nbytes, a.h.hexdigest()))
         os.replace(self.dir / (name + ".tmp"), self.dir / name)
         self.shards.append({"name": name, "documents": self._cur_docs,
-                            "tokens": self._cur_tokens, "arrays": arrays})
+                            "tokens": self._cur_tokens})
+        self.files.extend(files)
         self._cur, self._cur_docs, self._cur_tokens = None, 0, 0
         self.vocab = self.vocab_fn() if self.vocab_fn else None
-        self._write_json(fmt.PROGRESS, self._manifest({}))
+        write_manifest(self.dir, self._manifest({}), fmt.PROGRESS)
+        if not self._wrote:
+            self._wrote = True
+            enter_phase("writing", self.out)
 
     def finish(self, header: dict[str, Any]) -> Path:
-        """Commit the last shard, write the manifest and move the store into place."""
+        """Commit the last shard, write the manifest and swap the store into place
+        (`cooc.formats.artefact.install_folder`)."""
         self.commit()
         if self.vocab_fn:
             self.vocab = self.vocab_fn()
         manifest = self._manifest(header)
         vocab = manifest.pop("vocab", None)
+        files = list(self.files)
         if vocab is not None:
-            self._write_json(fmt.VOCAB, vocab)
-        self._write_json(fmt.MANIFEST, manifest)
+            import hashlib
+
+            data = json.dumps(vocab, ensure_ascii=False).encode("utf-8")
+            (self.dir / fmt.VOCAB).write_bytes(data)
+            files.append(file_entry("vocab", fmt.VOCAB, None, None, len(data),
+                                    hashlib.sha256(data).hexdigest()))
+        manifest["files"] = files
+        manifest.setdefault("created_by", f"cooc {cooc_version()}")
         (self.dir / fmt.PROGRESS).unlink(missing_ok=True)
-        if self.out.exists():
-            if not fmt.is_store(self.out):
-                raise RuntimeError(f"refusing to replace {self.out}: not a token store")
-            shutil.rmtree(self.out)
-        os.replace(self.dir, self.out)
+        install_folder(self.dir, self.out, manifest, _WHAT)
         return self.out
 
     def _manifest(self, header: dict[str, Any]) -> dict[str, Any]:
         m = {"magic": fmt.MAGIC, "format_version": fmt.FORMAT_VERSION,
              "fingerprint": self.fingerprint, **header,
              "documents": sum(s["documents"] for s in self.shards),
-             "tokens": sum(s["tokens"] for s in self.shards), "shards": self.shards}
+             "tokens": sum(s["tokens"] for s in self.shards), "shards": self.shards,
+             "files": self.files}
         if self.vocab is not None:
             m["vocab"] = self.vocab
         return m
-
-    def _write_json(self, name: str, obj: Any) -> None:
-        tmp = self.dir / (name + ".tmp")
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(obj, f, ensure_ascii=False)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.dir / name)

@@ -156,7 +156,7 @@ def _size(path: Path) -> int:
 def _maps_folder(work: Path, config: BuildConfig, store, resume: bool) -> Path:
     """The folder of map outputs; finished ones are kept when inputs and settings match."""
     folder = work / "maps"
-    fingerprint = {"config": config.to_dict(), "shards": store.manifest["shards"]}
+    fingerprint = {"config": config.to_dict(), "store": store.identity}
     fp_file = folder / "fingerprint.json"
     if resume and fp_file.exists():
         import json

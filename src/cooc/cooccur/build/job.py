@@ -98,7 +98,7 @@ def build_index(source, out: str | os.PathLike, config: BuildConfig | None = Non
     resumable = store is not None or (not tokenizer.grows_vocabulary and min_count == 1)
     fingerprint = checkpoint.input_fingerprint(
         [] if store is not None else corpus_desc["files"], config.to_dict(),
-        {"token_store": store.manifest["shards"]} if store is not None else None)
+        {"token_store": store.identity} if store is not None else None)
     tmp, resume = _build_folder(tmp_root, out, fingerprint, resumable and options.resume)
     # a store knows its size: the bar shows an ETA (text corpora are counted as they stream)
     progress = Progress("counting", total=store.num_tokens if store is not None else None,
