@@ -307,15 +307,28 @@ def main() -> int:
             print(f"  {field}  ({', '.join(sorted(labels))})")
         print()
         print(table(("step", "output", "base s", "new s", "cooc ..."), walls))
+        # artefacts written by the base checkout, opened and verified by the new one
+        opened = []
+        for label, out, _ in steps(args.memory, args.num_proc):
+            cmd = cooc_cmd(new, tmp / "base", tmp / "numba-new", ["verify", out])
+            r = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            said = (r.stdout + r.stderr).strip().splitlines()
+            opened.append((label, out, "yes" if r.returncode == 0 else "NO", said[-1][:90] if said else ""))
+            if r.returncode != 0:
+                failed.append(f"new verify of base {label}: {r.stdout + r.stderr}")
+        print("\nbase artefacts opened by the new code (`cooc verify`):")
+        print(table(("artefact", "path", "ok", "said"), opened))
         for f in failed:
             print(f"\nFAILED {f}", file=sys.stderr)
         n_data = sum(1 for r in rows if Path(r[1]).name != "manifest.json")
         n_bad = sum(1 for r in rows if Path(r[1]).name != "manifest.json" and r[2] != "yes")
         n_man = sum(1 for r in rows if Path(r[1]).name == "manifest.json" and r[5])
+        n_open = sum(1 for o in opened if o[2] == "yes")
         print(f"\n{n_data - n_bad}/{n_data} data files identical; {n_man} manifests with "
-              f"differences; {len(failed)} failed commands -> "
-              f"{'DIFFERENT' if bad else 'same results'}")
-        return 1 if bad else 0
+              f"differences; {n_open}/{len(opened)} base artefacts verified by the new code; "
+              f"{len(failed)} failed commands -> "
+              f"{'DIFFERENT' if bad or n_open < len(opened) else 'same results'}")
+        return 1 if bad or n_open < len(opened) else 0
     finally:
         if worktree is not None:
             drop_worktree(new, worktree)
