@@ -32,6 +32,7 @@ from cooc.cooccur.reader import CoocIndex, open_index
 from cooc.cooccur.writer import IndexWriter
 from cooc.corpus import SkipReport
 from cooc.errors import CoocError
+from cooc.formats.lock import writes_target
 from cooc.options import RunOptions
 from cooc.runtime.progress import log
 from cooc.runtime.ranges import bounded_ranges
@@ -54,6 +55,7 @@ class MergeResult:
     seconds: float
 
 
+@writes_target("out", "cooc merge")
 def merge_indexes(inputs, out: str | os.PathLike, options: RunOptions | None = None) -> MergeResult:
     """Write at `out` the index of the union of the corpora of the indexes at `inputs`."""
     t0 = time.perf_counter()

@@ -27,6 +27,7 @@ from pathlib import Path
 from cooc.cooccur.config import BuildConfig
 from cooc.errors import CoocError
 from cooc.formats.artefact import fsync_tree, remove_stale, swap_into_place
+from cooc.formats.lock import writes_target
 from cooc.options import RunOptions
 
 MAGIC = "COOC-POSITIONS"
@@ -60,6 +61,7 @@ def positions_radius(config: BuildConfig) -> int:
     return radius
 
 
+@writes_target("out", "cooc build --positions")
 def build_positions(source, out: str | os.PathLike, config: BuildConfig,
                     options: RunOptions) -> Path:
     """Write OUT.positions/ for the index OUT built from `source` with `config`."""

@@ -51,6 +51,7 @@ from pathlib import Path
 from typing import Any
 
 from cooc.errors import CoocError
+from cooc.formats.lock import TargetLock
 from cooc.formats.manifest import HashedFile, file_entry, file_sha256, write_manifest
 
 MANIFEST = "manifest.json"
@@ -356,8 +357,13 @@ class FolderArtefact:
         self.target = Path(target)
         self.magic = magic
         self.what = what
-        remove_stale(self.target)
-        check_replaceable(self.target, magic, what)
+        self.lock = TargetLock(self.target, what).acquire()  # a job may hold it already
+        try:
+            remove_stale(self.target)
+            check_replaceable(self.target, magic, what)
+        except BaseException:
+            self.lock.release()
+            raise
         self.tmp = tmp_path(self.target)
         remove_path(self.tmp)
         self.tmp.mkdir(parents=True)
@@ -413,6 +419,7 @@ class FolderArtefact:
             self.abort()
             raise
         self.state = "finished"
+        self.lock.release()
         return self.target
 
     def abort(self) -> None:
@@ -421,6 +428,7 @@ class FolderArtefact:
             return
         self.state = "aborted"
         remove_path(self.tmp)
+        self.lock.release()
 
 
 # -- file artefacts ---------------------------------------------------------------------------
@@ -446,12 +454,13 @@ def atomic_file(target: str | os.PathLike) -> Iterator[Path]:
     (`replace_file`), on an exception it is deleted and `target` is untouched. Leftover
     temporary files of killed writers of `target` are removed first."""
     target = Path(target)
-    remove_stale(target)
-    tmp = tmp_path(target)
-    remove_path(tmp)
-    try:
-        yield tmp
-        enter_phase("writing", target)
-        replace_file(tmp, target)
-    finally:
+    with TargetLock(target, "writing a file"):
+        remove_stale(target)
+        tmp = tmp_path(target)
         remove_path(tmp)
+        try:
+            yield tmp
+            enter_phase("writing", target)
+            replace_file(tmp, target)
+        finally:
+            remove_path(tmp)

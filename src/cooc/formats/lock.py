@@ -30,22 +30,25 @@ class TargetLock:
     """Exclusive, non-blocking lock on `target` for this process (a context manager).
 
     Re-entrant within one process: a job that locks its target and then calls a writer that
-    locks it again does not refuse itself."""
+    locks it again does not refuse itself; the lock goes when the last holder releases it."""
 
-    _held: dict[str, int] = {}  # lock file -> depth, in this process
+    _held: dict[str, list] = {}  # lock file -> [holders, fd or None], in this process
 
     def __init__(self, target: str | os.PathLike, what: str = "job"):
         self.target = Path(target)
         self.path = lock_path(self.target)
         self.what = what
-        self._fd: int | None = None
+        self._key: str | None = None  # set while this instance holds the lock
 
     def acquire(self) -> TargetLock:
         import fcntl
 
-        key = str(self.path.resolve())
-        if TargetLock._held.get(key):
-            TargetLock._held[key] += 1
+        if self._key is not None:
+            return self
+        key = str(self.path.absolute())
+        if key in TargetLock._held:
+            TargetLock._held[key][0] += 1
+            self._key = key
             return self
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -62,26 +65,28 @@ class TargetLock:
                                   "finish or stop it, or write to another path") from None
         except OSError:  # a file system without flock (some network mounts): no lock
             os.close(fd)
-            return self
-        os.ftruncate(fd, 0)
-        os.write(fd, f"process {os.getpid()} ({self.what}, since "
-                     f"{time.strftime('%Y-%m-%d %H:%M:%S')})\n".encode())
-        self._fd = fd
-        TargetLock._held[key] = 1
+            fd = None
+        if fd is not None:
+            os.ftruncate(fd, 0)
+            os.write(fd, f"process {os.getpid()} ({self.what}, since "
+                         f"{time.strftime('%Y-%m-%d %H:%M:%S')})\n".encode())
+        TargetLock._held[key] = [1, fd]
+        self._key = key
         return self
 
     def release(self) -> None:
-        key = str(self.path.resolve())
-        depth = TargetLock._held.get(key, 0)
-        if depth > 1:
-            TargetLock._held[key] = depth - 1
+        """Give up this instance's hold (idempotent); the lock itself goes with the last."""
+        key, self._key = self._key, None
+        if key is None:
             return
-        TargetLock._held.pop(key, None)
-        if self._fd is not None:
-            # the file stays: removing it would let a third process lock a new inode while a
-            # second one still waits on the old one
-            os.close(self._fd)
-            self._fd = None
+        entry = TargetLock._held[key]
+        entry[0] -= 1
+        if entry[0] == 0:
+            del TargetLock._held[key]
+            if entry[1] is not None:
+                # the file stays: removing it would let a third process lock a new inode
+                # while a second one still holds the old one
+                os.close(entry[1])
 
     def __enter__(self) -> TargetLock:
         return self.acquire()
@@ -96,3 +101,24 @@ def _read_holder(fd: int) -> str:
     except OSError:
         text = ""
     return text or "another process"
+
+
+def writes_target(parameter: str, what: str):
+    """Decorator of a job that writes an artefact: it holds the lock of its target (the
+    argument named `parameter`) from its first step (checkpoints, temporary folders) to
+    its last."""
+    import functools
+    import inspect
+
+    def decorate(fn):
+        signature = inspect.signature(fn)
+
+        @functools.wraps(fn)
+        def job(*args, **kwargs):
+            target = signature.bind(*args, **kwargs).arguments[parameter]
+            with TargetLock(target, what):
+                return fn(*args, **kwargs)
+
+        return job
+
+    return decorate

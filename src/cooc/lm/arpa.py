@@ -42,6 +42,7 @@ import numpy as np
 
 from cooc.errors import CoocError
 from cooc.formats.artefact import enter_phase, remove_stale, replace_file, tmp_path
+from cooc.formats.lock import TargetLock
 from cooc.lm.model import BOS, EOS, UNK, NgramModel, sort_grams
 from cooc.ngram.config import MAX_ORDER
 
@@ -117,8 +118,10 @@ def _distinct(words: list[str], word_bytes: np.ndarray, word_off: np.ndarray) ->
     return len(np.unique(h)) == len(h) or len(set(words)) == len(words)
 
 
-def _open_write(path: Path):
-    if path.suffix == ".gz":
+def _open_write(path: Path, target: Path):
+    """`path` (the temporary file) opened for writing, gzip when the target's name ends in
+    .gz (the temporary name does not)."""
+    if target.suffix == ".gz":
         return gzip.open(path, "wb", compresslevel=6)
     return open(path, "wb")
 
@@ -156,11 +159,16 @@ class ArpaWriter:
         from concurrent.futures import ThreadPoolExecutor
 
         self.path = Path(path)
-        remove_stale(self.path)  # temporary files of killed writers
-        self.tmp = tmp_path(self.path)
+        self._lock = TargetLock(self.path, "writing an ARPA file").acquire()
+        try:
+            remove_stale(self.path)  # temporary files of killed writers
+            self.tmp = tmp_path(self.path)
+            self._f = _open_write(self.tmp, self.path)
+        except BaseException:
+            self._lock.release()
+            raise
         self.threads = max(1, min(num_threads or (os.cpu_count() or 1), 8))
         self._pool = ThreadPoolExecutor(self.threads)
-        self._f = _open_write(self.tmp)
         self._k = 0
         self._done = False
         self._wrote = False
@@ -176,6 +184,7 @@ class ArpaWriter:
         self._f.close()
         if not self._done and self.tmp.exists():
             self.tmp.unlink()
+        self._lock.release()
 
     def begin(self, vocab: list[str], counts: list[int]) -> None:
         escaped = any(map(_needs_escape, vocab))

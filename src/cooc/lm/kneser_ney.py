@@ -49,6 +49,7 @@ from pathlib import Path
 import numpy as np
 
 from cooc.errors import CoocError
+from cooc.formats.lock import writes_target
 from cooc.kernels import kneser_ney as kk
 from cooc.lm.config import KneserNeyConfig
 from cooc.lm.model import BOS, EOS, UNK, NgramModel
@@ -436,6 +437,7 @@ def estimate(source, config: KneserNeyConfig | None = None,
     return sink.model(kn.vocab, meta)
 
 
+@writes_target("out", "cooc lm estimate")
 def estimate_arpa(source, out: str | os.PathLike, config: KneserNeyConfig | None = None,
                   options: RunOptions | None = None) -> dict:
     """Estimate a model as `estimate` does and stream it into the ARPA file `out` (written

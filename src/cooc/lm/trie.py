@@ -67,6 +67,7 @@ import numpy as np
 
 from cooc.errors import IndexFormatError
 from cooc.formats.artefact import FolderArtefact, restore_interrupted
+from cooc.formats.lock import writes_target
 from cooc.formats.manifest import HashedFile, cooc_version, file_problem, read_folder_manifest
 from cooc.kernels import lm_trie as kt
 from cooc.kernels.succinct import elias_fano
@@ -147,6 +148,7 @@ def _sorted_levels(model: NgramModel, tokmap: np.ndarray):
     return out
 
 
+@writes_target("path", "cooc lm index")
 def write_trie(model: NgramModel, path: str | os.PathLike, config: TrieConfig | None = None) -> Path:
     """Write `model` as an LM trie folder at `path` (see the module docstring); returns it.
     An LM trie already there is replaced (`cooc.formats.artefact`: the path holds the whole
@@ -298,6 +300,7 @@ def _sample_words(ef: np.ndarray) -> int:
     return ones + zeros
 
 
+@writes_target("path", "cooc lm index")
 def arpa_to_trie(arpa: str | os.PathLike, path: str | os.PathLike,
                  config: TrieConfig | None = None) -> Path:
     """Read an ARPA file and write it as an LM trie."""

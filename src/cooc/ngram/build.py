@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from cooc.errors import CoocError
+from cooc.formats.lock import writes_target
 from cooc.ngram.config import NgramConfig
 from cooc.ngram.count import CountStats, NgramCounter, write_levels
 from cooc.ngram.writer import BOS_TEXT, EOS_TEXT, NgramWriter
@@ -142,6 +143,7 @@ def _peek(it: Iterator) -> tuple[Any, Iterator]:
     return first, chain()
 
 
+@writes_target("out", "cooc ngram count")
 def count_ngrams(source, out: str | os.PathLike, config: NgramConfig | None = None,
                  options: RunOptions | None = None) -> NgramResult:
     """Count the n-grams of orders 1..config.order of a text corpus (files, folders, globs or

@@ -21,6 +21,7 @@ from cooc.corpus import SkipReport
 from cooc.corpus.default import DEFAULT_CORPUS_SOURCE
 from cooc.corpus.readers import skip_documents
 from cooc.corpus.sources import document_batches
+from cooc.formats.lock import writes_target
 from cooc.options import RunOptions
 from cooc.runtime.fingerprint import input_fingerprint
 from cooc.runtime.prefetch import prefetch
@@ -51,6 +52,7 @@ def _fingerprint(files: list[Path], config: BuildConfig, shard_tokens: int) -> d
                              {"shard_tokens": shard_tokens})
 
 
+@writes_target("out", "cooc tokenize")
 def tokenize_corpus(source, out: str | os.PathLike, config: BuildConfig | None = None,
                     options: RunOptions | None = None,
                     shard_tokens: int = DEFAULT_SHARD_TOKENS) -> TokenizeResult:

@@ -50,6 +50,7 @@ from cooc.store.sources import (
     tokenized_batches,
 )
 from cooc.tokenizers import Tokenizer, load_tokenizer
+from cooc.formats.lock import writes_target
 
 # A tokenizer batch (texts, token arrays, their concatenation) costs up to ~10 bytes per
 # character; it gets a tenth of the budget.
@@ -58,6 +59,7 @@ _BYTES_PER_CHAR = 10
 _MIN_BATCH_CHARS = 1 << 16
 
 
+@writes_target("out", "cooc build")
 def build_index(source, out: str | os.PathLike, config: BuildConfig | None = None,
                 options: RunOptions | None = None) -> BuildResult:
     """Build a co-occurrence index at `out` from a file, folder, glob or list of them
