@@ -4,6 +4,7 @@ code before its fix. Corpus-reader findings live in test_corpus.py (F5, F16, F19
 from __future__ import annotations
 
 import gzip
+import json
 
 import pytest
 
@@ -227,7 +228,7 @@ def _corpus(folder, seed, docs=120):
     folder.mkdir()
     with open(folder / "a.jsonl", "w") as f:
         for _ in range(docs):
-            f.write('{"text": "%s"}\n' % " ".join(rng.choice(words, rng.integers(50, 400))))
+            f.write(json.dumps({"text": " ".join(rng.choice(words, rng.integers(50, 400)))}) + "\n")
     return folder
 
 
