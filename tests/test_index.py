@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from manifest_edit import resealed
 
 from cooc.cooccur import CoocIndex, IndexWriter, format, open_index, verify_index, write_index
 from cooc.errors import CoocError, IndexFormatError
@@ -444,7 +445,7 @@ def test_bad_manifest(small, edit, message):
     mpath = path / "manifest.json"
     manifest = json.loads(mpath.read_text())
     edit(manifest)
-    mpath.write_text(json.dumps(manifest))
+    mpath.write_text(json.dumps(resealed(manifest)))
     with pytest.raises(IndexFormatError, match=message) as e:
         CoocIndex.open(path)
     assert one_line(e.value).startswith(str(path))
@@ -469,7 +470,7 @@ def rewrite_with_checksums(path: Path, name: str, arr: np.ndarray) -> None:
     for spec in manifest["files"]:
         if spec["name"] == name:
             spec["sha256"] = hashlib.sha256(raw).hexdigest()
-    mpath.write_text(json.dumps(manifest))
+    mpath.write_text(json.dumps(resealed(manifest)))
 
 
 def test_verify_locates_an_asymmetric_count(tmp_path):
@@ -504,7 +505,7 @@ def test_verify_reports_wrong_diagonal_count(small):
     mpath = path / "manifest.json"
     manifest = json.loads(mpath.read_text())
     manifest["num_diagonal"] -= 2
-    mpath.write_text(json.dumps(manifest))
+    mpath.write_text(json.dumps(resealed(manifest)))
     assert verify_index(path)[-1].endswith("manifest.json says "
                                            f"{manifest['num_diagonal']}")
 

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from manifest_edit import resealed
 
 from cooc.errors import CoocError, IndexFormatError
 from cooc.kernels import lm_trie as kt
@@ -321,6 +322,6 @@ def test_damaged_manifest_is_an_error_not_a_crash(tmp_path, model4, field, value
     for f in field[:-1]:
         t = t[f]
     t[field[-1]] = value
-    (p / "manifest.json").write_text(json.dumps(m))
+    (p / "manifest.json").write_text(json.dumps(resealed(m)))
     with pytest.raises(IndexFormatError, match="level table"):
         open_trie_lm(p, verify=False)

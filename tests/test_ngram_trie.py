@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from manifest_edit import resealed
 
 from cooc.errors import CoocError, IndexFormatError
 from cooc.kernels.succinct import count_code as cc
@@ -334,7 +335,7 @@ def test_version_1_folder_says_rebuild(tmp_path):
     path = _small(tmp_path)
     m = json.loads((path / "manifest.json").read_text())
     m["format_version"] = 1
-    (path / "manifest.json").write_text(json.dumps(m))
+    (path / "manifest.json").write_text(json.dumps(resealed(m)))
     with pytest.raises(CoocError, match="format version 1.*rebuild it with `cooc ngram count`"):
         open_ngrams(path)
 
@@ -355,7 +356,7 @@ def test_damaged_level_table_is_refused(tmp_path):
     path = _small(tmp_path)
     m = json.loads((path / "manifest.json").read_text())
     m["levels"][3][3] += 10_000  # level 3 ptr's high bits past the end of trie.u64
-    (path / "manifest.json").write_text(json.dumps(m))
+    (path / "manifest.json").write_text(json.dumps(resealed(m)))
     with pytest.raises(IndexFormatError, match="level table"):
         open_ngrams(path)
 

@@ -275,3 +275,36 @@ def test_two_writers_to_one_target_never_mix(tmp_path):
         outcomes.append(rc)
     print("exit codes (first, second) per run:", outcomes)
     assert any(rc == (0, 2) for rc in outcomes)  # the runs did overlap
+
+
+def test_an_edited_manifest_number_is_refused_for_every_artefact(tmp_path, capsys):
+    """F7/F11: manifests were outside the checksums (editing the LM trie's quantization_bits
+    moved perplexity from 25 to 1,012 with exit 0)."""
+    data = tmp_path / "a.txt"
+    import random
+
+    rng = random.Random(5)
+    data.write_text("".join(" ".join(f"w{int(rng.paretovariate(1.2)) % 500}" for _ in range(12))
+                            + "\n" for _ in range(400)))
+    paths = {"index": tmp_path / "x.cooc", "store": tmp_path / "x.tokens",
+             "ngrams": tmp_path / "x.ngrams", "trie": tmp_path / "x.lm"}
+    ws = ["--tokenizer", "whitespace", "-q"]
+    assert main(["build", str(data), "-o", str(paths["index"]), *ws]) == 0
+    assert main(["tokenize", str(data), "-o", str(paths["store"]), *ws]) == 0
+    assert main(["ngram", "count", str(data), "-o", str(paths["ngrams"]), *ws]) == 0
+    arpa = tmp_path / "x.arpa"
+    assert main(["lm", "estimate", str(data), "-o", str(arpa), "--order", "3", "-q"]) == 0
+    assert main(["lm", "index", str(arpa), "-o", str(paths["trie"])]) == 0
+    edits = {"index": ("num_diagonal", 1), "store": ("tokens", 1), "ngrams": ("order", 1),
+             "trie": ("quantization_bits", 1)}
+    for kind, path in paths.items():
+        capsys.readouterr()
+        assert main(["verify", str(path)]) == 0, kind
+        manifest = json.loads((path / "manifest.json").read_text())
+        key, delta = edits[kind]
+        manifest[key] += delta
+        (path / "manifest.json").write_text(json.dumps(manifest))
+        capsys.readouterr()
+        assert main(["verify", str(path)]) != 0, kind
+        out = capsys.readouterr()
+        assert "fails its manifest_sha256" in out.out + out.err, kind

@@ -19,7 +19,7 @@ import numpy as np
 from cooc.cooccur import format
 from cooc.errors import IndexFormatError
 from cooc.formats.artefact import restore_interrupted
-from cooc.formats.manifest import manifest_files
+from cooc.formats.manifest import check_manifest_checksum, manifest_files
 from cooc.kernels import codec
 from cooc.runtime.ranges import bounded_ranges
 
@@ -58,6 +58,9 @@ def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
     if version != format.FORMAT_VERSION:
         raise _fail(path, f"format_version {version!r} is not supported: this cooc reads version "
                           f"{format.FORMAT_VERSION} (upgrade cooc or rebuild the index)")
+    problem = check_manifest_checksum(manifest)
+    if problem:
+        raise _fail(path, f"{format.MANIFEST} {problem}")
     files = manifest_files(manifest)
     if files is not None:
         manifest.pop("arrays", None)

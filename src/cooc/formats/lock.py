@@ -5,11 +5,14 @@ Two jobs writing the same artefact would share its checkpoint folder and mix the
 before it touches anything beside the target; a second job on the same target is refused
 with a message naming the first one's process. The lock is `fcntl.flock` on a small file
 beside the target (`.<name>.lock`): the kernel drops it when the holder exits or is killed,
-so a crashed job never leaves a stale lock behind, and the file itself is harmless.
+so a crashed job never leaves a stale lock behind. The holder removes the file when it is
+done (a killed holder leaves it, harmless); a process that locked a file just removed by
+its holder notices (another inode at the path) and tries again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from pathlib import Path
@@ -41,7 +44,6 @@ class TargetLock:
         self._key: str | None = None  # set while this instance holds the lock
 
     def acquire(self) -> TargetLock:
-        import fcntl
 
         if self._key is not None:
             return self
@@ -50,22 +52,7 @@ class TargetLock:
             TargetLock._held[key][0] += 1
             self._key = key
             return self
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as e:
-            raise CoocError(f"cannot write beside {self.target}: {e.strerror} "
-                            f"({self.path}); choose another output path") from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = _read_holder(fd)
-            os.close(fd)
-            raise TargetBusyError(f"{self.target} is being written by {holder}; wait for it to "
-                                  "finish or stop it, or write to another path") from None
-        except OSError:  # a file system without flock (some network mounts): no lock
-            os.close(fd)
-            fd = None
+        fd = self._lock_file()
         if fd is not None:
             os.ftruncate(fd, 0)
             os.write(fd, f"process {os.getpid()} ({self.what}, since "
@@ -73,6 +60,37 @@ class TargetLock:
         TargetLock._held[key] = [1, fd]
         self._key = key
         return self
+
+    def _lock_file(self) -> int | None:
+        """An open descriptor of the lock file, flocked by this process (None where the
+        file system has no flock)."""
+        import fcntl
+
+        for _ in range(100):
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as e:
+                raise CoocError(f"cannot write beside {self.target}: {e.strerror} "
+                                f"({self.path}); choose another output path") from None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = _read_holder(fd)
+                os.close(fd)
+                raise TargetBusyError(f"{self.target} is being written by {holder}; wait for "
+                                      "it to finish or stop it, or write to another path") from None
+            except OSError:  # a file system without flock (some network mounts): no lock
+                os.close(fd)
+                return None
+            try:
+                same = os.stat(self.path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                return fd
+            os.close(fd)  # its holder removed it as we opened it: lock the new one
+        raise CoocError(f"cannot lock {self.path}: it keeps being replaced")
 
     def release(self) -> None:
         """Give up this instance's hold (idempotent); the lock itself goes with the last."""
@@ -84,8 +102,8 @@ class TargetLock:
         if entry[0] == 0:
             del TargetLock._held[key]
             if entry[1] is not None:
-                # the file stays: removing it would let a third process lock a new inode
-                # while a second one still holds the old one
+                with contextlib.suppress(OSError):  # removed while held: see _lock_file
+                    os.unlink(self.path)
                 os.close(entry[1])
 
     def __enter__(self) -> TargetLock:

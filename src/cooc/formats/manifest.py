@@ -74,12 +74,37 @@ def manifest_files(m: dict[str, Any]) -> list[dict[str, Any]] | None:
     return out
 
 
+MANIFEST_CHECKSUM = "manifest_sha256"
+
+
+def manifest_checksum(manifest: dict[str, Any]) -> str:
+    """sha256 of the manifest's canonical JSON without its own checksum: the numbers the
+    readers trust (sizes, shapes, quantization bits, counts) are covered as the files are."""
+    body = {k: v for k, v in manifest.items() if k != MANIFEST_CHECKSUM}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+def check_manifest_checksum(manifest: dict[str, Any]) -> str | None:
+    """The problem with a manifest's own checksum, or None (manifests written before it
+    carry none and are read as they are)."""
+    want = manifest.get(MANIFEST_CHECKSUM)
+    if want is None:
+        return None
+    if want != manifest_checksum(manifest):
+        return (f"fails its {MANIFEST_CHECKSUM}: the manifest was edited or damaged; "
+                "rebuild the artefact")
+    return None
+
+
 def write_manifest(folder: Path, manifest: dict[str, Any], name: str = "manifest.json") -> Path:
     """Write `manifest` as `folder/name` and fsync it: JSON, indented, no NaN (a manifest any
-    JSON reader takes), ASCII (file names with undecodable bytes survive); returns the path.
-    Written whole under a temporary name and renamed, so a reader never sees half of one."""
+    JSON reader takes), ASCII (file names with undecodable bytes survive), ending in its own
+    checksum (`manifest_sha256`); returns the path. Written whole under a temporary name and
+    renamed, so a reader never sees half of one."""
     path = Path(folder) / name
     tmp = path.with_name(name + ".tmp")
+    manifest = {**manifest, MANIFEST_CHECKSUM: manifest_checksum(manifest)}
     text = json.dumps(manifest, indent=1, allow_nan=False) + "\n"
     with open(tmp, "w", encoding="utf-8") as f:
         f.write(text)
@@ -131,6 +156,9 @@ def read_folder_manifest(path: Path, manifest: str, magic: str, version: int, wh
     if m.get("format_version") != version:
         raise error(f"{path} has {what.removeprefix('an ').removeprefix('a ')} format version "
                     f"{m.get('format_version')}; this cooc reads version {version}: rebuild it")
+    problem = check_manifest_checksum(m)
+    if problem:
+        raise error(f"{path}/{manifest} {problem}")
     if "files" in m or "arrays" in m:
         files = manifest_files(m)
         if files is None:
