@@ -308,3 +308,57 @@ def test_an_edited_manifest_number_is_refused_for_every_artefact(tmp_path, capsy
         assert main(["verify", str(path)]) != 0, kind
         out = capsys.readouterr()
         assert "fails its manifest_sha256" in out.out + out.err, kind
+
+
+def _store(tmp_path, name="x.tokens"):
+    data = tmp_path / "a.txt"
+    data.write_text("".join(f"w{i % 13} w{i % 7} w{i % 5} w{i % 3}\n" for i in range(300)))
+    store = tmp_path / name
+    assert main(["tokenize", str(data), "-o", str(store), "--tokenizer", "whitespace", "-q"]) == 0
+    return store
+
+
+def _patch(path, offset, value, dtype):
+    import numpy as np
+
+    a = np.fromfile(path, dtype)
+    a[offset] = value
+    a.tofile(path)
+
+
+@pytest.mark.parametrize("damage, command, message", [
+    # F4: a flipped id gave a different index with exit 0, and verify passed
+    (("tokens.u32", 5, 3, "<u4"), "build", "tokens.u32 fails its checksum"),
+    # F8: an id >= the vocabulary size: SIGSEGV
+    (("tokens.u32", 5, 10**6, "<u4"), "build", "outside the vocabulary"),
+    # F4: a decreasing doc_ptr; F9: a negative document length: heap corruption
+    (("doc_ptr.i64", 2, 1, "<i8"), "build", "doc_ptr.i64 is not a list of document starts"),
+    (("doc_ptr.i64", 2, 1, "<i8"), "ngram", "doc_ptr.i64 is not a list of document starts"),
+    (("doc_ptr.i64", 2, 1, "<i8"), "lm", "doc_ptr.i64 is not a list of document starts"),
+    (("tokens.u32", 5, 10**6, "<u4"), "ngram", "outside the vocabulary"),
+])
+def test_a_damaged_store_fails_the_job_before_any_kernel(tmp_path, capsys, damage, command,
+                                                         message):
+    """F4, F8, F9: builds from a token store checked neither checksums nor value ranges."""
+    from manifest_edit import resealed
+
+    store = _store(tmp_path)
+    file, offset, value, dtype = damage
+    _patch(store / "shard-000000" / file, offset, value, dtype)
+    if "checksum" not in message:  # damage that a sealed manifest agrees with: structure checks
+        import hashlib
+
+        manifest = json.loads((store / "manifest.json").read_text())
+        for e in manifest["files"]:
+            if e["file"].endswith(file):
+                e["sha256"] = hashlib.sha256((store / e["file"]).read_bytes()).hexdigest()
+        (store / "manifest.json").write_text(json.dumps(resealed(manifest)))
+    out = tmp_path / "out"
+    argv = {"build": ["build", str(store), "-o", f"{out}.cooc", "-q"],
+            "ngram": ["ngram", "count", str(store), "-o", f"{out}.ngrams", "-q"],
+            "lm": ["lm", "estimate", str(store), "-o", f"{out}.arpa", "-q"]}[command]
+    capsys.readouterr()
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("cooc: error") == 1
+    assert not list(tmp_path.glob("out.*"))

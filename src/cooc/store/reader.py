@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Iterator
@@ -110,12 +111,42 @@ class TokenStore:
         tokens at a time (a longer document comes alone), of all shards or the listed ones.
         Positioned reads, not maps: mapped pages would count toward the process's memory
         for as long as the map lives."""
+        vocab = int(self.manifest["tokenizer"]["vocab_size"])
         for i in range(len(self.shards)) if shards is None else shards:
             s = self.shards[i]
-            ptr = self._read(s, "doc_ptr", 0, s["documents"] + 1).astype(np.int64)
+            raw_ptr = self._read(s, "doc_ptr", 0, s["documents"] + 1)
+            self._check_checksum(s, "doc_ptr", hashlib.sha256(memoryview(raw_ptr).cast("B")))
+            ptr = raw_ptr.astype(np.int64)
+            self._check_doc_ptr(s, ptr)
+            h = hashlib.sha256()
             for d, e in bounded_ranges(ptr, max_tokens):
-                tokens = self._read(s, "tokens", int(ptr[d]), int(ptr[e])).astype(np.uint32, copy=False)
-                yield tokens, np.diff(ptr[d : e + 1])
+                tokens = self._read(s, "tokens", int(ptr[d]), int(ptr[e]))
+                h.update(memoryview(tokens).cast("B"))  # no copy
+                if tokens.size and int(tokens.max()) >= vocab:
+                    self._fail(s, "tokens", f"holds token id {int(tokens.max())}, outside the "
+                               f"vocabulary of {vocab:,}")
+                yield tokens.astype(np.uint32, copy=False), np.diff(ptr[d : e + 1])
+            self._check_checksum(s, "tokens", h)
+
+    # Every batch is checked as it is read, before a kernel sees it: the checksums of the two
+    # files a build reads (sha256 at ~2 GB/s: ~2 ns a token, under 2 % of counting), the
+    # document pointers (from 0, never decreasing, ending at the shard's token count) and
+    # the ids (below the vocabulary size). A damaged store fails the job, never its result.
+
+    def _fail(self, shard: dict[str, Any], name: str, problem: str):
+        file = self._files[shard["name"]][name]["file"]
+        raise CoocError(f"token store {self.path}: {file} {problem}; the store is damaged: "
+                        "tokenize again")
+
+    def _check_checksum(self, shard: dict[str, Any], name: str, h) -> None:
+        want = self._files[shard["name"]][name].get("sha256")
+        if want and h.hexdigest() != want:
+            self._fail(shard, name, "fails its checksum")
+
+    def _check_doc_ptr(self, shard: dict[str, Any], ptr: np.ndarray) -> None:
+        if ptr[0] != 0 or ptr[-1] != int(shard["tokens"]) or (np.diff(ptr) < 0).any():
+            self._fail(shard, "doc_ptr", f"is not a list of document starts from 0 to the "
+                       f"shard's {int(shard['tokens']):,} tokens")
 
     def document_origin(self, i: int) -> tuple[str, int]:
         """(source file, line) of document i."""
