@@ -362,3 +362,36 @@ def test_a_damaged_store_fails_the_job_before_any_kernel(tmp_path, capsys, damag
     err = capsys.readouterr().err
     assert message in err and err.count("cooc: error") == 1
     assert not list(tmp_path.glob("out.*"))
+
+
+def test_unwritable_outputs_are_one_line_errors(tmp_path, capsys, monkeypatch):
+    """F12: unwritable outputs (-o /proc/x, a folder where a file is expected, a full disk):
+    every writer raised a Python exception."""
+    import errno
+
+    from cooc.formats import manifest
+
+    data = tmp_path / "a.txt"
+    data.write_text("one two three\ntwo three four\n")
+    ws = ["--tokenizer", "whitespace", "-q"]
+    for argv in (["build", str(data), "-o", "/proc/x.cooc", *ws],
+                 ["tokenize", str(data), "-o", "/proc/x.tokens", *ws],
+                 ["ngram", "count", str(data), "-o", "/proc/x.ngrams", *ws]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.count("cooc: error") == 1 and "Traceback" not in err
+    index = tmp_path / "x.cooc"
+    assert main(["build", str(data), "-o", str(index), *ws]) == 0
+    assert main(["export", str(index), "-f", "tsv", "-o", str(tmp_path)]) == 2
+    assert "is a folder" in capsys.readouterr().err
+    before = {p.name: p.read_bytes() for p in index.iterdir()}
+
+    def full(self, a):
+        raise OSError(errno.ENOSPC, "No space left on device", str(self.f.name))
+
+    monkeypatch.setattr(manifest.HashedFile, "append", full)
+    assert main(["build", str(data), "-o", str(index), "--context-length", "4", *ws]) == 2
+    err = capsys.readouterr().err
+    assert "No space left on device" in err and err.count("\n") == 1
+    assert {p.name: p.read_bytes() for p in index.iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "x.cooc"]

@@ -73,6 +73,13 @@ def main(argv: list[str] | None = None) -> int:
         raise
     except BrokenPipeError:
         return 0
+    except OSError as e:
+        # the machine said no (disk full, permissions, a path that is not what it should
+        # be): the writers have removed their temporary files and left the target as it was
+        where = f": {e.filename}" if e.filename else ""
+        print(f"cooc: error: {e.strerror or e}{where} (nothing was changed at the output)",
+              file=sys.stderr)
+        return EXIT_USAGE
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)

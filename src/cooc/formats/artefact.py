@@ -454,6 +454,8 @@ def atomic_file(target: str | os.PathLike) -> Iterator[Path]:
     (`replace_file`), on an exception it is deleted and `target` is untouched. Leftover
     temporary files of killed writers of `target` are removed first."""
     target = Path(target)
+    if target.is_dir():
+        raise CoocError(f"{target} is a folder; give the name of the file to write")
     with TargetLock(target, "writing a file"):
         remove_stale(target)
         tmp = tmp_path(target)
