@@ -395,3 +395,48 @@ def test_unwritable_outputs_are_one_line_errors(tmp_path, capsys, monkeypatch):
     assert "No space left on device" in err and err.count("\n") == 1
     assert {p.name: p.read_bytes() for p in index.iterdir()} == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "x.cooc"]
+
+
+_SIGNAL_AT = """
+import os, signal, sys
+from cooc.formats import artefact
+phase_wanted = sys.argv[1]
+def hook(phase, target):
+    if phase == phase_wanted and str(target).endswith(".cooc"):
+        os.kill(os.getpid(), signal.SIGTERM)
+artefact.set_phase_hook(hook)
+from cooc.cli.main import main
+raise SystemExit(main(sys.argv[2:]))
+"""
+
+
+@pytest.mark.parametrize("phase, new_in_place", [
+    ("writing", False), ("checksummed", False), ("swapping", True), ("swapped", True)])
+def test_sigterm_at_any_phase_exits_130_saying_what_is_in_place(tmp_path, phase, new_in_place):
+    """F13: Ctrl-C or SIGTERM during the final write gave SystemError and exit 1; SIGTERM at
+    the final rename left `.old-PID` behind."""
+    import os
+    import subprocess
+    import sys
+
+    a, b = tmp_path / "a.txt", tmp_path / "b.txt"
+    a.write_text("one two three\n")
+    b.write_text("four five six seven\n")
+    out = tmp_path / "x.cooc"
+    ws = ["--tokenizer", "whitespace", "-q"]
+    assert main(["build", str(b), "-o", str(tmp_path / "solo.cooc"), *ws]) == 0
+    assert main(["build", str(a), "-o", str(out), *ws]) == 0
+    old = {p.name: p.read_bytes() for p in out.iterdir()}
+    new = {p.name: p.read_bytes() for p in (tmp_path / "solo.cooc").iterdir()}
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    r = subprocess.run([sys.executable, "-c", _SIGNAL_AT, phase, "build", str(b), "-o", str(out),
+                        *ws], env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 130, r.stderr
+    assert "Traceback" not in r.stderr and r.stderr.count("\n") == 1
+    got = {p.name: p.read_bytes() for p in out.iterdir()}
+    got.pop("manifest.json"), old.pop("manifest.json"), new.pop("manifest.json")
+    if new_in_place:
+        assert got == new and f"the new {out} is in place" in r.stderr
+    else:
+        assert got == old and "nothing was changed" in r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b.txt", "solo.cooc", "x.cooc"]

@@ -40,12 +40,35 @@ def _on_sigterm(signum, frame):  # noqa: ARG001
     raise KeyboardInterrupt
 
 
-def _interrupted() -> int:
-    print("cooc: interrupted; nothing was written at the target path", file=sys.stderr)
+def _interrupted(before: int) -> int:
+    """Exit 130 saying what the interrupted command left: every output is either unchanged
+    or wholly new (the writers swap atomically), so say which."""
+    done = []
+    if "cooc.formats.artefact" in sys.modules:
+        done = sys.modules["cooc.formats.artefact"].installed()[before:]
+    if done:
+        print(f"cooc: interrupted; the new {', '.join(map(str, done))} is in place, "
+              "nothing else was changed", file=sys.stderr)
+    else:
+        print("cooc: interrupted; nothing was changed at the output", file=sys.stderr)
     return EXIT_INTERRUPTED
 
 
+def _from_interrupt(e: BaseException) -> bool:
+    """An exception raised because of Ctrl-C/SIGTERM: a signal that lands inside a numba
+    dispatch or a worker's wait surfaces as SystemError/RuntimeError caused by it."""
+    seen = set()
+    while e is not None and id(e) not in seen:
+        if isinstance(e, KeyboardInterrupt):
+            return True
+        seen.add(id(e))
+        e = e.__cause__ or e.__context__
+    return False
+
+
 def main(argv: list[str] | None = None) -> int:
+    written = sys.modules.get("cooc.formats.artefact")  # outputs of earlier calls (tests)
+    before = len(written.installed()) if written else 0
     # the handler goes in first: building the parser imports the heavy modules
     previous = signal.getsignal(signal.SIGTERM)
     try:
@@ -64,12 +87,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cooc: error: {e}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        return _interrupted()
-    except SystemError as e:
-        # a signal that lands inside a numba dispatch surfaces as SystemError caused by the
-        # KeyboardInterrupt; the build has unwound (temp files removed) all the same
-        if isinstance(e.__cause__, KeyboardInterrupt) or isinstance(e.__context__, KeyboardInterrupt):
-            return _interrupted()
+        return _interrupted(before)
+    except (SystemError, RuntimeError) as e:
+        # the build has unwound (temp files removed) all the same
+        if _from_interrupt(e):
+            return _interrupted(before)
         raise
     except BrokenPipeError:
         return 0

@@ -266,11 +266,53 @@ def exchange(a: str | os.PathLike, b: str | os.PathLike) -> bool:
     return True
 
 
+_INSTALLED: list[Path] = []
+
+
+def installed() -> list[Path]:
+    """The targets this process has put in place so far (an interrupted command says which
+    of its outputs are new)."""
+    return list(_INSTALLED)
+
+
+@contextlib.contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Ctrl-C and SIGTERM wait until the block is done (the swap and the removal of the old
+    copy): an interrupt lands before the swap (nothing changed) or after it (the new one is
+    in place), never between the swap and the clean-up. The Python handlers are swapped for
+    ones that only take note (blocking the signals would not do: any thread may receive
+    them); outside the main thread nothing is deferred. SIGKILL cannot wait: the swap itself
+    is one step, and the next writer removes the old copy."""
+    import signal
+
+    received: list[int] = []
+    wanted = (signal.SIGINT, signal.SIGTERM)
+    try:
+        previous = {s: signal.signal(s, lambda signum, frame: received.append(signum))
+                    for s in wanted}
+    except ValueError:  # not the main thread
+        previous = None
+    try:
+        yield
+    finally:
+        if previous is not None:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+            if received:  # delivered again, now, to the handler it was meant for
+                signal.raise_signal(received[0])
+
+
 def swap_into_place(new: str | os.PathLike, target: str | os.PathLike) -> Path:
     """Put the finished folder `new` (beside `target`) in place of `target` so that `target`
     always holds the whole old or the whole new artefact (see the module docstring), then
     delete the old copy; returns `target`."""
-    new, target = Path(new), Path(target)
+    with signals_deferred():  # a deferred interrupt lands as the block ends: record first
+        _swap(Path(new), Path(target))
+        _INSTALLED.append(Path(target))
+    return Path(target)
+
+
+def _swap(new: Path, target: Path) -> Path:
     enter_phase("swapping", target)
     if not os.path.lexists(target):
         os.rename(new, target)
@@ -440,10 +482,12 @@ def replace_file(tmp: str | os.PathLike, target: str | os.PathLike) -> Path:
     tmp, target = Path(tmp), Path(target)
     fsync_file(tmp)
     enter_phase("checksummed", target)
-    enter_phase("swapping", target)
-    os.replace(tmp, target)
-    fsync_dir(target.parent)
-    enter_phase("swapped", target)
+    with signals_deferred():
+        enter_phase("swapping", target)
+        os.replace(tmp, target)
+        fsync_dir(target.parent)
+        enter_phase("swapped", target)
+        _INSTALLED.append(target)
     return target
 
 
