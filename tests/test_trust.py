@@ -440,3 +440,37 @@ def test_sigterm_at_any_phase_exits_130_saying_what_is_in_place(tmp_path, phase,
     else:
         assert got == old and "nothing was changed" in r.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b.txt", "solo.cooc", "x.cooc"]
+
+
+def test_messages_mean_what_they_say(tmp_path, capsys, caplog):
+    """F19: a corpus with zero good documents built with exit 0 and "7288880.00 bytes per
+    entry"; the LM hint named write_trie; "--stride 1" reported 3,187,200 tokens for a
+    27,440-token corpus; "data.bin has 893648 bytes, expected 893648"."""
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text('{"text": ""}\n{"nope": 1}\n')
+    assert main(["build", str(empty), "-o", str(tmp_path / "e.cooc")]) == 0
+    err = capsys.readouterr().err
+    assert "no documents to count (2 bad records skipped, see above): the index at" in caplog.text
+    assert "bytes per entry" not in err and "no pairs" in err
+    assert main(["stats", str(tmp_path / "e.cooc")]) == 0
+    assert "bytes per entry  - (no entries)" in capsys.readouterr().out
+    with pytest.raises(CoocError, match="cooc lm index MODEL.arpa"):
+        from cooc.lm.trie import open_trie_lm
+
+        open_trie_lm(tmp_path)
+    data = tmp_path / "a.txt"
+    data.write_text("one two three four five six\n")
+    assert main(["build", str(data), "-o", str(tmp_path / "s.cooc"), "--tokenizer", "whitespace",
+                 "--context-length", "4", "--stride", "1"]) == 0
+    assert "tokens in windows (overlapping)" in capsys.readouterr().err
+    index = tmp_path / "s.cooc"
+    manifest = json.loads((index / "manifest.json").read_text())
+    entry = next(e for e in manifest["files"] if e["name"] == "data")
+    entry["bytes"] += 8
+    from manifest_edit import resealed
+
+    (index / "manifest.json").write_text(json.dumps(resealed(manifest)))
+    assert main(["verify", str(index)]) != 0
+    out = capsys.readouterr()
+    said = out.out + out.err
+    assert f"data.bin is listed with {entry['bytes']} bytes, its shape needs {entry['bytes'] - 8}" in said

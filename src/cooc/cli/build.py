@@ -77,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
         raise
     r = result
     t = r.timings
-    say(f"cooc: {r.num_documents:,} documents, {r.num_tokens:,} tokens, {r.num_windows:,} windows "
+    tokens = "tokens in windows (overlapping)" if config.window.stride else "tokens"
+    say(f"cooc: {r.num_documents:,} documents, {r.num_tokens:,} {tokens}, {r.num_windows:,} windows "
         f"-> {r.num_entries // 2:,} pairs in {t.get('total', 0):.2f} s "
         f"(tokenize {t.get('tokenize', 0):.2f} s, count {t.get('count', 0):.2f} s, "
         f"merge {t.get('merge', 0):.2f} s, write {t.get('write', 0):.2f} s; "
@@ -90,7 +91,8 @@ def run(args: argparse.Namespace) -> int:
         say(f"cooc: positions {build_positions(sources or None, out, config, options)}")
     with open_index(out) as index:
         say(f"cooc: index {out} ({fmt_bytes(index.nbytes()['total'])}, "
-            f"{index.bytes_per_entry:.2f} bytes per entry)")
+            + (f"{index.bytes_per_entry:.2f} bytes per entry)" if index.num_entries else
+               "no pairs)"))
         from cooc.cooccur import export
 
         if pickle_out:

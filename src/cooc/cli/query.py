@@ -133,7 +133,8 @@ def _print_index_stats(index, s: dict) -> None:
     b = s["index_bytes"]
     parts = ", ".join(f"{k} {v:,}" for k, v in b.items() if k != "total")
     print(f"index bytes      {b['total']:,}  ({parts})")
-    print(f"bytes per entry  {s['bytes_per_entry']:.3f}")
+    bpe = s["bytes_per_entry"]
+    print(f"bytes per entry  {bpe:.3f}" if bpe == bpe else "bytes per entry  - (no entries)")
     _print_skipped(s)
 
 

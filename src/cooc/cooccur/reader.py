@@ -179,7 +179,10 @@ class CoocIndex:
                 raise _fail(path, f"{format.MANIFEST}: {name} must be {format.file_name(name)} "
                                   f"with dtype {dtype}, got {spec.get('file')!r} "
                                   f"{spec.get('dtype')!r}")
-            if spec_shape(name) != want or min(want) < 0:
+            if min(want) < 0:
+                raise _fail(path, f"{format.MANIFEST}: the shapes of data and text are missing "
+                                  f"or invalid, so the size of {name} is unknown")
+            if spec_shape(name) != want:
                 raise _fail(path, f"{format.MANIFEST}: {name} has shape {spec_shape(name)}, "
                                   f"expected {want}")
             nbytes = int(np.prod(want)) * np.dtype(dtype).itemsize
@@ -188,7 +191,10 @@ class CoocIndex:
                 size = fpath.stat().st_size
             except FileNotFoundError:
                 raise _fail(path, f"{spec['file']} is missing") from None
-            if size != nbytes or spec.get("bytes") != nbytes:
+            if spec.get("bytes") != nbytes:
+                raise _fail(path, f"{format.MANIFEST}: {spec['file']} is listed with "
+                                  f"{spec.get('bytes')!r} bytes, its shape needs {nbytes}")
+            if size != nbytes:
                 raise _fail(path, f"{spec['file']} has {size} bytes, expected {nbytes} "
                                   "(truncated or partial write?)")
             arrays[name] = _map(path, spec, np.dtype(dtype), want)
@@ -312,9 +318,10 @@ class CoocIndex:
 
     @property
     def bytes_per_entry(self) -> float:
-        """Index bytes (all arrays but the text blob) per stored directed entry."""
+        """Index bytes (all arrays but the text blob) per stored directed entry (nan for an
+        index without entries: there is nothing to divide by)."""
         nb = self.nbytes()
-        return (nb["total"] - nb["texts"]) / max(self._num_entries, 1)
+        return (nb["total"] - nb["texts"]) / self._num_entries if self._num_entries else float("nan")
 
     # -- statistics and checks ------------------------------------------------------------------
 

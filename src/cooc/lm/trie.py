@@ -328,7 +328,7 @@ class TrieLanguageModel:
         if not os.path.lexists(self.path):
             restore_interrupted(self.path)  # a writer killed mid-swap left the old trie beside it
         m = read_folder_manifest(self.path, MANIFEST, MAGIC, FORMAT_VERSION, "an LM trie",
-                                 "cooc.lm.trie.write_trie", IndexFormatError)
+                                 "`cooc lm index MODEL.arpa -o OUT.lm`", IndexFormatError)
         self.manifest = m
         self.order = int(m["order"])
         self.vocab_size = int(m["vocab_size"])

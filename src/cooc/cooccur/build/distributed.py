@@ -38,6 +38,7 @@ def build_distributed(source, out: str | os.PathLike, config: BuildConfig | None
     from cooc.cooccur import IndexWriter
     from cooc.cooccur.build.common import (
         BuildResult,
+        check_documents,
         check_saturation,
         check_strict,
         config_for_store,
@@ -75,6 +76,7 @@ def build_distributed(source, out: str | os.PathLike, config: BuildConfig | None
         config = config_for_store(config, store)
         report = SkipReport.from_dict(store.manifest["skip_report"])
         check_strict(report, options.strict, out)
+        check_documents(store.num_documents, report, out)
         win = config.window
         if win.packing == "concat" and tokenizer.eot_id is None:
             raise CoocError(f"tokenizer {config.tokenizer!r} has no end-of-text token; use "

@@ -35,6 +35,7 @@ from cooc.cooccur.build.windowing import WindowCutter
 from cooc.cooccur.build.common import (
     BuildResult,
     StrictError,
+    check_documents,
     check_saturation,
     check_strict,
     config_for_store,
@@ -202,6 +203,7 @@ def _count_and_write(token_batches, tokenizer, config, out, tmp, data_budget, ba
         counter.flush()
         save_checkpoint()
         check_strict(report, strict, out)  # the report is complete: every record was read
+        check_documents(num_docs, report, out)
         acc, stats = counter.acc, counter.stats
         vocab = tokenizer.vocab_size
 
