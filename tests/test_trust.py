@@ -474,3 +474,13 @@ def test_messages_mean_what_they_say(tmp_path, capsys, caplog):
     out = capsys.readouterr()
     said = out.out + out.err
     assert f"data.bin is listed with {entry['bytes']} bytes, its shape needs {entry['bytes'] - 8}" in said
+
+
+def test_a_store_with_a_damaged_manifest_is_reported_not_read_as_a_corpus(tmp_path, capsys):
+    """F11: a store manifest that is bad JSON was read as a corpus: exit 0, empty index."""
+    store = _store(tmp_path)
+    (store / "manifest.json").write_text("{not json")
+    assert main(["build", str(store), "-o", str(tmp_path / "y.cooc"), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "manifest.json is unreadable" in err and err.count("\n") == 1
+    assert not (tmp_path / "y.cooc").exists()

@@ -58,13 +58,19 @@ def partial_path(out: Path) -> Path:
 
 
 def is_store(path: Any) -> bool:
-    """True when `path` is a token store folder (its manifest has the store's magic)."""
+    """True when `path` is a token store folder: its manifest has the store's magic, or it
+    holds the store's first shard (a damaged store is opened, so that its damage is
+    reported, not read as a corpus of one bad manifest.json)."""
     try:
         p = Path(path)
         with open(p / MANIFEST, encoding="utf-8") as f:
-            return json.load(f).get("magic") == MAGIC
+            m = json.load(f)
+        return isinstance(m, dict) and m.get("magic") == MAGIC
     except (OSError, ValueError, TypeError, AttributeError):
-        return False
+        try:
+            return (Path(path) / shard_name(0)).is_dir()
+        except (TypeError, OSError):
+            return False
 
 
 def read_manifest(path: Path, name: str = MANIFEST) -> dict[str, Any]:
