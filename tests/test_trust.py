@@ -484,3 +484,29 @@ def test_a_store_with_a_damaged_manifest_is_reported_not_read_as_a_corpus(tmp_pa
     err = capsys.readouterr().err
     assert "manifest.json is unreadable" in err and err.count("\n") == 1
     assert not (tmp_path / "y.cooc").exists()
+
+
+def test_scratch_folders_of_killed_jobs_are_removed_by_the_next_job(tmp_path):
+    """F17: the `cooc-ngrams-*` folders (and temp/old folders) of killed runs stayed forever."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    data = tmp_path / "a.txt"
+    data.write_text("".join(f"w{i % 17} w{i % 5} w{i % 3}\n" for i in range(2000)))
+    out = tmp_path / "x.ngrams"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    # a count killed while its scratch folder exists (at the index's first file)
+    hook = ("import os, signal, sys\nfrom cooc.formats import artefact\n"
+            "artefact.set_phase_hook(lambda phase, target: os.kill(os.getpid(), signal.SIGKILL)"
+            " if phase == 'writing' else None)\nfrom cooc.cli.main import main\n"
+            "raise SystemExit(main(sys.argv[1:]))")
+    r = subprocess.run([sys.executable, "-c", hook, "ngram", "count", str(data), "-o", str(out),
+                        "--tokenizer", "whitespace", "-q"], env=env, timeout=120)
+    assert r.returncode == -signal.SIGKILL
+    left = sorted(p.name for p in tmp_path.iterdir() if p.name != "a.txt")
+    assert left and any(n.startswith("cooc-ngrams-") for n in left)  # what a kill leaves
+    assert main(["ngram", "count", str(data), "-o", str(out), "--tokenizer", "whitespace",
+                 "-q"]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "x.ngrams"]

@@ -53,6 +53,7 @@ from typing import Any
 from cooc.errors import CoocError
 from cooc.formats.lock import TargetLock
 from cooc.formats.manifest import HashedFile, file_entry, file_sha256, write_manifest
+from cooc.runtime.scratch import pid_alive
 
 MANIFEST = "manifest.json"
 PHASES = ("writing", "checksummed", "swapping", "swapped")
@@ -106,23 +107,6 @@ def old_path(target: str | os.PathLike, pid: int | None = None) -> Path:
     """`<target>.old-<pid>`: where the swap without exchange parks the old copy of `target`."""
     target = Path(target)
     return target.with_name(f"{target.name}.old-{os.getpid() if pid is None else pid}")
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether process `pid` runs (our own pid counts as running)."""
-    if pid == os.getpid():
-        return True
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process
-        return True
-    except OSError:
-        return False
-    return True
 
 
 def leftovers(target: str | os.PathLike) -> list[tuple[str, int, Path]]:

@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -56,6 +55,7 @@ from cooc.lm.model import BOS, EOS, UNK, NgramModel
 from cooc.options import RunOptions
 from cooc.runtime.malloc import trim
 from cooc.runtime.progress import log
+from cooc.runtime.scratch import scratch_dir
 from cooc.runtime.spool import SpoolFiles
 
 _SLICE = 1 << 18  # n-grams per slice of a level
@@ -350,7 +350,7 @@ def estimate_levels(levels, texts: list[str], order: int, sink,
                     prune: tuple[int, ...] = ()) -> KneserNey:
     """Estimate from trie levels (`cooc.ngram.levels`) into `sink`; returns the finished
     estimator (its `meta()`, `vocab`, `counts`)."""
-    scratch = Path(tempfile.mkdtemp(prefix="cooc-kn-", dir=tmp_dir))
+    scratch = scratch_dir(tmp_dir, "kn")
     try:
         kn = KneserNey(levels, texts, _check_order(levels, order), scratch, discount_fallback,
                        prune)
@@ -398,7 +398,7 @@ def _count_and_estimate(source, config: KneserNeyConfig, sink, options: RunOptio
 
     if tmp_dir is not None:
         tmp_dir.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix="cooc-lm-", dir=tmp_dir))
+    tmp = scratch_dir(tmp_dir, "lm")
     t0 = time.perf_counter()
     try:
         levels, res = count_levels(

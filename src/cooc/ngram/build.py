@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -26,6 +25,7 @@ from cooc.ngram.count import CountStats, NgramCounter, write_levels
 from cooc.ngram.writer import BOS_TEXT, EOS_TEXT, NgramWriter
 from cooc.options import RunOptions
 from cooc.runtime.progress import Progress, peak_rss_bytes
+from cooc.runtime.scratch import scratch_dir
 
 
 @dataclass
@@ -214,7 +214,7 @@ def _source_batches(source, config: NgramConfig, options: RunOptions, tmp_dir: P
             tokenizer = load_tokenizer(config.tokenizer, num_threads=nthreads)
             tb = tokenized_batches(prefetch(docs(max_chars)), tokenizer, report, timings)
             if tokenizer.grows_vocabulary:  # ids final only at the end
-                spool = Path(tempfile.mkdtemp(prefix="cooc-ngram-tokens-", dir=tmp_dir))
+                spool = scratch_dir(tmp_dir, "tokens")
                 tb = spooled_batches(tb, tokenizer, spool)
             batches = ((b.tokens, b.doc_lens) for b in tb)
         first, batches = _peek(iter(batches))

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -42,6 +41,7 @@ from cooc.ngram.writer import NgramWriter, key_shape
 from cooc.runtime.malloc import trim
 from cooc.runtime.progress import log
 from cooc.runtime.ranges import bounded_ranges, even_ranges
+from cooc.runtime.scratch import scratch_dir
 
 _RUN_SHARE = 0.35
 _BATCH_SHARE = 0.25
@@ -130,7 +130,7 @@ class NgramCounter:
             _MAX_BATCH_TOKENS, int(memory_bytes * _BATCH_SHARE / item / self.num_threads)))
         self.max_run_budget = int(memory_bytes * _RUN_SHARE)
         self.run_budget = min(self.max_run_budget, _FIRST_RUN_BUDGET)  # doubles at each spill
-        self._tmp = Path(tempfile.mkdtemp(prefix="cooc-ngrams-", dir=tmp_dir))
+        self._tmp = scratch_dir(tmp_dir, "ngrams")
         self.runs: list[_Run] = []  # in memory, sizes decreasing
         self.spilled: list[_Run] = []
         self.stats = CountStats()
