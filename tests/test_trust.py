@@ -510,3 +510,36 @@ def test_scratch_folders_of_killed_jobs_are_removed_by_the_next_job(tmp_path):
     assert main(["ngram", "count", str(data), "-o", str(out), "--tokenizer", "whitespace",
                  "-q"]) == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "x.ngrams"]
+
+
+def test_a_kill_while_writing_the_index_keeps_the_checkpoint(tmp_path):
+    """F18: a kill during the final write discarded the whole checkpoint (the final merge
+    had deleted the runs it names); the rerun started over."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    data = _corpus(tmp_path / "data", 3, docs=60)
+    store = tmp_path / "d.tokens"
+    assert main(["tokenize", str(data), "-o", str(store), "--tokenizer", "whitespace", "-q"]) == 0
+    kill = _SPILLING_BUILD.replace(
+        "from cooc.cli.main import main",
+        "import os, signal\nfrom cooc.formats import artefact\n"
+        "artefact.set_phase_hook(lambda p, t: os.kill(os.getpid(), signal.SIGKILL) "
+        "if p == 'checksummed' else None)\nfrom cooc.cli.main import main")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    argv = ["build", str(store), "--memory", "1", "--batch-size", "8", "--num-proc", "1"]
+    solo = tmp_path / "solo.cooc"
+    assert subprocess.run([sys.executable, "-c", _SPILLING_BUILD, *argv, "-o", str(solo), "-q"],
+                          env=env).returncode == 0
+    out = tmp_path / "x.cooc"
+    r = subprocess.run([sys.executable, "-c", kill, *argv, "-o", str(out), "-q"], env=env)
+    assert r.returncode == -signal.SIGKILL
+    r = subprocess.run([sys.executable, "-c", _SPILLING_BUILD, *argv, "-o", str(out)], env=env,
+                       capture_output=True, text=True)
+    assert r.returncode == 0 and "60 documents already counted" in r.stderr, r.stderr
+    assert ({p.name: p.read_bytes() for p in out.glob("*.bin")}
+            == {p.name: p.read_bytes() for p in solo.glob("*.bin")})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.tokens", "data", "solo.cooc",
+                                                          "x.cooc"]

@@ -147,13 +147,18 @@ class CountAccumulator:
 
     def finish(self) -> Iterator[Csr]:
         """Row ranges of the final sum, in order. The runs are deleted once the stream is
-        complete, not before: a build killed in its final merge resumes from them."""
+        complete, not before; with `keep_merged` (a checkpointed build) not at all: the
+        checkpoint names them until the index is in place, so a build killed while writing
+        its index resumes from them (the build folder goes once the index is installed), at
+        the cost of the runs' disk space during the final write."""
         mirrored = self._mirrored
         if mirrored is None and self.pending is not None:
             mirrored = Mirrored(self.pending)
         self._mirrored = self.pending = None
         yield from sum_rows(self.runs, mirrored, self.vocab_size, self.merge_bytes, self.pool,
                             self.num_threads)
+        if self.keep_merged:
+            return
         for r in self.runs:
             r.delete()
         self.runs = []
