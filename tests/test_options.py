@@ -23,12 +23,15 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "cooc"
 
 def test_defaults_resolve_the_same_for_every_job(tmp_path):
     o = RunOptions()
-    assert o.resolved_num_proc() == (os.cpu_count() or 1)
+    assert o.resolved_num_proc() == len(os.sched_getaffinity(0))
     assert o.resolved_memory() == default_memory_bytes() >= 256 << 20
     assert o.resolved_tmp_dir(tmp_path / "x.cooc") == tmp_path  # beside the output
     assert o.resolved_tmp_dir() is None  # no output: the system's temp folder
-    given = RunOptions(num_proc=3, memory_bytes=1 << 20, tmp_dir=tmp_path / "t")
-    assert given.resolved_num_proc() == 3 and given.resolved_memory() == 1 << 20
+    given = RunOptions(num_proc=1, memory_bytes=1 << 20, tmp_dir=tmp_path / "t")
+    assert given.resolved_num_proc() == 1 and given.resolved_memory() == 1 << 20
+    cores = len(os.sched_getaffinity(0))
+    # F15: more threads than cores only multiplied the per-thread buffers past the budget
+    assert RunOptions(num_proc=1000).resolved_num_proc() == cores
     assert given.tmp_dir == str(tmp_path / "t")  # a path is kept as a str
     assert given.resolved_tmp_dir(tmp_path / "x.cooc") == tmp_path / "t"
 

@@ -117,8 +117,17 @@ class RunOptions:
 
     def resolved_num_proc(self) -> int:
         """Threads to use: `num_proc`, or all cores (the work is CPU-bound and the result does
-        not depend on the thread count)."""
-        return self.num_proc if self.num_proc > 0 else (os.cpu_count() or 1)
+        not depend on the thread count). At most the cores this process may use: each
+        thread holds vocabulary-sized buffers, so 1,000 threads on 2 cores only broke the
+        memory budget (1.0 GB at 400M) without counting faster."""
+        cores = _usable_cores()
+        if self.num_proc <= 0:
+            return cores
+        if self.num_proc > cores:
+            _warn_once(f"num_proc {self.num_proc} is more than the {cores} cores this process "
+                       f"may use; using {cores}")
+            return cores
+        return self.num_proc
 
     def resolved_memory(self) -> int:
         """The budget in bytes: `memory_bytes`, or `default_memory_bytes()`."""
@@ -134,3 +143,21 @@ class RunOptions:
         if out is None:
             return None
         return Path(out).parent
+
+
+def _usable_cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+_WARNED: set[str] = set()
+
+
+def _warn_once(message: str) -> None:
+    if message not in _WARNED:
+        _WARNED.add(message)
+        import logging
+
+        logging.getLogger("cooc").warning(message)
