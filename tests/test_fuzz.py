@@ -395,7 +395,8 @@ JSON_LINE = st.one_of(
     st.binary(max_size=24),
     st.sampled_from([b"", b" ", b"{", b'{"text": "unterminated', b'{"text": "a\\ud800b"}',
                      b'{"text": "x", "text": 3}', b"\xef\xbb\xbf{}", b"[1, 2", b"null",
-                     b'{"text": "' + b"w " * 2000 + b'"}']),
+                     b'{"text": "' + b"w " * 2000 + b'"}', b"[" * 3000, b'{"text": ' + b"[" * 3000,
+                     b'{"text": 1' + b"0" * 5000 + b"}", b'{"text": "\\u0000 \\udfff"}']),
 )
 TXT_LINE = st.one_of(TEXT.map(lambda t: t.encode("utf-8", "surrogatepass")), st.binary(max_size=24))
 
@@ -536,7 +537,7 @@ def save_corpus(suffix: str, data: bytes):
 
 @pytest.mark.parametrize("suffix", CORPUS_SUFFIXES)
 def test_fuzz_corpus_readers(fz, suffix):
-    @budget(6)
+    @budget(8)
     @given(inp=corpus_inputs(suffix))
     def run(inp):
         sfx, data = inp
@@ -649,7 +650,7 @@ def save_bytes(name_suffix: str, data: bytes):
 def test_fuzz_arpa(fz, gz):
     base_text = (fz.base / "m.arpa").read_text()
 
-    @budget(12)
+    @budget(30)
     @given(data=arpa_inputs(base_text, gz))
     def run(data):
         settle(check_arpa(fz, data, gz), save_bytes(".arpa.gz" if gz else ".arpa", data))
@@ -729,7 +730,7 @@ def test_fuzz_google_import(fz):
     base = {p.name: p.read_bytes() for p in (fz.base / "google").iterdir()}
     sidecar_paths = json_paths(json.loads(base["cooc-ngrams.json"]))
 
-    @budget(12)
+    @budget(30)
     @given(ops=st.lists(GOOGLE_OP, max_size=3),
            json_ops=st.lists(st.tuples(st.sampled_from(sidecar_paths), JSON_EDIT), max_size=2),
            noise=st.none() | st.dictionaries(st.sampled_from(["1-grams", "2-grams", "cooc-ngrams.json"]),
@@ -987,7 +988,7 @@ def save_mutation(kind: str, muts: list):
 
 @pytest.mark.parametrize("kind", list(PROBES))
 def test_fuzz_artefacts(fz, kind):
-    examples = {"cooc": 14, "tokens": 14, "ngrams": 18, "lm": 18}[kind]
+    examples = {"cooc": 25, "tokens": 25, "ngrams": 30, "lm": 40}[kind]
 
     @budget(examples)
     @given(muts=artefact_mutations(fz, kind))
