@@ -182,3 +182,28 @@ def cooc_version() -> str:
     except (ImportError, PackageNotFoundError):
         return "unknown"
 
+
+def read_vocabulary(folder: Path, manifest: dict[str, Any], file: str, size: int | None,
+                    error=ValueError) -> list[str]:
+    """The vocabulary file `file` of an artefact: checked against its manifest entry (size,
+    sha256) when the manifest lists it, then read as a JSON list of `size` strings; `error`
+    names the file and the problem in one line."""
+    path = Path(folder) / file
+    entry = next((e for e in manifest.get("files") or [] if isinstance(e, dict)
+                  and e.get("file") == file), None)
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise error(f"{path} is unreadable ({e.strerror}); rebuild the artefact") from None
+    if entry is not None and (len(data) != entry.get("bytes")
+                              or hashlib.sha256(data).hexdigest() != entry.get("sha256")):
+        raise error(f"{path} fails its checksum: the artefact is damaged; rebuild it")
+    try:
+        words = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as e:
+        raise error(f"{path} is not JSON ({e}); rebuild the artefact") from None
+    if not isinstance(words, list) or not all(isinstance(w, str) for w in words) or (
+            size is not None and len(words) != size):
+        raise error(f"{path} is not a list of {size if size is not None else 'the'} words; "
+                    "rebuild the artefact")
+    return words

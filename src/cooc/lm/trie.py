@@ -68,7 +68,13 @@ import numpy as np
 from cooc.errors import IndexFormatError
 from cooc.formats.artefact import FolderArtefact, restore_interrupted
 from cooc.formats.lock import writes_target
-from cooc.formats.manifest import HashedFile, cooc_version, file_problem, read_folder_manifest
+from cooc.formats.manifest import (
+    HashedFile,
+    cooc_version,
+    file_problem,
+    read_folder_manifest,
+    read_vocabulary,
+)
 from cooc.kernels import lm_trie as kt
 from cooc.kernels.succinct import elias_fano
 from cooc.kernels.succinct.elias_fano import ef_extent
@@ -354,7 +360,7 @@ class TrieLanguageModel:
         if self.lev.shape != (self.order + 1, kt.LEVEL_FIELDS) or m.get("sample") != elias_fano.SAMPLE:
             raise IndexFormatError(f"{self.path}: the level table does not match this format")
         self.tokmap = a["tokmap"]
-        self.vocab: list[str] = json.loads((self.path / VOCAB).read_text(encoding="utf-8"))
+        self.vocab: list[str] = read_vocabulary(self.path, m, VOCAB, None, IndexFormatError)
         if len(self.vocab) != self.vocab_size or self.tokmap.shape != (self.vocab_size,):
             raise IndexFormatError(f"{self.path}: vocabulary and manifest disagree")
         self._check_tables()

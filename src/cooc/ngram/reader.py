@@ -45,7 +45,7 @@ import numpy as np
 
 from cooc.errors import CoocError, IndexFormatError
 from cooc.formats.artefact import restore_interrupted
-from cooc.formats.manifest import file_problem, read_folder_manifest
+from cooc.formats.manifest import file_problem, read_folder_manifest, read_vocabulary
 from cooc.kernels import ngram_trie as nt
 from cooc.kernels.succinct import count_code as cc
 from cooc.kernels.succinct import elias_fano as ef
@@ -176,7 +176,7 @@ class NgramIndex:
 
     def token_texts(self) -> list[str]:
         if self._texts is None:
-            self._texts = json.loads((self.path / VOCAB).read_text(encoding="utf-8"))
+            self._texts = read_vocabulary(self.path, self.manifest, VOCAB, None, IndexFormatError)
         return self._texts
 
     def _trie(self) -> tuple:

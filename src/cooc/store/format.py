@@ -65,12 +65,14 @@ def is_store(path: Any) -> bool:
         p = Path(path)
         with open(p / MANIFEST, encoding="utf-8") as f:
             m = json.load(f)
-        return isinstance(m, dict) and m.get("magic") == MAGIC
+        if isinstance(m, dict) and m.get("magic") == MAGIC:
+            return True
     except (OSError, ValueError, TypeError, AttributeError):
-        try:
-            return (Path(path) / shard_name(0)).is_dir()
-        except (TypeError, OSError):
-            return False
+        pass
+    try:
+        return (Path(path) / shard_name(0)).is_dir()
+    except (TypeError, OSError):
+        return False
 
 
 def read_manifest(path: Path, name: str = MANIFEST) -> dict[str, Any]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from cooc.errors import CoocError
-from cooc.formats.manifest import file_problem
+from cooc.formats.manifest import file_problem, read_vocabulary
 from cooc.runtime.ranges import bounded_ranges
 from cooc.store import format as fmt
 from cooc.tokenizers import Tokenizer, load_tokenizer
@@ -60,10 +59,7 @@ class TokenStore:
         if want["kind"] == "whitespace":
             from cooc.tokenizers.whitespace import WhitespaceTokenizer
 
-            try:
-                words = json.loads((self.path / fmt.VOCAB).read_text(encoding="utf-8"))
-            except (OSError, ValueError) as e:
-                raise CoocError(f"token store {self.path}: unreadable {fmt.VOCAB} ({e})") from None
+            words = read_vocabulary(self.path, self.manifest, fmt.VOCAB, None, CoocError)
             return WhitespaceTokenizer.from_vocabulary(words, num_threads, frozen=False)
         tok = load_tokenizer(want["spec"], num_threads=num_threads)
         got = tok.describe()

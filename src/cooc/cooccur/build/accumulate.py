@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from cooc.cooccur.build.csr import Csr, Mirrored, merge2, sum_csrs
-from cooc.runtime.malloc import trim
 from cooc.cooccur.build.runs import RunFile, RunWriter
+from cooc.runtime.malloc import trim
 from cooc.runtime.ranges import bounded_ranges
 
 MIN_MERGE_BYTES = 1 << 20  # row ranges of merges never get smaller than this

@@ -20,11 +20,11 @@ from typing import Any
 
 import numpy as np
 
+from cooc.cooccur.build.count import BatchStats
+from cooc.cooccur.build.runs import RunFile, RunFormatError, open_run
 from cooc.formats.manifest import file_sha256
 from cooc.runtime.fingerprint import input_fingerprint as input_fingerprint
-from cooc.cooccur.build.count import BatchStats
 from cooc.runtime.progress import log
-from cooc.cooccur.build.runs import RunFile, RunFormatError, open_run
 
 CHECKPOINT = "checkpoint.json"
 _VERSION = 1

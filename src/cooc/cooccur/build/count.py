@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cooc.kernels import cooccur, distance, windows
 from cooc.cooccur.build.csr import Csr, concat_rows
+from cooc.kernels import cooccur, distance, windows
 
 MODES = {"windows": cooccur.MODE_WINDOWS, "occurrences": cooccur.MODE_OCCURRENCES}
 

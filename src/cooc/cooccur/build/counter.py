@@ -13,9 +13,9 @@ from concurrent.futures import Executor
 
 import numpy as np
 
-from cooc.cooccur.config import WindowConfig
 from cooc.cooccur.build.accumulate import CountAccumulator
 from cooc.cooccur.build.count import BatchStats, count_by_distance, count_windows
+from cooc.cooccur.config import WindowConfig
 from cooc.runtime.malloc import bound_allocator
 from cooc.runtime.progress import fmt_bytes, log, rss_bytes
 
@@ -37,8 +37,8 @@ _WRITER_BYTES_PER_ENTRY = 24
 
 def _warm_kernels(vocab_size: int) -> None:
     """Load every compiled kernel of a build once, so the baseline memory includes them."""
-    from cooc.kernels import windows
     from cooc.cooccur.build.csr import Mirrored, merge2
+    from cooc.kernels import windows
 
     tokens = np.arange(min(vocab_size, 4), dtype=np.uint32)
     upper, _ = count_windows(tokens, windows.document_windows(np.array([0, len(tokens)]), 4),

@@ -14,18 +14,17 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 
+from cooc.cooccur.build import partitioned as part
+from cooc.cooccur.build.count import BatchStats
 from cooc.cooccur.config import BuildConfig
-from cooc.options import RunOptions
 from cooc.corpus import SkipReport
 from cooc.engines import make_engine
 from cooc.errors import CoocError
-from cooc.cooccur.build import partitioned as part
-from cooc.cooccur.build.count import BatchStats
+from cooc.options import RunOptions
 from cooc.runtime.progress import Progress, log, peak_rss_bytes
 
 # input entries per reduce task: ~24 bytes each while summed, within a quarter of the budget
@@ -44,9 +43,9 @@ def build_distributed(source, out: str | os.PathLike, config: BuildConfig | None
         config_for_store,
         index_meta,
     )
+    from cooc.store import open_store
     from cooc.store.sources import open_token_store
     from cooc.store.tokenize import tokenize_corpus
-    from cooc.store import open_store
 
     config = config or BuildConfig()
     options = options or RunOptions()

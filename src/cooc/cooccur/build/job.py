@@ -11,27 +11,10 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import numpy as np
-
-from cooc import __version__
-from cooc.cooccur.config import BuildConfig
-from cooc.options import RunOptions
-from cooc.corpus import SkipReport
-from cooc.corpus.readers import skip_documents
-from cooc.corpus.sources import document_batches
-from cooc.errors import CoocError
 from cooc.cooccur.build import checkpoint
-from cooc.store.sources import drop_rare
-from cooc.cooccur.build.counter import WindowCounter, measure_data_budget, new_counter, remeasure_data_budget, writer_chunk_entries
-from cooc.runtime.malloc import trim
-from cooc.runtime.prefetch import prefetch
-from cooc.runtime.progress import Progress, fmt_bytes, log, peak_rss_bytes, rss_bytes
-from cooc.cooccur.build.windowing import WindowCutter
 from cooc.cooccur.build.common import (
     BuildResult,
     StrictError,
@@ -42,16 +25,29 @@ from cooc.cooccur.build.common import (
     count_saturated,
     index_meta,
 )
+from cooc.cooccur.build.counter import (
+    WindowCounter,
+    measure_data_budget,
+    new_counter,
+    remeasure_data_budget,
+    writer_chunk_entries,
+)
+from cooc.cooccur.build.windowing import WindowCutter
+from cooc.cooccur.config import BuildConfig
+from cooc.corpus import SkipReport
+from cooc.corpus.sources import document_batches
+from cooc.errors import CoocError
+from cooc.formats.lock import writes_target
+from cooc.options import RunOptions
+from cooc.runtime.prefetch import prefetch
+from cooc.runtime.progress import Progress, fmt_bytes, log, peak_rss_bytes, rss_bytes
 from cooc.store.sources import (
-    TokenBatch,
-    corpus_counts,
     open_token_store,
     spooled_batches,
     stored_batches,
     tokenized_batches,
 )
-from cooc.tokenizers import Tokenizer, load_tokenizer
-from cooc.formats.lock import writes_target
+from cooc.tokenizers import load_tokenizer
 
 # A tokenizer batch (texts, token arrays, their concatenation) costs up to ~10 bytes per
 # character; it gets a tenth of the budget.

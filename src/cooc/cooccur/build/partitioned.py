@@ -30,17 +30,17 @@ from pathlib import Path
 
 import numpy as np
 
-from cooc.cooccur.config import WindowConfig
-from cooc.formats.manifest import HashedFile
-from cooc.cooccur.writer import EncodedRows, encode_final_rows
 from cooc.cooccur.build.accumulate import sum_rows
 from cooc.cooccur.build.count import BatchStats
-from cooc.store.sources import drop_rare
 from cooc.cooccur.build.counter import measure_data_budget, new_counter, writer_chunk_entries
 from cooc.cooccur.build.csr import Csr
 from cooc.cooccur.build.runs import RunWriter, open_run
 from cooc.cooccur.build.windowing import WindowCutter, concat_stream
+from cooc.cooccur.config import WindowConfig
+from cooc.cooccur.writer import EncodedRows, encode_final_rows
+from cooc.formats.manifest import HashedFile
 from cooc.runtime.ranges import bounded_ranges
+from cooc.store.sources import drop_rare
 
 # tokens read from a store at a time by a map task, per MB of its data budget
 _READ_TOKENS_PER_MB = 1 << 14

@@ -27,9 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
+from cooc.cooccur.build.csr import Csr, threaded
 from cooc.formats.manifest import HashedFile, file_sha256
 from cooc.kernels import codec
-from cooc.cooccur.build.csr import Csr, threaded
 from cooc.runtime.ranges import even_ranges
 
 MAGIC = "COOC-RUN"
