@@ -7,6 +7,7 @@ import argparse
 import json
 import os
 import sys
+import zlib
 from pathlib import Path
 
 from cooc.errors import CoocError
@@ -121,7 +122,7 @@ def _sentences(text: str) -> list[str]:
         try:
             with opener(p, "rt", encoding="utf-8") as f:
                 return _nonempty(f.read().splitlines(), str(p))
-        except (OSError, EOFError, UnicodeDecodeError) as e:
+        except (OSError, EOFError, UnicodeDecodeError, zlib.error) as e:
             raise CoocError(f"{p}: cannot read it as UTF-8 text ({e})") from None
     if not any(c.isspace() for c in text) and (os.sep in text or p.suffix in _TEXT_SUFFIXES):
         raise CoocError(f"{text}: no such file (to score a one-word sentence that looks like a "

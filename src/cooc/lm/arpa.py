@@ -330,7 +330,7 @@ def _read_fast(path: Path) -> NgramModel | None:
     if data[:2] == b"\x1f\x8b":
         try:
             data = gzip.decompress(data)
-        except (OSError, EOFError):
+        except (OSError, EOFError, zlib.error):
             return None
     # UTF-8 is checked where text is free: the header (below) and the unigrams' words
     # (decoded at the end); any other byte outside numbers and known words fails the parse
