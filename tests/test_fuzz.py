@@ -219,6 +219,8 @@ class Fuzz:
                 assert rc == 0, f"baseline {kind} {name}: exit {rc}\n{out}"
                 assert again[name] == (rc, out), f"baseline {kind} {name} is not deterministic"
             self.baseline[kind] = first
+        threads = self.worker.run(selftest="threads", in_process=True).stdout.split()
+        assert threads == ["MainThread"], f"the worker forks with threads running: {threads}"
 
     def artefact_copy(self, kind: str) -> Path:
         d = self.newdir(kind)
@@ -650,7 +652,7 @@ def save_bytes(name_suffix: str, data: bytes):
 def test_fuzz_arpa(fz, gz):
     base_text = (fz.base / "m.arpa").read_text()
 
-    @budget(30)
+    @budget(20)
     @given(data=arpa_inputs(base_text, gz))
     def run(data):
         settle(check_arpa(fz, data, gz), save_bytes(".arpa.gz" if gz else ".arpa", data))
@@ -730,7 +732,7 @@ def test_fuzz_google_import(fz):
     base = {p.name: p.read_bytes() for p in (fz.base / "google").iterdir()}
     sidecar_paths = json_paths(json.loads(base["cooc-ngrams.json"]))
 
-    @budget(30)
+    @budget(25)
     @given(ops=st.lists(GOOGLE_OP, max_size=3),
            json_ops=st.lists(st.tuples(st.sampled_from(sidecar_paths), JSON_EDIT), max_size=2),
            noise=st.none() | st.dictionaries(st.sampled_from(["1-grams", "2-grams", "cooc-ngrams.json"]),
@@ -988,7 +990,7 @@ def save_mutation(kind: str, muts: list):
 
 @pytest.mark.parametrize("kind", list(PROBES))
 def test_fuzz_artefacts(fz, kind):
-    examples = {"cooc": 25, "tokens": 25, "ngrams": 30, "lm": 40}[kind]
+    examples = {"cooc": 20, "tokens": 20, "ngrams": 24, "lm": 30}[kind]
 
     @budget(examples)
     @given(muts=artefact_mutations(fz, kind))
