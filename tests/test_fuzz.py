@@ -25,8 +25,9 @@ Inputs:
   descriptive manifest fields may change what `stats` prints); if `verify` passes, every other
   command must too.
 
-Budget: each fuzz test runs a few examples by default (the whole file takes ~3 min with
-HYPOTHESIS_PROFILE=ci, derandomized); COOC_FUZZ_EXAMPLES=N runs N examples per test.
+Budget: each fuzz test runs 8-30 examples by default (the whole file, replays included, takes
+~2.5 min with HYPOTHESIS_PROFILE=ci, derandomized, on 2 shared cores); COOC_FUZZ_EXAMPLES=N
+runs N examples per fuzz test, COOC_FUZZ_SURVEY=1 catalogues new failures instead of failing.
 
 Findings: a failure is named by a signature (`fuzz_harness.signature`); those listed in
 `fuzz_cases/findings.json` are known (tolerated by the fuzz tests, replayed as
@@ -45,6 +46,7 @@ import math
 import os
 import re
 import shutil
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -1128,6 +1130,21 @@ def test_harness_reports_a_crash_inside_a_command(tmp_path):
         assert fh.signature(o, "t").startswith("t|top|signal:SIGSEGV@cooc/cli/main.py:")
         o2 = w.run(["stats", str(tmp_path / "x.cooc")])
         assert o2.rc == 2
+
+
+def test_a_new_failure_fails_the_fuzz_test_and_keeps_its_case(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys.modules[__name__], "SAVE_DIR", tmp_path)
+    monkeypatch.setattr(sys.modules[__name__], "SURVEY", False)
+    c = Checker(None, "corpus:.jsonl")
+    c.failures.append(Failure("corpus:.jsonl|build|signal:SIGSEGV@cooc/x.py:1", "died"))
+    with pytest.raises(AssertionError, match="1 new fuzz finding"):
+        settle(c, save_corpus(".jsonl", b"{"))
+    assert [p.read_bytes() for p in tmp_path.glob("*.jsonl")] == [b"{"]
+    known_one = FINDINGS[0]["signatures"][0]  # a known finding is tolerated
+    settle(Checker(None, "x"), save_corpus(".jsonl", b""))
+    c = Checker(None, "tokens")
+    c.failures.append(Failure(known_one, "known"))
+    settle(c, save_corpus(".jsonl", b""))
 
 
 def test_harness_finding_signatures():
