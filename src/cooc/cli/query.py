@@ -45,7 +45,7 @@ def _print_json(obj) -> None:
 # not import every format (tested against the formats' MAGIC constants)
 MAGICS = {"COOC-INDEX": "index", "COOC-TOKENS": "store", "COOC-NGRAMS": "ngrams", "COOC-LM": "lm"}
 KIND_NAMES = {"index": "co-occurrence index", "store": "token store", "ngrams": "n-gram index",
-              "lm": "LM trie", "arpa": "ARPA file"}
+              "lm": "LM trie", "arpa": "ARPA file", "positions": "positions folder"}
 
 
 def artefact_kind(path: str) -> str:
@@ -57,14 +57,17 @@ def artefact_kind(path: str) -> str:
             magic = json.loads((p / "manifest.json").read_text(encoding="utf-8")).get("magic")
         except (OSError, ValueError, AttributeError):
             magic = None
+        if magic is None and (p / "positions.json").is_file():
+            return "positions"
         return MAGICS.get(magic, "index")
     if p.is_file() and p.suffix not in (".pkl", ".pickle"):
         return "arpa"
     return "index"
 
 
-def open_artefact(path: str, kind: str):
-    """The reader of `path` (of `kind`): each answers `stats()` and `verify()`."""
+def open_artefact(path: str, kind: str, checksums: bool = True):
+    """The reader of `path` (of `kind`): each answers `stats()` and `verify()`; with
+    checksums=False the first-use checks are left to `verify()`."""
     if kind == "store":
         from cooc.store import open_store
 
@@ -72,7 +75,7 @@ def open_artefact(path: str, kind: str):
     if kind == "ngrams":
         from cooc.ngram import open_ngrams
 
-        return open_ngrams(path)
+        return open_ngrams(path, checksums)
     if kind == "lm":
         from cooc.lm.trie import open_trie_lm
 
@@ -222,6 +225,8 @@ def cmd_export(args) -> int:
 
 def cmd_verify(args) -> int:
     """Verify whatever `args.index` holds; say what was checked, or the first damage."""
+    from cooc.cooccur.positions import positions_path, verify_positions
+
     kind = artefact_kind(args.index)
     try:
         if kind == "index":  # not opened first: a damaged index lists every problem
@@ -232,8 +237,18 @@ def cmd_verify(args) -> int:
             check_index(path)
             checked = (f"sha256 of {len(read_manifest(path)['files'])} files, every row "
                        "decoded, ids and counts in range, counts symmetric, statistics consistent")
+            if positions_path(path).exists():
+                problems = verify_positions(positions_path(path))
+                if problems:
+                    raise CoocError("; ".join(problems))
+                checked += "; its positions too"
+        elif kind == "positions":
+            problems = verify_positions(Path(args.index))
+            if problems:
+                raise CoocError("; ".join(problems))
+            checked = "positions.json, and every channel index as a co-occurrence index"
         else:
-            art = open_artefact(args.index, kind)
+            art = open_artefact(args.index, kind, checksums=False)
             art.verify()
             checked = _checked(kind, art)
     except CoocError as e:
@@ -247,7 +262,8 @@ def _checked(kind: str, art) -> str:
     if kind == "store":
         files = len(art.manifest["files"])
         n = len(art.shards)
-        return f"sizes and sha256 of {files} files in {n} shard{'' if n == 1 else 's'}"
+        return (f"sizes and sha256 of {files} files in {n} shard{'' if n == 1 else 's'}, the "
+                "vocabulary, document pointers and token ids")
     if kind == "ngrams":
         return f"sha256 of {len(art.manifest['files'])} files, every level's ids and counts decode"
     if kind == "lm":

@@ -166,6 +166,16 @@ class BuildConfig:
     )
     window: WindowConfig = field(default_factory=WindowConfig)
 
+    def __post_init__(self) -> None:
+        for name in ("tokenizer", "text_field"):
+            if not isinstance(getattr(self, name), str) or not getattr(self, name):
+                raise ValueError(f"{name} must be a non-empty string, got {getattr(self, name)!r}")
+        choices = _choices(self, "granularity")
+        if self.granularity not in choices:
+            raise ValueError(f"granularity must be one of {choices}, got {self.granularity!r}")
+        if not isinstance(self.window, WindowConfig):
+            raise ValueError(f"window must be a WindowConfig, got {self.window!r}")
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
@@ -174,6 +184,10 @@ class BuildConfig:
         d = dict(d)
         d["window"] = WindowConfig(**d.get("window", {}))
         return cls(**d)
+
+
+def _choices(obj: Any, name: str) -> tuple:
+    return next(f.metadata["choices"] for f in dataclasses.fields(obj) if f.name == name)
 
 
 def _max_harmonic_radius() -> int:

@@ -135,11 +135,11 @@ def union_vocabulary(indexes: list[CoocIndex]) -> tuple[list[str], list[np.ndarr
     union_id = {w: i for i, w in enumerate(words)}
     maps = []
     for index, vocab in zip(indexes, vocabs, strict=True):
-        m = np.fromiter((union_id[w] for w in vocab), np.int64, len(vocab))
+        m = np.fromiter((union_id[w] for w in vocab[1:]), np.int64, len(vocab) - 1)
         if vocab[0] != EOT_TEXT or np.any(np.diff(m) <= 0):
             raise CoocError(f"{index.path}: its whitespace vocabulary is not in canonical order "
                             f"({EOT_TEXT!r}, then sorted words); rebuild it with this cooc")
-        maps.append(m)
+        maps.append(np.concatenate([[0], m]))
     return words, maps, WhitespaceTokenizer.from_vocabulary(words).describe()
 
 

@@ -95,6 +95,37 @@ def build_positions(source, out: str | os.PathLike, config: BuildConfig,
     return target
 
 
+def read_positions_meta(folder: Path) -> dict:
+    """positions.json of a positions folder, checked (CoocError naming the folder if not)."""
+    try:
+        meta = json.loads((folder / "positions.json").read_bytes())
+    except FileNotFoundError:
+        raise CoocError(f"{folder} holds no positions: build them with `cooc build "
+                        "--positions`") from None
+    except (OSError, ValueError) as e:
+        raise CoocError(f"{folder}/positions.json is unreadable or not JSON ({e}); rebuild "
+                        "the positions with `cooc build --positions`") from None
+    if not isinstance(meta, dict) or meta.get("magic") != MAGIC or meta.get("version") != VERSION:
+        raise CoocError(f"{folder}: not a cooc positions folder of version {VERSION}")
+    radius, channels = meta.get("radius"), meta.get("channels", list(CHANNELS))
+    if isinstance(radius, bool) or not isinstance(radius, int) or radius < 1 or (
+            channels != list(CHANNELS)):
+        raise CoocError(f"{folder}/positions.json: radius or channels are damaged; rebuild the "
+                        "positions with `cooc build --positions`")
+    return meta
+
+
+def verify_positions(folder: Path) -> list[str]:
+    """Problems of a positions folder: its positions.json, then each channel's full verify."""
+    from cooc.cooccur.verify import verify_index
+
+    try:
+        read_positions_meta(folder)
+    except CoocError as e:
+        return [str(e)]
+    return [p for name in CHANNELS for p in verify_index(folder / f"{name}.cooc")]
+
+
 @dataclass(frozen=True)
 class PairPositions:
     a: int
@@ -114,15 +145,7 @@ class Positions:
         from cooc.cooccur.reader import open_index
 
         folder = Path(index) if Path(index).name.endswith(".positions") else positions_path(index)
-        try:
-            meta = json.loads((folder / "positions.json").read_text())
-        except (OSError, ValueError):
-            raise CoocError(f"{folder} holds no positions: build them with "
-                            "cooc.cooccur.positions.build_positions (the build's positions "
-                            "option)") from None
-        if meta.get("magic") != MAGIC or meta.get("version") != VERSION:
-            raise CoocError(f"{folder}: not a cooc positions folder of version {VERSION}")
-        self.radius = int(meta["radius"])
+        self.radius = int(read_positions_meta(folder)["radius"])
         self.channels = {name: open_index(folder / f"{name}.cooc") for name in CHANNELS}
 
     def pair(self, a: int, b: int) -> PairPositions:

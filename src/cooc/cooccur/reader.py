@@ -1,8 +1,11 @@
 """Memory-mapped reader of a cooc index (format: `cooc.cooccur.format`).
 
-`CoocIndex.open` reads the manifest, checks magic, version, array dtypes, shapes and file
-sizes, maps the arrays and checks the offset arrays (O(vocab_size), milliseconds), so no kernel
-is handed an offset outside the data. Full checksums and per-entry checks are `CoocIndex.verify`
+`CoocIndex.open` reads the manifest, checks magic, version, the manifest's own checksum and
+fields, array dtypes, shapes and file sizes, maps the arrays and checks the offset arrays
+(O(vocab_size), milliseconds), so no kernel is handed an offset outside the data. On the first
+open of these files on this machine it also checks every file's sha256 and the checks that
+read a whole array (`whole_index_problem`), and remembers that they passed
+(`cooc.formats.checked`). Per-entry checks of the compressed rows are `CoocIndex.verify`
 (`cooc.cooccur.verify.verify_index`); `CoocIndex.stats` gives the corpus and index figures.
 """
 
@@ -19,6 +22,7 @@ import numpy as np
 from cooc.cooccur import format
 from cooc.errors import IndexFormatError
 from cooc.formats.artefact import restore_interrupted
+from cooc.formats.checked import check_once
 from cooc.formats.manifest import check_manifest_checksum, manifest_files
 from cooc.kernels import codec
 from cooc.runtime.ranges import bounded_ranges
@@ -81,6 +85,71 @@ def _map(path: Path, spec: dict, dtype: np.dtype, shape: tuple[int, ...]) -> np.
     return np.memmap(path / spec["file"], dtype=dtype, mode="r", shape=shape)
 
 
+def _check_meta(path: Path, manifest: dict) -> None:
+    """The descriptive fields readers act on have the types they expect (a sealed manifest
+    with other types is a writer's bug, reported rather than met as a traceback later)."""
+    meta = manifest.get("meta", {})
+    problem = None
+    if not isinstance(meta, dict):
+        problem = "meta is not an object"
+    else:
+        for key in ("config", "tokenizer", "corpus", "skip_report"):
+            if not isinstance(meta.get(key, {}), dict):
+                problem = f"meta.{key} is not an object"
+        scale = meta.get("count_scale", 1)
+        if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:
+            problem = f"meta.count_scale must be an integer >= 1, got {scale!r}"
+        corpus = meta.get("corpus", {})
+        for key in ("documents", "tokens", "windows"):
+            v = corpus.get(key, 0) if isinstance(corpus, dict) else 0
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                problem = f"meta.corpus.{key} must be an integer >= 0, got {v!r}"
+        tokenizer = meta.get("tokenizer", {})
+        if isinstance(tokenizer, dict) and not isinstance(tokenizer.get("kind", ""), str):
+            problem = "meta.tokenizer.kind is not a string"
+        config = meta.get("config")
+        if problem is None and config is not None:
+            from cooc.cooccur.config import BuildConfig
+
+            try:
+                BuildConfig.from_dict(config)
+            except (TypeError, ValueError) as e:
+                problem = f"meta.config is not a valid build configuration ({e})"
+    if problem:
+        raise _fail(path, f"{format.MANIFEST}: {problem}; rebuild the index")
+
+
+def whole_index_problem(index: CoocIndex) -> str | None:
+    """The checks that read whole arrays (O(vocab_size + text bytes)), run on first use and by
+    verify: the id maps are inverse permutations, the token texts are UTF-8 (lone surrogates
+    as written with surrogatepass) cut at character boundaries, and a vocabulary grown from
+    the corpus starts with '</s>' and has no word with whitespace, as name lookups assume
+    (merge checks the order it needs itself: indexes of older versions are not sorted)."""
+    from cooc.tokenizers.whitespace import EOT_TEXT
+
+    x = index._arrays
+    V = index.vocab_size
+    rank, token_of_rank = x["rank"], x["token_of_rank"]
+    bad = np.flatnonzero(rank[token_of_rank] != np.arange(V, dtype=np.uint32))
+    if bad.size:
+        return f"rank.bin and token_of_rank.bin are not inverse permutations (rank {bad[0]})"
+    text, offsets = x["text"], x["text_offsets"]
+    starts = offsets[:-1][offsets[:-1] < offsets[1:]]
+    if np.any((np.asarray(text[starts]) & 0xC0) == 0x80):
+        return "text.bin has a token text that starts inside a UTF-8 character"
+    try:
+        np.asarray(text).tobytes().decode("utf-8", "surrogatepass")
+    except UnicodeDecodeError as e:
+        return f"text.bin is not UTF-8 (byte {e.start})"
+    if index.meta.get("tokenizer", {}).get("kind") == "whitespace":
+        words = list(index.token_texts)
+        if words[0] != EOT_TEXT:
+            return f"its grown vocabulary does not start with {EOT_TEXT!r}"
+        if any(not w or w.split() != [w] for w in words[1:]):
+            return "its grown vocabulary has an empty word or one with whitespace"
+    return None
+
+
 class TokenTexts(Sequence):
     """Lazy, read-only list of display texts (decoded on access)."""
 
@@ -126,12 +195,21 @@ class CoocIndex:
     # -- opening ------------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, path: str | os.PathLike) -> CoocIndex:
-        """Map the index at `path`; raises IndexFormatError if it is missing or damaged."""
+    def open(cls, path: str | os.PathLike, checksums: bool = True) -> CoocIndex:
+        """Map the index at `path`; raises IndexFormatError if it is missing or damaged.
+        checksums=False skips the first-use sha256 and whole-array checks (for `verify`,
+        which runs them itself)."""
         path = Path(path)
         manifest = read_manifest(path)
         try:
-            return cls._open(path, manifest)
+            index = cls._open(path, manifest)
+            if checksums:
+                problem = check_once(path, format.MANIFEST, manifest["files"],
+                                     lambda: whole_index_problem(index))
+                if problem:
+                    raise _fail(path, f"{problem}: the index is damaged; rebuild it "
+                                      "(`cooc verify` lists every problem)")
+            return index
         except IndexFormatError:
             raise
         except (OSError, ValueError, TypeError, KeyError) as e:  # never a numpy traceback
@@ -140,6 +218,7 @@ class CoocIndex:
 
     @classmethod
     def _open(cls, path: Path, manifest: dict) -> CoocIndex:
+        _check_meta(path, manifest)
         V = _int_field(path, manifest, "vocab_size", 1)
         N = _int_field(path, manifest, "num_entries")
         D = _int_field(path, manifest, "num_diagonal")

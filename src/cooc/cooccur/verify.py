@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
 
 from cooc.cooccur import format
-from cooc.cooccur.reader import CoocIndex, read_manifest
+from cooc.cooccur.reader import CoocIndex, read_manifest, whole_index_problem
 from cooc.errors import IndexFormatError
 from cooc.kernels import codec
 from cooc.runtime.ranges import bounded_ranges
@@ -65,7 +66,7 @@ def verify_index(path: str | os.PathLike) -> list[str]:
             elif _file_digest(fpath, algo) != spec.get(algo):
                 problems.append(f"{path}: {algo} mismatch in {fname}")
     try:
-        index = CoocIndex.open(path)
+        index = CoocIndex.open(path, checksums=False)  # the checksums were read above
     except IndexFormatError as e:
         return problems + [str(e)]
     with index:
@@ -88,10 +89,10 @@ def _check_structure(index: CoocIndex) -> str | None:
     V = index.vocab_size
     m = index._manifest
     row_ptr, row_word = x["row_ptr"], x["row_word"]
-    rank, token_of_rank = x["rank"], x["token_of_rank"]
-    bad = np.flatnonzero(rank[token_of_rank] != np.arange(V, dtype=np.uint32))
-    if bad.size:
-        return f"rank.bin and token_of_rank.bin are not inverse permutations (rank {bad[0]})"
+    token_of_rank = x["token_of_rank"]
+    problem = whole_index_problem(index) or _vocabulary_order_problem(index)
+    if problem:
+        return problem
     deg = np.diff(row_ptr)
     if not np.array_equal(token_of_rank, np.argsort(-deg, kind="stable")):
         return "token_of_rank.bin is not the degree order (by degree, then by token id)"
@@ -114,6 +115,18 @@ def _check_structure(index: CoocIndex) -> str | None:
     bad = np.flatnonzero(h_row != h_col)
     if bad.size:
         return _locate_asymmetry(index, int(bad[0]))
+    return None
+
+
+def _vocabulary_order_problem(index: CoocIndex) -> str | None:
+    """A vocabulary grown from the corpus must be '</s>' then sorted words, as merge and diff
+    need it (indexes of older versions were not sorted: they open, but verify says so)."""
+    if index.meta.get("tokenizer", {}).get("kind") != "whitespace":
+        return None
+    words = list(index.token_texts)[1:]
+    if any(a >= b for a, b in pairwise(words)):
+        return ("its grown vocabulary is not sorted (merge and diff need it sorted); rebuild "
+                "it with this cooc")
     return None
 
 

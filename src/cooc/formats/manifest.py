@@ -168,6 +168,45 @@ def read_folder_manifest(path: Path, manifest: str, magic: str, version: int, wh
     return m
 
 
+def manifest_field_problem(m: dict[str, Any], fields: dict[str, type]) -> str | None:
+    """The first of `fields` (name -> type) missing from manifest `m` or of another type
+    (bool is not an int; an int must be >= 0), or None: a sealed manifest a writer's bug
+    filled wrongly is reported, not met as a traceback deep in a reader."""
+    for name, kind in fields.items():
+        v = m.get(name)
+        ok = isinstance(v, kind) and not (kind is int and (isinstance(v, bool) or v < 0))
+        if not ok:
+            return f"{name} must be {'an' if kind is int else 'a'} {kind.__name__}, got {v!r}"
+    return None
+
+
+def per_order_problem(m: dict[str, Any], name: str, order: int,
+                      kind: tuple[type, ...] = (int,)) -> str | None:
+    """`m[name]` must map "1".."order" to finite numbers >= 0 of `kind` (counts by default),
+    or to objects of them."""
+    v = m.get(name)
+    if not isinstance(v, dict) or set(v) != {str(k) for k in range(1, order + 1)}:
+        return f"{name} must have one entry per order 1..{order}"
+    for x in v.values():
+        for c in (x.values() if isinstance(x, dict) else [x]):
+            if isinstance(c, bool) or not isinstance(c, kind) or not 0 <= c < float("inf"):
+                return f"{name} must hold numbers >= 0, got {c!r}"
+    return None
+
+
+def int_table(m: dict[str, Any], name: str) -> np.ndarray | None:
+    """`m[name]` as an int64 matrix, or None when it is not a rectangular table of ints."""
+    v = m.get(name)
+    if not isinstance(v, list) or not all(
+            isinstance(r, list) and all(isinstance(x, int) and not isinstance(x, bool) for x in r)
+            for r in v):
+        return None
+    try:
+        return np.asarray(v, np.int64) if v else None
+    except (ValueError, OverflowError):
+        return None
+
+
 def cooc_version() -> str:
     """The installed cooc version, for the manifest's `created_by`."""
     import sys

@@ -67,11 +67,15 @@ import numpy as np
 
 from cooc.errors import IndexFormatError
 from cooc.formats.artefact import FolderArtefact, restore_interrupted
+from cooc.formats.checked import check_once
 from cooc.formats.lock import writes_target
 from cooc.formats.manifest import (
     HashedFile,
     cooc_version,
     file_problem,
+    int_table,
+    manifest_field_problem,
+    per_order_problem,
     read_folder_manifest,
     read_vocabulary,
 )
@@ -336,6 +340,19 @@ class TrieLanguageModel:
         m = read_folder_manifest(self.path, MANIFEST, MAGIC, FORMAT_VERSION, "an LM trie",
                                  "`cooc lm index MODEL.arpa -o OUT.lm`", IndexFormatError)
         self.manifest = m
+        problem = manifest_field_problem(m, {"order": int, "vocab_size": int,
+                                             "quantization_bits": int, "levels": list,
+                                             "files": list, "dropped": dict})
+        lev = int_table(m, "levels")
+        if problem is None:
+            problem = (per_order_problem(m, "grams", m["order"])
+                       or per_order_problem(m, "bytes", m["order"], (int, float))
+                       or (None if lev is not None else "levels is not a table of integers"))
+        if problem is None and not all(isinstance(x, int) and not isinstance(x, bool)
+                                       for x in m["dropped"].values()):
+            problem = "dropped must hold counts"
+        if problem:
+            raise IndexFormatError(f"{self.path}/{MANIFEST}: {problem}; rebuild the LM trie")
         self.order = int(m["order"])
         self.vocab_size = int(m["vocab_size"])
         self.quantization_bits = int(m["quantization_bits"])
@@ -356,7 +373,7 @@ class TrieLanguageModel:
             dt = np.dtype(spec["dtype"])
             a[name] = np.memmap(p, dt, "r", shape=shape) if size else np.zeros(shape, dt)
         self._a = a
-        self.lev = np.asarray(m["levels"], np.int64)
+        self.lev = lev
         if self.lev.shape != (self.order + 1, kt.LEVEL_FIELDS) or m.get("sample") != elias_fano.SAMPLE:
             raise IndexFormatError(f"{self.path}: the level table does not match this format")
         self.tokmap = a["tokmap"]
@@ -369,7 +386,9 @@ class TrieLanguageModel:
         self.bos = self._ids.get("<s>", -1)
         self.eos = self._ids.get("</s>", -1)
         if verify:
-            self.verify()
+            problem = check_once(self.path, MANIFEST, m["files"], self._decode_problem)
+            if problem:
+                raise IndexFormatError(f"{problem}: the LM trie is damaged; rebuild it")
 
     def _check_tables(self) -> None:
         """Every place the level table names lies inside its array (the kernels trust it)."""
@@ -432,9 +451,19 @@ class TrieLanguageModel:
 
     def verify(self) -> None:
         """Check every file's sha256 and that every sequence decodes (IndexFormatError)."""
-        problem = file_problem(self.path, self.manifest["files"])
+        problem = file_problem(self.path, self.manifest["files"]) or self._decode_problem()
         if problem:
             raise IndexFormatError(f"{problem}: the LM trie is damaged; rebuild it")
+
+    def _decode_problem(self) -> str | None:
+        """Every sequence decodes and every value is sane (what the kernels assume)."""
+        try:
+            self._check_decodes()
+        except IndexFormatError as e:
+            return str(e)
+        return None
+
+    def _check_decodes(self) -> None:
         trie = self._a["trie"]
         for k in range(2, self.order + 1):
             for col in (elias_fano.PTR, elias_fano.VAL):

@@ -39,7 +39,7 @@ from cooc.ngram.writer import NgramWriter, key_shape
 SIDECAR = "cooc-ngrams.json"
 _SIDECAR_MAGIC = "COOC-NGRAMS-GOOGLE"
 _HEADER_SKIP = {"magic", "format_version", "order", "vocab_size", "grams", "bytes", "block",
-                "layout", "levels", "files", "created_by"}
+                "layout", "levels", "files", "created_by", "manifest_sha256"}
 _ESC = {"\\": "\\\\", " ": "\\s", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
 _UNESC = {"\\": "\\", "s": " ", "t": "\t", "n": "\n", "r": "\r"}
 _LINES_PER_WRITE = 1 << 18
@@ -229,20 +229,44 @@ def _pack(grams: np.ndarray, bits: int, per_word: int, nwords: int) -> np.ndarra
     return keys
 
 
+def _read_sidecar(folder: Path) -> dict[str, Any] | None:
+    """The folder's cooc-ngrams.json (written by `export_google`), checked field by field, or
+    None when there is none; CoocError naming the file and the field when it is unusable."""
+    path = folder / SIDECAR
+    if not path.exists():
+        return None
+    hint = "; remove it to import without it"
+    try:
+        side = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise CoocError(f"{path} is unreadable ({e}){hint}") from None
+    if not isinstance(side, dict) or side.get("magic") != _SIDECAR_MAGIC:
+        raise CoocError(f"{path} is not a cooc n-gram sidecar (bad magic){hint}")
+    order, vocab, header = side.get("order"), side.get("vocab"), side.get("header")
+    problem = None
+    if isinstance(order, bool) or not isinstance(order, int) or not 1 <= order <= MAX_ORDER:
+        problem = f"order must be an integer in 1..{MAX_ORDER}, got {order!r}"
+    elif not isinstance(vocab, list) or not all(isinstance(t, str) for t in vocab):
+        problem = "vocab must be a list of strings"
+    elif not isinstance(header, dict):
+        problem = "header must be an object"
+    elif not isinstance(header.get("markers"), bool):
+        problem = f"header.markers must be true or false, got {header.get('markers')!r}"
+    elif not (header.get("tokenizer") is None or isinstance(header["tokenizer"], dict)):
+        problem = "header.tokenizer must be an object or null"
+    if problem:
+        raise CoocError(f"{path}: {problem}{hint}")
+    # the index's own fields are the new writer's to set (older exports copied some)
+    side["header"] = {k: v for k, v in header.items() if k not in _HEADER_SKIP}
+    return side
+
+
 def import_google(folder: str | os.PathLike, out: str | os.PathLike, num_threads: int = 1) -> Path:
     """Build an n-gram index at `out` from the Google n-gram files in `folder`."""
     folder = Path(folder)
     if not folder.is_dir():
         raise CoocError(f"{folder} is not a folder of Google n-gram files (1-grams, 2-grams, ...)")
-    side: dict[str, Any] | None = None
-    if (folder / SIDECAR).exists():
-        try:
-            side = json.loads((folder / SIDECAR).read_text(encoding="utf-8"))
-            if side.get("magic") != _SIDECAR_MAGIC:
-                raise ValueError("bad magic")
-        except (OSError, ValueError) as e:
-            raise CoocError(f"{folder / SIDECAR} is unreadable ({e}); remove it to import "
-                            "without it") from None
+    side = _read_sidecar(folder)
     order = 0
     while order < MAX_ORDER and _find(folder, order + 1) is not None:
         order += 1

@@ -45,7 +45,15 @@ import numpy as np
 
 from cooc.errors import CoocError, IndexFormatError
 from cooc.formats.artefact import restore_interrupted
-from cooc.formats.manifest import file_problem, read_folder_manifest, read_vocabulary
+from cooc.formats.checked import check_once
+from cooc.formats.manifest import (
+    file_problem,
+    int_table,
+    manifest_field_problem,
+    per_order_problem,
+    read_folder_manifest,
+    read_vocabulary,
+)
 from cooc.kernels import ngram_trie as nt
 from cooc.kernels.succinct import count_code as cc
 from cooc.kernels.succinct import elias_fano as ef
@@ -77,10 +85,22 @@ def _manifest(path: Path) -> dict:
 class NgramIndex:
     """A memory-mapped n-gram count index. Open with `open_ngrams(path)`."""
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike, checksums: bool = True):
+        """Map the index at `path`. On the first open of these files on this machine, every
+        file's sha256 is checked and every level decoded (`cooc.formats.checked`);
+        checksums=False skips that (for `verify`, which runs it itself)."""
         self.path = Path(path)
         m = _manifest(self.path)
         self.manifest = m
+        problem = manifest_field_problem(m, {"order": int, "vocab_size": int, "markers": bool,
+                                             "grams": dict, "levels": list, "files": list})
+        lev = int_table(m, "levels")
+        if problem is None:
+            problem = (per_order_problem(m, "grams", m["order"])
+                       or per_order_problem(m, "bytes", m["order"], (int, float))
+                       or (None if lev is not None else "levels is not a table of integers"))
+        if problem:
+            raise IndexFormatError(f"{self.path}/{MANIFEST}: {problem}; rebuild the index")
         self.order = int(m["order"])
         self.vocab_size = int(m["vocab_size"])
         self.markers = bool(m["markers"])
@@ -102,12 +122,17 @@ class NgramIndex:
             shape = tuple(spec["shape"])
             arrays[name] = np.memmap(p, dt, "r", shape=shape) if size else np.zeros(shape, dt)
         self._a = arrays
-        self.lev = np.asarray(m["levels"], np.int64)
+        self.lev = lev
         self._check_tables()
         self._uni: np.ndarray | None = None
         self._level_cache: tuple | None = None  # (k, row starts, suffixes, last tokens)
         self._texts: list[str] | None = None
         self._tokenizer = None
+        if checksums:
+            problem = check_once(self.path, MANIFEST, m["files"], self._decode_problem)
+            if problem:
+                raise IndexFormatError(f"{problem}: the n-gram index is damaged; rebuild it "
+                                       "(`cooc ngram verify` names every problem)")
 
     def _check_tables(self) -> None:
         """Every place the level table names lies inside its array, and the levels' sizes
@@ -327,21 +352,34 @@ class NgramIndex:
 
     def verify(self) -> None:
         """Check every file's sha256 and that every level decodes (IndexFormatError if not)."""
-        problem = file_problem(self.path, self.manifest["files"])
+        problem = file_problem(self.path, self.manifest["files"]) or self._decode_problem()
         if problem:
             raise IndexFormatError(problem)
+
+    def _decode_problem(self) -> str | None:
+        """Every level's ids and counts decode (what the kernels assume), or the problem."""
         self._uni = None
-        _ = self.unigrams
-        lev, _, cwords, crecs = self._trie()
-        for k in range(1, self.order + 1):
-            n = int(lev[k, nt.NGRAMS])
-            cnt = np.empty(n, np.int64)
-            if not (cc.check_records(crecs, lev[k, nt.CREC], n)
-                    and cc.decode(cwords, crecs, lev[k, nt.CREC], n, 0, n, cnt)):
-                raise IndexFormatError(f"{self.path}: the counts of level {k} are damaged")
-            if k > 1:
-                self._level(k)  # raises when the level does not decode
-        self._level_cache = None
+        try:
+            _ = self.unigrams
+            lev, _, cwords, crecs = self._trie()
+            for k in range(1, self.order + 1):
+                n = int(lev[k, nt.NGRAMS])
+                cnt = np.empty(n, np.int64)
+                if not (cc.check_records(crecs, lev[k, nt.CREC], n)
+                        and cc.decode(cwords, crecs, lev[k, nt.CREC], n, 0, n, cnt)):
+                    return f"{self.path}: the counts of level {k} are damaged"
+                if k > 1:
+                    self._level(k)  # raises when the level does not decode
+        except IndexFormatError as e:
+            return str(e)
+        finally:
+            self._level_cache = None
+            self._uni = None
+        try:
+            self.token_texts()
+        except IndexFormatError as e:
+            return str(e)
+        return None
 
     def _level(self, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(rows, last tokens, suffixes, row starts) of level k >= 2, decoded level by level
@@ -408,6 +446,6 @@ def checked_batch(grams, lens, order: int) -> tuple[np.ndarray, np.ndarray]:
     return g, ln
 
 
-def open_ngrams(path: str | os.PathLike) -> NgramIndex:
-    """Open the n-gram index at `path` (memory-mapped)."""
-    return NgramIndex(path)
+def open_ngrams(path: str | os.PathLike, checksums: bool = True) -> NgramIndex:
+    """Open the n-gram index at `path` (memory-mapped; see `NgramIndex` for `checksums`)."""
+    return NgramIndex(path, checksums)

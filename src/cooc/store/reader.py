@@ -86,11 +86,17 @@ class TokenStore:
                 "array_bytes": nbytes, "skipped": self.manifest.get("skip_report", {})}
 
     def verify(self) -> None:
-        """Check every file against its size and checksum (CoocError naming the store and the
-        file, on the first problem); None when sound."""
+        """Check every file against its size and checksum, then what a job reading the store
+        checks (its tokenizer and vocabulary, document pointers, ids below the vocabulary
+        size): CoocError naming the store and the file, on the first problem; None when
+        sound."""
         problem = file_problem(self.path, self.manifest["files"])
         if problem:
             raise CoocError(f"token store {self.path}: {problem}")
+        if self.manifest["tokenizer"].get("kind") == "whitespace":
+            self.tokenizer()  # the grown vocabulary: JSON, the listed size, no duplicates
+        for _ in self.iter_batches(1 << 24):
+            pass
 
     def _read(self, shard: dict[str, Any], name: str, start: int, stop: int) -> np.ndarray:
         spec = self._files[shard["name"]][name]
