@@ -100,18 +100,18 @@ def read_positions_meta(folder: Path) -> dict:
     try:
         meta = json.loads((folder / "positions.json").read_bytes())
     except FileNotFoundError:
-        raise CoocError(f"{folder} holds no positions: build them with `cooc build "
-                        "--positions`") from None
+        raise CoocError(f"{folder} holds no positions: build them with the build's positions "
+                        "option (build_positions)") from None
     except (OSError, ValueError) as e:
         raise CoocError(f"{folder}/positions.json is unreadable or not JSON ({e}); rebuild "
-                        "the positions with `cooc build --positions`") from None
+                        "the positions with the build's positions option") from None
     if not isinstance(meta, dict) or meta.get("magic") != MAGIC or meta.get("version") != VERSION:
         raise CoocError(f"{folder}: not a cooc positions folder of version {VERSION}")
     radius, channels = meta.get("radius"), meta.get("channels", list(CHANNELS))
     if isinstance(radius, bool) or not isinstance(radius, int) or radius < 1 or (
             channels != list(CHANNELS)):
         raise CoocError(f"{folder}/positions.json: radius or channels are damaged; rebuild the "
-                        "positions with `cooc build --positions`")
+                        "positions with the build's positions option")
     return meta
 
 
