@@ -4,6 +4,7 @@ same index bytes as the one-process build, whatever the shards, ranges and packi
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ from cooc.cooccur.build import distributed
 from cooc.cooccur.build import partitioned as part
 from cooc.cooccur.config import BuildConfig, WindowConfig
 from cooc.engines import InProcessEngine
+from cooc.errors import CoocError
 from cooc.options import RunOptions
 from cooc.store.tokenize import tokenize_corpus
 
@@ -140,6 +142,10 @@ def test_ray_engine_equals_local_build(stores, tmp_path):
     try:
         opts = RunOptions(quiet=True, num_proc=1, engine="ray", memory_bytes=512 << 20)
         got = cooc.build(store["qwen"], tmp_path / "ray.cooc", cfg, opts)
+        # threads per task no node has: refused up front (F15), where Ray would wait forever
+        with pytest.raises(CoocError, match="1000 threads per task is more than any Ray node"):
+            cooc.build(store["qwen"], tmp_path / "big.cooc", cfg, replace(opts, num_proc=1000))
+        assert not (tmp_path / "big.cooc").exists()
     finally:
         ray.shutdown()
     assert index_files(got.path) == index_files(want.path)

@@ -33,6 +33,11 @@ class RayEngine:
             self.close()
             raise CoocError(f"a memory budget of {memory_per_task >> 20} MB per task is more "
                             f"than any Ray node offers ({int(most) >> 20} MB); give a smaller one")
+        most_cpus = max((n["Resources"].get("CPU", 0) for n in nodes), default=0)
+        if most_cpus < threads_per_task:  # no node could ever run a task: refuse, never wait
+            self.close()
+            raise CoocError(f"{threads_per_task} threads per task is more than any Ray node "
+                            f"has CPUs ({int(most_cpus)}); give num_proc <= {int(most_cpus)}")
         cpus = int(ray.cluster_resources().get("CPU", 1))
         self.parallelism = max(1, cpus // threads_per_task)
 

@@ -54,10 +54,10 @@ def build_distributed(source, out: str | os.PathLike, config: BuildConfig | None
         raise CoocError(f"output path {out} exists and is not a cooc index; choose another output path")
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
+    own_engine = engine is None
+    engine = engine or make_engine(options)  # refuses a cluster that cannot run the tasks
     work = options.resolved_tmp_dir(out) / f".{out.name}.dist"
     work.mkdir(parents=True, exist_ok=True)
-    own_engine = engine is None
-    engine = engine or make_engine(options)
     done = False
     try:
         store = open_token_store(source)
