@@ -34,7 +34,12 @@ import numpy as np
 
 from cooc.errors import CoocError
 from cooc.formats.artefact import restore_interrupted
-from cooc.formats.manifest import file_entry, file_problem, read_folder_manifest
+from cooc.formats.manifest import (
+    file_entry,
+    file_problem,
+    manifest_field_problem,
+    read_folder_manifest,
+)
 
 MAGIC = "COOC-TOKENS"
 FORMAT_VERSION = 1
@@ -88,6 +93,15 @@ def read_manifest(path: Path, name: str = MANIFEST) -> dict[str, Any]:
     shards = m.get("shards")
     if not isinstance(shards, list) or not all(isinstance(s, dict) for s in shards):
         raise CoocError(f"{path}/{name}: 'shards' must be a list of objects")
+    if name == MANIFEST:  # a finished store: what readers act on has the types they expect
+        tok = m.get("tokenizer")
+        problem = (manifest_field_problem(m, {"documents": int, "tokens": int,
+                                              "tokenizer": dict, "corpus": dict})
+                   or manifest_field_problem(tok, {"kind": str, "spec": str, "vocab_size": int})
+                   or next((p for sh in shards for p in [manifest_field_problem(
+                       sh, {"name": str, "documents": int, "tokens": int})] if p), None))
+        if problem:
+            raise CoocError(f"{path}/{name}: {problem}; tokenize again")
     if "files" not in m:  # written before: each shard lists its arrays
         files = []
         for s in shards:
