@@ -109,8 +109,8 @@ def build_index(source, out: str | os.PathLike, config: BuildConfig | None = Non
         if store is not None:
             token_batches = stored_batches(store, tokenizer, max_chars, timings, skip, min_count)
         else:
-            token_batches = tokenized_batches(prefetch(batches(max_chars)), tokenizer, report, timings,
-                                      skip)
+            token_batches = tokenized_batches(prefetch(batches(max_chars)), tokenizer, report,
+                                              timings, skip, max_chars)
             if not resumable:
                 token_batches = spooled_batches(token_batches, tokenizer, tmp, min_count)
         result = _count_and_write(token_batches, tokenizer, config, out, tmp, data_budget, baseline,
