@@ -9,6 +9,7 @@ special id the rest of cooc uses is `eot_id`, inserted between documents by conc
 from __future__ import annotations
 
 import os
+import re
 import unicodedata
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
@@ -41,6 +42,9 @@ class Tokenizer(ABC):
     vocab_size: int
     eot_id: int | None
     num_threads: int
+    # whether every token is a run of non-whitespace (`str.split`): any whitespace is then
+    # a place to cut a long text (`piece_bounds`)
+    splits_on_whitespace: bool = False
 
     @abstractmethod
     def encode(self, text: str) -> np.ndarray:
@@ -56,7 +60,7 @@ class Tokenizer(ABC):
         they are copied out of `text` at once, and no buffer of the tokenizer's holds the
         whole text's ids. Where the pieces are cut, every cooc tokenizer splits anyway:
         the ids are `encode(text)`'s, but where `piece_bounds` says they may differ."""
-        bounds = piece_bounds(text, max_chars)
+        bounds = piece_bounds(text, max_chars, self.splits_on_whitespace)
         spans = list(zip(bounds[:-1], bounds[1:], strict=True))
         out: list[np.ndarray] = []
         step = max(1, self.num_threads)
@@ -137,12 +141,14 @@ def fix_surrogates(text: str) -> str:
 
 # `piece_bounds` looks at this many candidate cuts of a kind before it tries the next kind
 _MAX_CANDIDATES = 1024
+_SPACE = re.compile(r"\s+")  # str.isspace()
 
 
-def piece_bounds(text: str, max_chars: int) -> list[int]:
+def piece_bounds(text: str, max_chars: int, at_whitespace: bool = False) -> list[int]:
     """Where to cut `text` into pieces of at most `max_chars` characters (at least half that
     where a good cut allows): [0, b1, ..., len(text)]. Each cut is the last in the piece's
-    second half of, by preference:
+    second half of, by preference (with `at_whitespace`, for tokenizers that split on
+    whitespace, any whitespace comes third, and is exact):
 
     1. a space between two letters ('word| word'): the whitespace tokenizer, the pre-token
        patterns of byte-level BPE (qwen, cl100k, o200k, r50k, GPT-2's ByteLevel) and
@@ -165,13 +171,13 @@ def piece_bounds(text: str, max_chars: int) -> list[int]:
     start = 0
     while n - start > max_chars:
         lo, hi = start + max_chars // 2, start + max_chars
-        bounds.append(_cut(text, lo, hi))
+        bounds.append(_cut(text, lo, hi, at_whitespace))
         start = bounds[-1]
     bounds.append(n)
     return bounds
 
 
-def _cut(text: str, lo: int, hi: int) -> int:
+def _cut(text: str, lo: int, hi: int, at_whitespace: bool) -> int:
     """The best cut i in (lo, hi] of text (see `piece_bounds`); text has more than hi chars."""
     i = hi
     for _ in range(_MAX_CANDIDATES):  # 1: letter, space, letter
@@ -187,6 +193,16 @@ def _cut(text: str, lo: int, hi: int) -> int:
             break
         if not text[i + 1].isspace():
             return i + 1
+    if at_whitespace:  # any whitespace (str.isspace), searched back a few KB at a time
+        end = hi
+        while end > lo + 1:
+            begin = max(lo + 1, end - 4096)
+            last = None
+            for last in _SPACE.finditer(text, begin, end):  # noqa: B007
+                pass
+            if last is not None:
+                return last.end() - 1
+            end = begin
     i = hi  # 3: a word cut, not before a combining mark
     while i > lo + 1 and unicodedata.combining(text[i]):
         i -= 1
