@@ -164,13 +164,14 @@ class WindowCounter:
         """Take `nbytes` held beside the counting (0: nothing) off the batch, pending and
         merge shares, each by its part; refuse when that would leave less than
         MIN_HELD_SHARE of them (CoocError naming the budget that would do)."""
-        total = sum(self._shares)
+        shares = PENDING_SHARE + BATCH_SHARE + MERGE_SHARE
+        total = self._shares[0] / BATCH_SHARE * shares  # as new_counter made them (unfloored)
         f = 1.0 - max(0, nbytes) / total
         if f < MIN_HELD_SHARE:
-            shares = PENDING_SHARE + BATCH_SHARE + MERGE_SHARE
             more = int(nbytes / (1 - MIN_HELD_SHARE) / shares - total / shares)
-            need = (f"--memory {fmt_bytes(self.memory_bytes + more)} or more" if self.memory_bytes
-                    else f"{fmt_bytes(more)} more --memory")
+            # as the flag takes it: whole MiB, rounded up
+            need = (f"--memory {-(-(self.memory_bytes + more) >> 20)}M or more"
+                    if self.memory_bytes else f"{-(-more >> 20)}M more --memory")
             raise CoocError(f"the {num_tokens:,} tokens of a document longer than a batch are "
                             f"held while its windows are counted: {fmt_bytes(nbytes)} beyond the "
                             f"batch, more than the memory budget leaves for counting; give {need}")
