@@ -11,6 +11,7 @@ Python, numba and a tokenizer vocabulary, comes on top). With w = words per key,
 a run costs r = 8w + 8 bytes:
 - counting: a batch of T tokens peaks at ~(24w + 40) T bytes (keys, sort permutation,
   sorted copy, run); batches are sized so that all threads together use B/4, at most 2**17 tokens a thread;
+  a document longer than a batch is packed span by span (`kn.pack_span`: the same keys);
 - runs in memory are merged as they come (equal sizes merge, like a binary counter: each key
   is merged O(log) times, never into a run above half the run budget) and held up to the
   run budget, 16 MB at first, doubling at every spill up to 0.35 B; past it, each run is

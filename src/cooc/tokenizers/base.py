@@ -35,6 +35,9 @@ class Tokenizer(ABC):
         End-of-text id used to join documents in concat packing; None if the vocabulary has none.
     num_threads : int
         Threads used by `encode_batch` (>= 1).
+    splits_on_whitespace : bool
+        Every token is a run of non-whitespace, so a long text may be cut at any whitespace
+        (`encode_pieces`).
     """
 
     spec: str
