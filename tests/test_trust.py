@@ -7,6 +7,8 @@ import gzip
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cooc.cli.main import main
 from cooc.errors import CoocError
@@ -543,3 +545,305 @@ def test_a_kill_while_writing_the_index_keeps_the_checkpoint(tmp_path):
             == {p.name: p.read_bytes() for p in solo.glob("*.bin")})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.tokens", "data", "solo.cooc",
                                                           "x.cooc"]
+
+
+# -- F15 (issue 12): memory budgets hold for huge windows and huge documents --------------
+
+def _f15_corpus(folder, long_words=4000, seed=15):
+    """Whitespace text: one long document of many distinct words, and a few short ones."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    words = [f"v{i}" for i in range(400)]
+    folder.mkdir()
+    docs = [" ".join(rng.choice(words, long_words))]
+    docs += [" ".join(rng.choice(words, rng.integers(1, 40))) for _ in range(30)]
+    with open(folder / "a.jsonl", "w") as f:
+        for d in docs:
+            f.write(json.dumps({"text": d}) + "\n")
+    return folder, docs
+
+
+def _whole_document_counts(docs):
+    """Directed pair counts of whole-document windows: the windows holding both words."""
+    from collections import Counter
+
+    c: Counter = Counter()
+    for d in docs:
+        s = sorted(set(d.split()))
+        c.update((a, b) for a in s for b in s if a != b)
+    return c
+
+
+def _index_words(path):
+    from cooc.cooccur import open_index
+
+    idx = open_index(path)
+    texts = idx.token_texts
+    out = {}
+    for a in range(idx.vocab_size):
+        cols, counts = idx.row(a)
+        for b, n in zip(cols.tolist(), counts.tolist(), strict=True):
+            out[(texts[a], texts[b])] = int(n)
+    return out
+
+
+def test_a_window_spanning_the_corpus_reaches_the_accumulator_in_budgeted_parts(tmp_path,
+                                                                                monkeypatch):
+    """F15: a context length of a billion (or 0, whole documents) made one window of a whole
+    document, whose upper triangle (up to V**2/2 pairs) count_windows built whole, and then
+    its concatenated copy, before the accumulator (which spills within its budget) saw any
+    of it: 15.5 GB at --memory 1G. Now the accumulator gets row ranges of at most what the
+    batch share allows, and the index is the same."""
+    import cooc
+    from cooc.cooccur.build import accumulate, counter
+    from cooc.cooccur.config import BuildConfig, WindowConfig
+    from cooc.options import RunOptions
+
+    data, docs = _f15_corpus(tmp_path / "data")
+    budget = 96 << 10
+    monkeypatch.setattr(counter, "MIN_DATA_BUDGET", budget)  # --memory 1: this budget
+    monkeypatch.setattr(accumulate, "MIN_MERGE_BYTES", 16 << 10)
+    seen = []
+    add = accumulate.CountAccumulator.add
+    monkeypatch.setattr(accumulate.CountAccumulator, "add",
+                        lambda self, batch: (seen.append(batch.num_entries), add(self, batch)))
+    whole = _whole_document_counts(docs)
+    built = {}
+    for length in (0, 2_000_000):
+        cfg = BuildConfig(tokenizer="whitespace", window=WindowConfig(context_length=length))
+        seen.clear()
+        res = cooc.build(data, tmp_path / f"{length}.cooc", cfg,
+                         RunOptions(quiet=True, memory_bytes=1, num_proc=2))
+        # the batch share over 16 bytes an entry (and a row alone: at most 400 entries)
+        assert len(seen) > 3 and max(seen) <= counter.BATCH_SHARE * budget / 16, seen
+        assert res.spills > 0
+        assert _index_words(res.path) == whole
+        built[length] = {p.name: p.read_bytes() for p in res.path.glob("*.bin")}
+    assert built[0] == built[2_000_000]
+
+
+def test_a_huge_context_length_allocates_nothing_of_its_size(tmp_path):
+    """F15: the counter built its occurrence-pair weights as [0] + [1] * (context length -
+    1), a Python list and an array of the context length (8 GB each at 1e9), even in
+    windows mode, which does not use them. Occurrence pairs within a radius of millions
+    count as within the documents' lengths."""
+    import tracemalloc
+
+    import cooc
+    from cooc.cooccur.build.counter import new_counter
+    from cooc.cooccur.config import BuildConfig, WindowConfig
+    from cooc.options import RunOptions
+
+    (tmp_path / "tmp").mkdir()
+    for window in (WindowConfig(context_length=2_000_000),
+                   WindowConfig(context_length=2_000_000, count_mode="occurrences",
+                                radius=1_999_999)):
+        tracemalloc.start()
+        try:
+            new_counter(400, 1 << 20, tmp_path / "tmp", window, None, 1, {})
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert peak < 1 << 20, peak
+    data, docs = _f15_corpus(tmp_path / "data", long_words=300)
+    longest = max(len(d.split()) for d in docs)
+    built = []
+    for radius in (1_999_999, longest - 1):
+        cfg = BuildConfig(tokenizer="whitespace", window=WindowConfig(
+            context_length=2_000_000, count_mode="occurrences", radius=radius))
+        res = cooc.build(data, tmp_path / f"r{radius}.cooc", cfg, RunOptions(quiet=True))
+        built.append({p.name: p.read_bytes() for p in res.path.glob("*.bin")})
+    assert built[0] == built[1]
+
+
+@settings(max_examples=40)
+@given(docs=st.lists(st.lists(st.integers(0, 29), max_size=60), min_size=1, max_size=8),
+       length=st.sampled_from([0, 3, 1000]), mode=st.sampled_from(["windows", "occurrences"]),
+       include_self=st.booleans(), max_entries=st.integers(1, 300), threads=st.integers(1, 3),
+       radius=st.integers(0, 5))
+def test_triangle_parts_join_to_the_whole_and_keep_their_bound(docs, length, mode, include_self,
+                                                               max_entries, threads, radius):
+    """F15: however small the parts, they are consecutive row ranges of at most max_entries
+    entries (or one row), and together the triangle counted whole."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import numpy as np
+
+    from cooc.cooccur.build.count import (
+        count_by_distance,
+        count_windows,
+        distance_counts,
+        window_counts,
+    )
+    from cooc.cooccur.build.csr import concat_rows
+    from cooc.kernels import windows
+
+    vocab = 30
+    tokens = np.array([t for d in docs for t in d], np.uint32)
+    doc_ptr = np.cumsum([0] + [len(d) for d in docs]).astype(np.int64)
+    win_ptr = np.unique(doc_ptr) if length == 0 else windows.document_windows(doc_ptr, length)
+    weights = np.array([0] + [1, 2, 3, 4, 5][:radius], np.uint64)
+    with ThreadPoolExecutor(threads) as pool:
+        if radius:
+            want, _ = count_by_distance(tokens, win_ptr, vocab, weights, include_self, pool,
+                                        threads)
+            _, parts = distance_counts(tokens, win_ptr, vocab, weights, include_self, pool,
+                                       threads, max_entries=max_entries)
+        else:
+            want, _ = count_windows(tokens, win_ptr, vocab, mode, include_self, pool, threads)
+            _, parts = window_counts(tokens, win_ptr, vocab, mode, include_self, pool, threads,
+                                     max_entries=max_entries)
+        parts = list(parts)
+    row = 0
+    for p in parts:
+        assert p.row_start == row and (p.num_entries <= max_entries or p.num_rows == 1)
+        row += p.num_rows
+    assert row == vocab
+    got = concat_rows(parts)
+    assert np.array_equal(got.row_ptr, want.row_ptr)
+    assert np.array_equal(got.cols, want.cols) and np.array_equal(got.counts, want.counts)
+
+
+_F15_WORDS = ["the", "model", "reads", "état", "naïve", "ﬁle", "x2", "42", "你好", "a'b", "(c)"]
+_F15_SEPS = [" ", " ", " ", "  ", ". ", ", ", " - ", "\t", ".  "]
+_F15_ENDS = ["\n", "\n\n", ".\n", " \n", "\n \n"]
+_f15_lines = st.lists(st.tuples(
+    st.lists(st.tuples(st.integers(0, len(_F15_WORDS) - 1), st.integers(0, len(_F15_SEPS) - 1)),
+             min_size=1, max_size=8),
+    st.integers(0, len(_F15_ENDS) - 1)), min_size=1, max_size=40)
+
+
+@settings(max_examples=60)
+@given(lines=_f15_lines, max_chars=st.integers(8, 300))
+def test_long_texts_tokenized_in_pieces_give_the_whole_texts_ids(lines, max_chars):
+    """F15: a 100 MB document was tokenized as one text (the tokenizer's buffers, the ids and
+    their copies at once: 733 MB at --memory 512M). Pieces are cut where the whitespace
+    tokenizer and Qwen's pre-tokenizer split anyway (between two words, at a line's start):
+    the same ids, for pieces of any size that leaves a line start in each piece's second
+    half; for the whitespace tokenizer any whitespace will do."""
+    import numpy as np
+
+    from cooc.tokenizers import load_tokenizer
+    from cooc.tokenizers.base import piece_bounds
+
+    rows = ["".join(_F15_WORDS[w] + _F15_SEPS[s] for w, s in words).rstrip() + _F15_ENDS[e]
+            for words, e in lines]
+    text = "".join(rows)
+    for spec in ("whitespace", "qwen"):
+        tok = load_tokenizer(spec, num_threads=2)
+        size = max(max_chars, 2 * max(map(len, rows)) + 4) if spec == "qwen" else max(
+            max_chars, 2 * max(len(w) for w in text.split()) + 4)
+        bounds = piece_bounds(text, size, tok.splits_on_whitespace)
+        assert bounds[0] == 0 and bounds[-1] == len(text)
+        assert all(0 < b - a <= size for a, b in zip(bounds, bounds[1:]))  # noqa: B905
+        pieces = tok.encode_pieces(text, size)
+        assert len(pieces) == len(bounds) - 1
+        got = np.concatenate(pieces) if pieces else np.zeros(0, np.uint32)
+        assert got.tolist() == tok.encode(text).tolist(), spec
+
+
+def test_a_long_document_is_tokenized_in_budgeted_pieces_and_stays_one_document(tmp_path,
+                                                                                monkeypatch):
+    """F15: the tokenizer got a document longer than a tokenizer batch whole; now it gets
+    pieces of at most the batch's characters, and the store, the index and the n-gram
+    counts are those of the whole document (one document: one length, one <s> ... </s>)."""
+    from cooc.ngram.reader import open_ngrams
+    from cooc.store import open_store
+    from cooc.tokenizers import load_tokenizer
+    from cooc.tokenizers.whitespace import WhitespaceTokenizer
+
+    words = [f"w{i % 97}{'é' if i % 7 == 0 else ''}" for i in range(40_000)]
+    text = "".join(w + ("\n" if i % 13 == 12 else " ") for i, w in enumerate(words)).strip()
+    assert len(text) > 2 * (1 << 16)
+    data = tmp_path / "a.jsonl"
+    data.write_text(json.dumps({"text": text}) + "\n" + json.dumps({"text": "w1 w2 w3"}) + "\n")
+    longest = []
+    encode = WhitespaceTokenizer.encode_batch
+    monkeypatch.setattr(WhitespaceTokenizer, "encode_batch", lambda self, texts: (
+        longest.append(max(map(len, texts), default=0)), encode(self, texts))[1])
+    store = tmp_path / "a.tokens"
+    assert main(["tokenize", str(data), "-o", str(store), "--tokenizer", "whitespace",
+                 "--memory", "1", "-q"]) == 0
+    assert max(longest) <= 1 << 16  # the smallest tokenizer batch (--memory 1)
+    tok = load_tokenizer("whitespace")
+    want = tok.encode(text)
+    remap = tok.freeze()
+    s = open_store(store)
+    assert s.num_documents == 2
+    got = next(s.iter_batches(1 << 20))
+    assert got[1].tolist() == [len(want), 3]
+    texts = s.tokenizer(1).token_texts()
+    assert [texts[i] for i in got[0][: len(want)].tolist()] == text.split()
+    assert remap is not None
+    built = []
+    for memory in ("1", "1G"):  # tokenizer batches of 65,536 characters, or of 10 M
+        longest.clear()
+        out = tmp_path / f"a{memory}.ngrams"
+        assert main(["ngram", "count", str(data), "-o", str(out), "--tokenizer", "whitespace",
+                     "--order", "3", "--markers", "--memory", memory, "-q"]) == 0
+        assert (max(longest) <= 1 << 16) == (memory == "1")
+        built.append({p.name: p.read_bytes() for p in out.iterdir() if p.name != "manifest.json"})
+    assert built[0] == built[1]
+    idx = open_ngrams(out)
+    ids = {t: i for i, t in enumerate(idx.token_texts())}
+    assert idx.lookup([idx.bos_id, ids[words[0]], ids[words[1]]]) == 1
+    assert idx.lookup([ids[words[-1]], idx.eos_id]) == 1
+    assert idx.lookup([idx.bos_id, ids["w1"], ids["w2"]]) == 1
+
+
+def test_long_documents_are_counted_span_by_span_with_the_same_ngrams(tmp_path, monkeypatch):
+    """F15: NgramCounter packed a document longer than its batch in one piece (~64 bytes a
+    token of the whole document at once); now span by span, with the same keys."""
+    import numpy as np
+
+    from cooc.kernels import ngram as kn
+    from cooc.ngram import count
+    from cooc.ngram.count import NgramCounter
+    from cooc.ngram.writer import key_shape
+
+    sorted_sizes = []
+    sort_count = kn.sort_count
+    monkeypatch.setattr(count.kn, "sort_count", lambda keys, counts: (
+        sorted_sizes.append(len(keys)), sort_count(keys, counts))[1])
+    rng = np.random.default_rng(5)
+    doc = rng.integers(0, 50, 700).astype(np.uint32)
+    for order, markers in ((3, True), (5, False)):
+        v = 52 if markers else 50
+        counted = []
+        for batch_tokens in (32, 1 << 12):
+            sorted_sizes.clear()
+            with NgramCounter(order, v, markers=markers, tmp_dir=tmp_path, num_threads=2,
+                              batch_tokens=batch_tokens) as c:
+                c.add(np.concatenate([doc[:5], doc]), np.array([5, 700], np.int64))
+                counted.append([(k.copy(), n.copy()) for k, n in c.merged()])
+            assert max(sorted_sizes) <= max(batch_tokens, 7), (batch_tokens, sorted_sizes)
+        a, b = ([np.concatenate(x) for x in zip(*m)] for m in counted)  # noqa: B905
+        assert all(np.array_equal(x, y) for x, y in zip(a, b))  # noqa: B905
+        bits, per_word, nwords = key_shape(order, v)
+        bos, eos = (50, 51) if markers else (-1, -1)
+        whole = kn.pack_grams(doc, np.array([700], np.int64), order, bits, per_word, nwords,
+                              bos, eos)
+        spans = [kn.pack_span(doc, a, min(a + 64, len(whole)), order, bits, per_word, nwords,
+                              bos, eos) for a in range(0, len(whole), 64)]
+        assert np.array_equal(np.concatenate(spans), whole)
+
+
+def test_a_document_whose_ids_outgrow_the_budget_is_refused_naming_the_budget(tmp_path,
+                                                                             monkeypatch, capsys):
+    """F15: a document whose ids alone pass the memory budget was counted anyway, far past
+    the budget; now its ids come off the counting shares, and past a quarter of them the
+    build stops before counting with a one-line error naming the --memory that would do."""
+    from cooc.cooccur.build import counter
+
+    monkeypatch.setattr(counter, "MIN_DATA_BUDGET", 64 << 10)
+    data = tmp_path / "a.txt"
+    data.write_text(" ".join(f"w{i % 50}" for i in range(30_000)) + "\n")
+    assert main(["build", str(data), "-o", str(tmp_path / "a.cooc"), "--tokenizer",
+                 "whitespace", "--memory", "1", "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "30,000 tokens of a document longer than a batch" in err and "--memory" in err
+    assert err.count("\n") == 1 and not (tmp_path / "a.cooc").exists()
+    data.write_text(" ".join(f"w{i % 50}" for i in range(3_000)) + "\n")  # within: built
+    assert main(["build", str(data), "-o", str(tmp_path / "a.cooc"), "--tokenizer",
+                 "whitespace", "--memory", "1", "-q"]) == 0

@@ -184,17 +184,21 @@ def _jsonl_documents(
         # orjson rejects lone surrogate escapes; the stdlib parser lets them through, and no
         # tokenizer can encode one, so only its strings are checked (below).
         may_hold_surrogate = obj is _MISSING
+        escapes = False
         if obj is _MISSING:
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError as e:
                 report.skip("invalid_utf8", f"{src}:{lineno}", str(e))
                 continue
+            escapes = b"\\u" in raw
+            raw = None  # a line of 100 MB: its bytes go before it is parsed from `line`
             try:
                 obj = json.loads(line)
             except (ValueError, RecursionError) as e:
                 report.skip("malformed_json", f"{src}:{lineno}", str(e) or type(e).__name__)
                 continue
+            del line
         if type(obj) is not dict:
             report.skip(
                 "missing_field",
@@ -219,10 +223,11 @@ def _jsonl_documents(
         if not text or text.isspace():
             report.skip("empty_text", f"{src}:{lineno}", f"{text_field!r} is empty or whitespace")
             continue
-        if may_hold_surrogate and not text.isascii() and b"\\u" in raw and not _encodable(text):
+        if may_hold_surrogate and not text.isascii() and escapes and not _encodable(text):
             report.skip("invalid_utf8", f"{src}:{lineno}", f"{text_field!r} holds a lone surrogate")
             continue
         report.documents += 1
+        raw = obj = None  # a document of 100 MB is held once, as its text, while it is read on
         yield Document(text, src, lineno)
 
 
@@ -242,6 +247,7 @@ def _txt_documents(path: Path, compression: str, report: SkipReport) -> Iterator
             report.skip("invalid_utf8", f"{src}:{lineno}", str(e))
             continue
         report.documents += 1
+        del raw
         yield Document(text, src, lineno)
 
 
@@ -260,10 +266,14 @@ def _lines(path: Path, compression: str, report: SkipReport) -> Iterator[tuple[i
     report.files += 1
     lineno = 0
     with fh:
+        lines = iter(fh)
         try:
-            for raw in fh:
+            while True:
+                # the line is handed on, not also held here while the reader works on it
+                yield lineno + 1, next(lines)
                 lineno += 1
-                yield lineno, raw
+        except StopIteration:
+            pass
         except truncated_errors as e:
             report.skip(
                 reason,

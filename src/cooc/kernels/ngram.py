@@ -68,6 +68,25 @@ def pack_grams(tokens, doc_lens, order, bits, per_word, nwords, bos, eos):
 
 
 @njit(**_JIT)
+def pack_span(tokens, start, stop, order, bits, per_word, nwords, bos, eos):
+    """`pack_grams`' keys of positions [start, stop) of one document `tokens` (positions of
+    the document with its markers: with bos, position 0 is <s>): a document too long for
+    one batch is packed span by span, with the same keys.
+    """
+    o = 1 if bos >= 0 else 0
+    n = tokens.shape[0]
+    m = n + o + (1 if eos >= 0 else 0)
+    keys = np.zeros((stop - start, nwords), dtype=np.uint64)
+    for i in range(start, stop):
+        for j in range(min(order, m - i)):
+            q = i + j - o
+            v = bos if q < 0 else (np.int64(tokens[q]) if q < n else eos)
+            sh = (per_word - 1 - j % per_word) * bits
+            keys[i - start, j // per_word] |= np.uint64(v + 1) << np.uint64(sh)
+    return keys
+
+
+@njit(**_JIT)
 def _key_less(a, i, b, j):
     """keys a[i] < b[j], lexicographically over the words."""
     for w in range(a.shape[1]):

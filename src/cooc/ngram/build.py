@@ -212,7 +212,8 @@ def _source_batches(source, config: NgramConfig, options: RunOptions, tmp_dir: P
                 raise CoocError("give corpus files, folders, globs or a token store to count")
             docs, corpus = document_batches(source, config.text_field, options.batch_size, report)
             tokenizer = load_tokenizer(config.tokenizer, num_threads=nthreads)
-            tb = tokenized_batches(prefetch(docs(max_chars)), tokenizer, report, timings)
+            tb = tokenized_batches(prefetch(docs(max_chars)), tokenizer, report, timings,
+                                   max_chars=max_chars)
             if tokenizer.grows_vocabulary:  # ids final only at the end
                 spool = scratch_dir(tmp_dir, "tokens")
                 tb = spooled_batches(tb, tokenizer, spool)

@@ -11,6 +11,7 @@ Python, numba and a tokenizer vocabulary, comes on top). With w = words per key,
 a run costs r = 8w + 8 bytes:
 - counting: a batch of T tokens peaks at ~(24w + 40) T bytes (keys, sort permutation,
   sorted copy, run); batches are sized so that all threads together use B/4, at most 2**17 tokens a thread;
+  a document longer than a batch is packed span by span (`kn.pack_span`: the same keys);
 - runs in memory are merged as they come (equal sizes merge, like a binary counter: each key
   is merged O(log) times, never into a run above half the run budget) and held up to the
   run budget, 16 MB at first, doubling at every spill up to 0.35 B; past it, each run is
@@ -167,7 +168,11 @@ class NgramCounter:
         ptr = np.zeros(len(doc_lens) + 1, np.int64)
         np.cumsum(doc_lens, out=ptr[1:])
         pieces = []
-        for d, e in bounded_ranges(ptr, self.batch_tokens * self.num_threads):
+        max_tokens = self.batch_tokens * self.num_threads
+        for d, e in bounded_ranges(ptr, max_tokens):
+            if e - d == 1 and doc_lens[d] > max_tokens:  # a document longer than a batch
+                self._add_long(tokens[ptr[d] : ptr[e]])
+                continue
             parts = even_ranges(ptr[d : e + 1] - ptr[d], self.num_threads)
             pieces = [(tokens[ptr[d + a] : ptr[d + b]], doc_lens[d + a : d + b]) for a, b in parts]
             if self._pool is None or len(pieces) == 1:
@@ -180,6 +185,28 @@ class NgramCounter:
         self.stats.tokens += len(tokens)
         self.stats.keys += len(tokens) + (2 * len(doc_lens) if self.markers else 0)
         self.stats.timings["count"] = self.stats.timings.get("count", 0.0) + time.perf_counter() - t0
+
+    def _add_long(self, doc: np.ndarray) -> None:
+        """Count one long document span by span (`kn.pack_span`), `batch_tokens` positions
+        a thread: the same keys as one piece would give, in a batch's memory."""
+        bos = self.vocab_size - 2 if self.markers else -1
+        eos = self.vocab_size - 1 if self.markers else -1
+        m = len(doc) + (2 if self.markers else 0)
+        spans = [(a, min(a + self.batch_tokens, m)) for a in range(0, m, self.batch_tokens)]
+
+        def count(span: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+            keys = kn.pack_span(doc, span[0], span[1], self.order, self.bits, self.per_word,
+                                self.nwords, bos, eos)
+            return kn.sort_count(keys, np.zeros(0, np.uint64))
+
+        for k in range(0, len(spans), self.num_threads):
+            group = spans[k : k + self.num_threads]
+            if self._pool is None or len(group) == 1:
+                results = [count(sp) for sp in group]
+            else:
+                results = list(self._pool.map(count, group))
+            for keys, counts in results:
+                self._push(_Run(keys, counts))
 
     def _push(self, run: _Run) -> None:
         if run.n == 0:

@@ -23,6 +23,9 @@ from cooc.kernels import distance
 from cooc.runtime.malloc import trim
 from cooc.tokenizers import Tokenizer
 
+# pieces of a long document are no shorter than this (per-call overhead)
+_MIN_PIECE_CHARS = 1 << 16
+
 
 @dataclass
 class TokenBatch:
@@ -44,19 +47,63 @@ def open_token_store(source):
 
 
 def tokenized_batches(batches: Iterable, tokenizer: Tokenizer, report: SkipReport,
-              timings: dict[str, float], skip: int = 0) -> Iterator[TokenBatch]:
+              timings: dict[str, float], skip: int = 0, max_chars: int = 0) -> Iterator[TokenBatch]:
     """Encoded batches; the first `skip` documents are read (and bad records reported) but
-    not encoded: a resumed build counted them before it was killed."""
+    not encoded: a resumed build counted them before it was killed. A document longer than
+    `max_chars` (0: no limit) is encoded in pieces (`encode_texts`)."""
     for docs in skip_documents(batches, skip):
         t0 = time.perf_counter()
-        arrays = tokenizer.encode_batch([d.text for d in docs])
-        del docs  # the texts are not needed while the batch is counted
+        arrays, lens = encode_texts(tokenizer, [d.text for d in docs], max_chars)
+        # the texts are not needed while the batch is counted: emptied, not just dropped,
+        # since the readers' generators hold the list until they are asked for the next one
+        docs.clear()
+        del docs
         timings["tokenize"] = timings.get("tokenize", 0.0) + time.perf_counter() - t0
-        lens = np.fromiter((len(a) for a in arrays), np.int64, len(arrays))
-        tokens = np.concatenate(arrays).astype(np.uint32, copy=False) if arrays else np.zeros(0, np.uint32)
-        del arrays
-        yield TokenBatch(tokens, lens)
-        del tokens, lens
+        # held by the batch alone: a consumer that drops it frees them while this waits
+        yield TokenBatch(join_ids(arrays), lens)
+        del lens
+
+
+def encode_texts(tokenizer: Tokenizer, texts: list[str],
+                 max_chars: int = 0) -> tuple[list[np.ndarray], np.ndarray]:
+    """(id arrays, each text's number of ids) of a batch of texts, for `join_ids`.
+
+    A text longer than `max_chars` (0: no limit) comes as the ids of its pieces
+    (`Tokenizer.encode_pieces`: the same ids, see `piece_bounds` for where they may differ),
+    a few of `max_chars / num_threads` characters at a time: what a tokenizer batch may hold,
+    however long the document. It is still one document: its length is its pieces'.
+    """
+    if not max_chars or all(len(t) <= max_chars for t in texts):
+        arrays = tokenizer.encode_batch(texts)
+        return arrays, np.fromiter((len(a) for a in arrays), np.int64, len(arrays))
+    piece = max(_MIN_PIECE_CHARS, max_chars // max(1, tokenizer.num_threads))
+    arrays: list[np.ndarray] = []
+    lens = np.zeros(len(texts), np.int64)
+    i = 0
+    while i < len(texts):
+        j = i
+        while j < len(texts) and len(texts[j]) <= max_chars:
+            j += 1
+        if j > i:  # a run of ordinary texts, as one batch
+            done = tokenizer.encode_batch(texts[i:j])
+            lens[i:j] = [len(a) for a in done]
+            arrays.extend(done)
+            i = j
+            continue
+        pieces = tokenizer.encode_pieces(texts[i], piece)
+        lens[i] = sum(len(a) for a in pieces)
+        arrays.extend(pieces)
+        i += 1
+    return arrays, lens
+
+
+def join_ids(arrays: list[np.ndarray]) -> np.ndarray:
+    """Id arrays -> one uint32 array; `arrays` is emptied (its arrays go once joined)."""
+    if not arrays:
+        return np.zeros(0, np.uint32)
+    tokens = np.concatenate(arrays).astype(np.uint32, copy=False)
+    arrays.clear()
+    return tokens
 
 
 def stored_batches(store, tokenizer: Tokenizer, max_chars: int, timings: dict[str, float],

@@ -26,6 +26,7 @@ from cooc.options import RunOptions
 from cooc.runtime.fingerprint import input_fingerprint
 from cooc.runtime.prefetch import prefetch
 from cooc.runtime.progress import Progress, peak_rss_bytes
+from cooc.store.sources import encode_texts, join_ids
 from cooc.store.writer import StoreWriter
 from cooc.tokenizers import load_tokenizer
 
@@ -85,13 +86,14 @@ def tokenize_corpus(source, out: str | os.PathLike, config: BuildConfig | None =
     try:
         for docs in skip_documents(prefetch(batches(max_chars)), skip):
             t0 = time.perf_counter()
-            arrays = tokenizer.encode_batch([d.text for d in docs])
+            arrays, lens = encode_texts(tokenizer, [d.text for d in docs], max_chars)
             timings["tokenize"] += time.perf_counter() - t0
-            lens = np.fromiter((len(a) for a in arrays), np.int64, len(arrays))
-            tokens = np.concatenate(arrays) if arrays else np.zeros(0, np.uint32)
-            writer.add(tokens, lens,
-                       np.fromiter((file_index[d.source] for d in docs), np.uint32, len(docs)),
-                       np.fromiter((d.line for d in docs), np.uint64, len(docs)))
+            sources = np.fromiter((file_index[d.source] for d in docs), np.uint32, len(docs))
+            lines = np.fromiter((d.line for d in docs), np.uint64, len(docs))
+            docs.clear()  # the texts go before their ids are joined (see tokenized_batches)
+            del docs
+            tokens = join_ids(arrays)
+            writer.add(tokens, lens, sources, lines)
             progress.update(len(tokens))
         header = {"created_by": f"cooc {__version__}", "tokenizer": tokenizer.describe(),
                   "text_field": config.text_field, "granularity": config.granularity,

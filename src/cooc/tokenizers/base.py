@@ -9,6 +9,8 @@ special id the rest of cooc uses is `eot_id`, inserted between documents by conc
 from __future__ import annotations
 
 import os
+import re
+import unicodedata
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -33,6 +35,9 @@ class Tokenizer(ABC):
         End-of-text id used to join documents in concat packing; None if the vocabulary has none.
     num_threads : int
         Threads used by `encode_batch` (>= 1).
+    splits_on_whitespace : bool
+        Every token is a run of non-whitespace, so a long text may be cut at any whitespace
+        (`encode_pieces`).
     """
 
     spec: str
@@ -40,6 +45,9 @@ class Tokenizer(ABC):
     vocab_size: int
     eot_id: int | None
     num_threads: int
+    # whether every token is a run of non-whitespace (`str.split`): any whitespace is then
+    # a place to cut a long text (`piece_bounds`)
+    splits_on_whitespace: bool = False
 
     @abstractmethod
     def encode(self, text: str) -> np.ndarray:
@@ -48,6 +56,22 @@ class Tokenizer(ABC):
     def encode_batch(self, texts: Sequence[str]) -> list[np.ndarray]:
         """`[encode(t) for t in texts]`, computed on `num_threads` threads."""
         return map_threads(self.encode, texts, self.num_threads)
+
+    def encode_pieces(self, text: str, max_chars: int) -> list[np.ndarray]:
+        """The ids of a long `text` as those of its pieces of at most `max_chars` characters
+        (`piece_bounds`), in order; `num_threads` pieces are encoded at a time, so only
+        they are copied out of `text` at once, and no buffer of the tokenizer's holds the
+        whole text's ids. Where the pieces are cut, every cooc tokenizer splits anyway:
+        the ids are `encode(text)`'s, but where `piece_bounds` says they may differ."""
+        bounds = piece_bounds(text, max_chars, self.splits_on_whitespace)
+        spans = list(zip(bounds[:-1], bounds[1:], strict=True))
+        out: list[np.ndarray] = []
+        step = max(1, self.num_threads)
+        for k in range(0, len(spans), step):
+            group = [text[a:b] for a, b in spans[k : k + step]]
+            out.extend(self.encode_batch(group))
+            del group
+        return out
 
     @abstractmethod
     def token_texts(self) -> list[str]:
@@ -116,3 +140,73 @@ def fix_surrogates(text: str) -> str:
     Only called after encoding to UTF-8 failed, so valid text pays nothing. Same fix as tiktoken.
     """
     return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+# `piece_bounds` looks at this many candidate cuts of a kind before it tries the next kind
+_MAX_CANDIDATES = 1024
+_SPACE = re.compile(r"\s+")  # str.isspace()
+
+
+def piece_bounds(text: str, max_chars: int, at_whitespace: bool = False) -> list[int]:
+    """Where to cut `text` into pieces of at most `max_chars` characters (at least half that
+    where a good cut allows): [0, b1, ..., len(text)]. Each cut is the last in the piece's
+    second half of, by preference (with `at_whitespace`, for tokenizers that split on
+    whitespace, any whitespace comes third, and is exact):
+
+    1. a space between two letters ('word| word'): the whitespace tokenizer, the pre-token
+       patterns of byte-level BPE (qwen, cl100k, o200k, r50k, GPT-2's ByteLevel) and
+       Metaspace all end a token before such a space, so the ids are exactly the whole
+       text's;
+    2. the start of a line (after '\\n', before a character that is not whitespace): exact
+       for whitespace and for the qwen, cl100k and o200k patterns (the newlines end the
+       piece's last pre-token either way); a pattern that tries a trailing `\\s+$` first
+       (r50k) may split the whitespace before that newline differently;
+    3. else `max_chars` on (moved back off combining marks): a word cut in two, whose two
+       halves are tokenized on their own.
+    NFC normalization (qwen) gives the same text piece by piece at these cuts. A text of
+    English or code prose always has cuts of the first kind; one with no space and no line
+    break for `max_chars / 2` characters has only the third.
+    """
+    if max_chars < 2:
+        raise ValueError(f"max_chars must be at least 2, got {max_chars!r}")
+    n = len(text)
+    bounds = [0]
+    start = 0
+    while n - start > max_chars:
+        lo, hi = start + max_chars // 2, start + max_chars
+        bounds.append(_cut(text, lo, hi, at_whitespace))
+        start = bounds[-1]
+    bounds.append(n)
+    return bounds
+
+
+def _cut(text: str, lo: int, hi: int, at_whitespace: bool) -> int:
+    """The best cut i in (lo, hi] of text (see `piece_bounds`); text has more than hi chars."""
+    i = hi
+    for _ in range(_MAX_CANDIDATES):  # 1: letter, space, letter
+        i = text.rfind(" ", lo + 1, i)
+        if i < 0:
+            break
+        if text[i - 1].isalpha() and text[i + 1].isalpha():
+            return i
+    i = hi
+    for _ in range(_MAX_CANDIDATES):  # 2: a line's start
+        i = text.rfind("\n", lo, i)
+        if i < 0:
+            break
+        if not text[i + 1].isspace():
+            return i + 1
+    if at_whitespace:  # any whitespace (str.isspace), searched back a few KB at a time
+        end = hi
+        while end > lo + 1:
+            begin = max(lo + 1, end - 4096)
+            last = None
+            for last in _SPACE.finditer(text, begin, end):  # noqa: B007
+                pass
+            if last is not None:
+                return last.end() - 1
+            end = begin
+    i = hi  # 3: a word cut, not before a combining mark
+    while i > lo + 1 and unicodedata.combining(text[i]):
+        i -= 1
+    return i

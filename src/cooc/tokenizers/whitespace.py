@@ -67,6 +67,7 @@ class WhitespaceTokenizer(Tokenizer):
 
     kind = "whitespace"
     eot_id = EOT_ID
+    splits_on_whitespace = True
 
     def __init__(self, num_threads: int = 1) -> None:
         self.spec = "whitespace"

@@ -1,7 +1,8 @@
 """Summing batch matrices under a memory budget: in-memory sums, compressed spills, bounded runs.
 
-Batches arrive as upper triangles and are summed in memory (exact-size two-way merges). When
-the pending sum plus the next batch would pass `pending_bytes`, the sum is mirrored into full
+Batches arrive as upper triangles, whole or in row ranges (a batch of long windows has its
+triangle counted a range at a time), and are summed in memory (exact-size two-way merges).
+When the pending sum plus the next batch would pass `pending_bytes`, the sum is mirrored into full
 symmetric rows and written to disk as a compressed run. When `max_runs` runs exist they are
 merged into one, so the number of temp files stays bounded however long the corpus (GloVe's
 cooccur opens one file per spill and hits the 1,024-file limit); the smaller half is merged,
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cooc.cooccur.build.csr import Csr, Mirrored, merge2, sum_csrs
+from cooc.cooccur.build.csr import Csr, Mirrored, full_height, merge2, sum_csrs
 from cooc.cooccur.build.runs import RunFile, RunWriter
 from cooc.runtime.malloc import trim
 from cooc.runtime.ranges import bounded_ranges
@@ -61,7 +62,9 @@ class CountAccumulator:
         return self.pending.nbytes if self.pending is not None else 0
 
     def add(self, batch: Csr) -> None:
-        """Add a batch's upper triangle (cols >= row)."""
+        """Add a batch's upper triangle (cols >= row), or consecutive row ranges of it one
+        after another (a batch too large to count whole, see `count.window_counts`)."""
+        batch = full_height(batch, self.vocab_size)
         if self.pending is None:
             self.pending = batch
         elif self.pending.nbytes + batch.nbytes > self.pending_bytes:

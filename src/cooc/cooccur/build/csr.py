@@ -64,6 +64,21 @@ def concat_rows(parts: list[Csr]) -> Csr:
     )
 
 
+def full_height(part: Csr, num_rows: int) -> Csr:
+    """Rows [part.row_start, ...) of a matrix as all its `num_rows` rows, the others empty
+    (the entries are shared, not copied)."""
+    if part.row_start == 0 and part.num_rows == num_rows:
+        return part
+    a, b = part.row_start, part.row_start + part.num_rows
+    if a < 0 or b > num_rows:
+        raise ValueError(f"rows [{a}, {b}) are not rows of a matrix of {num_rows}")
+    row_ptr = np.empty(num_rows + 1, np.int64)
+    row_ptr[: a + 1] = 0
+    row_ptr[a + 1 : b + 1] = part.row_ptr[1:]
+    row_ptr[b + 1 :] = part.num_entries
+    return Csr(row_ptr, part.cols, part.counts, 0)
+
+
 def threaded(pool: Executor | None, num_threads: int, fn, ranges):
     if pool is None or num_threads <= 1 or len(ranges) == 1:
         return [fn(r) for r in ranges]

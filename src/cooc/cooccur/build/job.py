@@ -109,8 +109,8 @@ def build_index(source, out: str | os.PathLike, config: BuildConfig | None = Non
         if store is not None:
             token_batches = stored_batches(store, tokenizer, max_chars, timings, skip, min_count)
         else:
-            token_batches = tokenized_batches(prefetch(batches(max_chars)), tokenizer, report, timings,
-                                      skip)
+            token_batches = tokenized_batches(prefetch(batches(max_chars)), tokenizer, report,
+                                              timings, skip, max_chars)
             if not resumable:
                 token_batches = spooled_batches(token_batches, tokenizer, tmp, min_count)
         result = _count_and_write(token_batches, tokenizer, config, out, tmp, data_budget, baseline,
@@ -154,6 +154,7 @@ def _count_and_write(token_batches, tokenizer, config, out, tmp, data_budget, ba
     if resume is not None:
         cutter._carry = resume.carry
     saved_spills = 0
+    memory_bytes = baseline + data_budget  # the budget (for messages)
 
     with ThreadPoolExecutor(nthreads) as pool:
 
@@ -167,7 +168,8 @@ def _count_and_write(token_batches, tokenizer, config, out, tmp, data_budget, ba
                 # there when the budget was measured: what it took comes off the data's share
                 data_budget = remeasure_data_budget(data_budget, baseline)
             counter = new_counter(vocab, data_budget, tmp, win, pool, nthreads,
-                                  timings, keep_merged=fingerprint is not None)
+                                  timings, keep_merged=fingerprint is not None,
+                                  memory_bytes=memory_bytes)
             acc = counter.acc
             counter.on_counted = lambda n: progress.update(n, spilled=fmt_bytes(acc.spilled_bytes))
             if resume is not None:
@@ -191,9 +193,12 @@ def _count_and_write(token_batches, tokenizer, config, out, tmp, data_budget, ba
         for batch in token_batches:
             num_docs += len(batch.doc_lens)
             tokens, win_ptr = cutter.cut(batch.tokens, batch.doc_lens)
+            del batch  # concat packing copied its ids into `tokens`
             counter = counter or start()
             if counter.add(tokens, win_ptr):
                 save_checkpoint()
+            del tokens, win_ptr  # not kept while the next batch is read: the counter holds
+            # what it has not counted yet
         counter = counter or start()
         counter.add(*cutter.flush())
         counter.flush()
