@@ -1,0 +1,314 @@
+"""PPMI-SVD vectors from a co-occurrence index (Levy, Goldberg & Dagan 2015), streamed.
+
+    from cooc.embed import PpmiSvdConfig, ppmi_svd, open_vectors
+    ppmi_svd("corpus.cooc", "corpus.vec", PpmiSvdConfig(dim=100))
+    open_vectors("corpus.vec").most_similar("king")
+
+1. Tokens: those seen at least `min_count` times with at least one neighbour, the
+   `max_vocab` most frequent of them (0: all), numbered by decreasing count (ties by id):
+   those numbers are the vectors' rows, and the matrix is over them, as words and as
+   contexts.
+2. Counts: the index's rows are decoded range by range (`CoocIndex.iter_rows`) and the kept
+   entries gathered by a kernel (`cooc.kernels.embed.gather_rows`) into one sparse matrix
+   with the row sums #(w) as marginals. Counts of every count mode are symmetric sums
+   (windows, occurrences, harmonic or other weights: scaled integers, whose scale cancels
+   out below), so any index serves. Never a dense V x V matrix.
+3. PPMI with context-distribution smoothing and an optional shift:
+
+       PPMI(w, c) = max(0, log(#(w, c) * sum_x #(x)^alpha / (#(w) * #(c)^alpha)) - log shift)
+
+   (alpha = 1, shift = 1: plain PPMI). The matrix is not symmetric when alpha < 1; both it
+   and its transpose are held over the counts' symmetric pattern (`cooc.kernels.embed`),
+   and entries that are 0 both ways are dropped. A token whose kept entries all vanish
+   keeps a zero vector.
+4. Truncated SVD, randomized (`cooc.embed.svd`: why not ARPACK is said there): M ~ U S V^T;
+   the vectors are U_dim S_dim^eig (eig = 0, 0.5 or 1; Levy et al. found 0 and 0.5 better
+   than 1 for similarity).
+
+Memory (`RunOptions.memory_bytes`): the matrix takes 12 bytes per kept entry (an int32
+context, a float32 value of M and one of M^T) plus the row pointers; the SVD's dense blocks
+about 40 bytes per token and column (`k + oversample` columns: the block, the product, the
+QR's float64 copies). When the matrix does not fit beside the blocks, its arrays are
+memory-mapped files in a scratch folder (`RunOptions.tmp_dir`, default beside the output)
+and the products stream them; blocks that alone overrun the budget are refused up front
+with the fix (a smaller dim, a larger min_count or memory budget). The decoded index chunks
+get a tenth of the budget.
+
+The result does not depend on the number of threads or the chunk sizes (every output row
+is summed by one thread in a fixed order); a seed fixes the SVD's random projection.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from cooc.cooccur.reader import CoocIndex, open_index
+from cooc.embed.config import PpmiSvdConfig
+from cooc.embed.format import MAGIC
+from cooc.embed.svd import randomized_svd
+from cooc.embed.vectors import write_vectors
+from cooc.errors import CoocError
+from cooc.formats.artefact import check_replaceable
+from cooc.formats.lock import writes_target
+from cooc.kernels import embed as ke
+from cooc.options import RunOptions
+from cooc.runtime.progress import fmt_bytes, log, peak_rss_bytes
+from cooc.runtime.ranges import even_ranges
+from cooc.runtime.scratch import scratch_dir
+
+_BYTES_PER_ENTRY = 12  # int32 context, float32 M, float32 M^T
+_BYTES_PER_CELL = 40  # dense blocks, per token and column
+_DECODE_BYTES_PER_ENTRY = 24  # a decoded index chunk (ids, counts, ranks, pointers)
+_MIN_CHUNK, _MAX_CHUNK = 1 << 14, 1 << 23
+_REMAP_STEP = 1 << 22
+
+
+@dataclass
+class PpmiMatrix:
+    """The PPMI matrix M of the kept tokens over the counts' pattern (layout:
+    `cooc.kernels.embed`): storage row s is vector row `rows[s]`; its entries
+    `indptr[s]:indptr[s + 1]` hold contexts `cols`, M's values `val` and M^T's `val_t`.
+    `token_ids[i]`, `counts[i]`, `row_sums[i]`: vector row i's index id, corpus count and
+    marginal #(w)."""
+
+    indptr: np.ndarray
+    cols: np.ndarray
+    val: np.ndarray
+    val_t: np.ndarray
+    rows: np.ndarray
+    token_ids: np.ndarray
+    counts: np.ndarray
+    row_sums: np.ndarray
+    spilled: bool = False
+
+    @property
+    def size(self) -> int:
+        """Tokens (rows and columns)."""
+        return len(self.token_ids)
+
+    @property
+    def nnz(self) -> int:
+        return int(self.indptr[-1])
+
+    def to_dense(self) -> np.ndarray:
+        """M as a dense float64 array (small matrices: tests)."""
+        m = np.zeros((self.size, self.size))
+        s = np.repeat(np.arange(len(self.rows)), np.diff(self.indptr))
+        m[self.rows[s], self.cols[: self.nnz]] = self.val[: self.nnz]
+        return m
+
+    def to_dense_transpose(self) -> np.ndarray:
+        """M^T as held in `val_t`, dense (tests: equals `to_dense().T`)."""
+        m = np.zeros((self.size, self.size))
+        s = np.repeat(np.arange(len(self.rows)), np.diff(self.indptr))
+        m[self.rows[s], self.cols[: self.nnz]] = self.val_t[: self.nnz]
+        return m
+
+    def product(self, x: np.ndarray, transpose: bool = False,
+                pool: ThreadPoolExecutor | None = None, threads: int = 1) -> np.ndarray:
+        """M @ x (or M^T @ x) for x float32 [size, l], on `threads` threads of `pool`."""
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        out = np.zeros((self.size, x.shape[1]), np.float32)
+        vals = self.val_t if transpose else self.val
+        args = (self.indptr, self.cols, vals, self.rows, x, out)
+        ranges = even_ranges(self.indptr, threads) if threads > 1 else [(0, len(self.rows))]
+        if pool is None or len(ranges) == 1:
+            for lo, hi in ranges:
+                ke.csr_times_dense(*args, lo, hi)
+        else:
+            list(pool.map(lambda r: ke.csr_times_dense(*args, *r), ranges))
+        return out
+
+
+@dataclass
+class PpmiSvdResult:
+    path: Path
+    vocab_size: int
+    dim: int
+    entries: int  # kept entries of the PPMI matrix (non-zero in M or M^T)
+    spilled: bool  # the matrix was memory-mapped from a scratch folder
+    timings: dict[str, float] = field(default_factory=dict)
+    peak_rss: int = 0
+
+
+def kept_tokens(index: CoocIndex, config: PpmiSvdConfig) -> np.ndarray:
+    """Index ids of the tokens to embed, most frequent first (ties by id): seen at least
+    min_count times, with a neighbour, at most max_vocab of them."""
+    occ = np.asarray(index.occurrences, np.uint64)
+    cand = np.flatnonzero((occ >= config.min_count) & (index.degree() > 0))
+    order = cand[np.lexsort((cand, -occ[cand].astype(np.float64)))]
+    if config.max_vocab:
+        order = order[: config.max_vocab]
+    return order
+
+
+def _nothing(index: CoocIndex, config: PpmiSvdConfig) -> CoocError:
+    return CoocError(f"{index.path}: no token is seen {config.min_count}+ times with a kept "
+                     "neighbour: nothing to embed (an empty index, or lower min_count)")
+
+
+def _too_few(index: CoocIndex, config: PpmiSvdConfig, n: int) -> CoocError:
+    return CoocError(f"dim={config.dim} must be below the number of tokens kept from "
+                     f"{index.path} ({n:,}); lower dim or min_count")
+
+
+def _array(shape: int, dtype, folder: Path | None, name: str) -> np.ndarray:
+    if folder is None:
+        return np.empty(shape, dtype)
+    return np.lib.format.open_memmap(folder / f"{name}.npy", "w+", dtype, (int(shape),))
+
+
+def ppmi_matrix(index: CoocIndex, config: PpmiSvdConfig, options: RunOptions | None = None,
+                chunk_entries: int | None = None, spill_to: Path | None = None) -> PpmiMatrix:
+    """The PPMI matrix of `index`'s kept tokens (see the module), gathered from row ranges
+    of about `chunk_entries` entries (default: from the memory budget); its arrays are
+    memory-mapped files in `spill_to` when given."""
+    options = options or RunOptions()
+    threads = options.resolved_num_proc()
+    tokens = kept_tokens(index, config)
+    n = len(tokens)
+    if n == 0:
+        raise _nothing(index, config)
+    new_id = np.full(index.vocab_size, -1, np.int32)
+    new_id[tokens] = np.arange(n, dtype=np.int32)
+    bound = int(index.degree(tokens).sum())
+    if chunk_entries is None:
+        chunk_entries = options.resolved_memory() // 10 // _DECODE_BYTES_PER_ENTRY
+        chunk_entries = int(min(max(chunk_entries, _MIN_CHUNK), _MAX_CHUNK))
+    indptr = np.zeros(n + 1, np.int64)
+    rows = np.empty(n, np.int32)
+    row_sums = np.zeros(n, np.uint64)
+    cols = _array(bound, np.int32, spill_to, "cols")
+    val = _array(bound, np.float32, spill_to, "val")
+    val_t = _array(bound, np.float32, spill_to, "val_t")
+    counts = val_t.view(np.uint32)  # the counts, until ppmi_values overwrites them
+    entry = row = 0
+    first, last = int(tokens.min()), int(tokens.max()) + 1
+    for lo, ptr, c, k in index.iter_rows(first, last, chunk_entries):
+        entry, row = ke.gather_rows(ptr, c, k, lo, new_id, indptr, cols, counts, rows,
+                                    row_sums, entry, row)
+    if row != n:  # every kept token's row lies in [first, last)
+        raise RuntimeError(f"gathered {row} rows of {n} kept tokens")
+    empty = row_sums == 0
+    if empty.any():  # every neighbour dropped: no row, no column (the counts are symmetric)
+        remap = (np.cumsum(~empty) - 1).astype(np.int32)
+        keep_storage = ~empty[rows]
+        indptr = np.concatenate([[0], indptr[1:][keep_storage]])
+        rows = remap[rows[keep_storage]]
+        for lo in range(0, entry, _REMAP_STEP):
+            hi = min(entry, lo + _REMAP_STEP)
+            cols[lo:hi] = remap[cols[lo:hi]]
+        tokens, row_sums = tokens[~empty], row_sums[~empty]
+        if len(tokens) == 0:
+            raise _nothing(index, config)
+    log_rows = np.log(row_sums.astype(np.float64))
+    log_contexts = config.alpha * log_rows
+    log_norm = float(np.log(np.exp(log_contexts - log_contexts.max()).sum()) + log_contexts.max())
+    args = (indptr, cols, rows, counts, log_rows, log_contexts, log_norm,
+            float(np.log(config.shift)), val, val_t)
+    ranges = even_ranges(indptr, threads)
+    if len(ranges) > 1:
+        with ThreadPoolExecutor(len(ranges)) as pool:
+            list(pool.map(lambda r: ke.ppmi_values(*args, *r), ranges))
+    else:
+        ke.ppmi_values(*args, 0, len(rows))
+    ke.drop_zeros(indptr, cols, val, val_t)
+    occ = np.asarray(index.occurrences, np.uint64)[tokens]
+    return PpmiMatrix(indptr, cols, val, val_t, rows, tokens.astype(np.int64), occ, row_sums,
+                      spilled=spill_to is not None)
+
+
+def _index_source(index: CoocIndex) -> dict:
+    m = index.manifest
+    meta = m.get("meta", {})
+    return {"index": str(Path(index.path).resolve()), "index_sha256": m.get("manifest_sha256"),
+            "tokenizer": meta.get("tokenizer", {}).get("spec"),
+            "window": meta.get("config", {}).get("window"),
+            "corpus_tokens": meta.get("corpus", {}).get("tokens")}
+
+
+def _svd(m: PpmiMatrix, config: PpmiSvdConfig, threads: int,
+         quiet: bool) -> tuple[np.ndarray, np.ndarray]:
+    t0 = time.perf_counter()
+    passes = [0]
+
+    def on_pass() -> None:
+        passes[0] += 1
+        log.info("ppmi-svd: SVD pass %d of %d, %.1f s", passes[0],
+                 2 * config.power_iterations + 2, time.perf_counter() - t0)
+
+    with ThreadPoolExecutor(threads) as pool:
+        return randomized_svd(lambda x: m.product(x, False, pool, threads),
+                              lambda x: m.product(x, True, pool, threads),
+                              m.size, config.dim, config.oversample, config.power_iterations,
+                              config.seed, None if quiet else on_pass)
+
+
+@writes_target("out", "cooc embed ppmi-svd")
+def ppmi_svd(index: str | os.PathLike | CoocIndex, out: str | os.PathLike,
+             config: PpmiSvdConfig | None = None,
+             options: RunOptions | None = None) -> PpmiSvdResult:
+    """PPMI-SVD vectors of an index's tokens, written as a vectors artefact at `out` (see the
+    module); returns what was made and the time each stage took."""
+    config = config or PpmiSvdConfig()
+    options = options or RunOptions()
+    out = Path(out)
+    t_start = time.perf_counter()
+    timings: dict[str, float] = {}
+    check_replaceable(out, MAGIC, "cooc vectors")  # before the work, not after it
+    index = index if isinstance(index, CoocIndex) else open_index(index)
+    threads = options.resolved_num_proc()
+    budget = options.resolved_memory()
+    tokens = kept_tokens(index, config)
+    n = len(tokens)
+    if n and config.dim >= n:
+        raise _too_few(index, config, n)
+    width = min(n, config.dim + config.oversample)
+    dense = n * width * _BYTES_PER_CELL
+    if dense > budget * 0.8:
+        raise CoocError(f"the SVD of {n:,} tokens at dim={config.dim} (+ {config.oversample} "
+                        f"oversampled) needs about {fmt_bytes(dense)}, more than the memory "
+                        f"budget of {fmt_bytes(budget)} allows: lower dim, raise min_count, "
+                        "set max_vocab or give more memory")
+    bound = int(index.degree(tokens).sum()) if n else 0
+    spill = dense + bound * _BYTES_PER_ENTRY + budget // 10 > budget
+    scratch = scratch_dir(options.resolved_tmp_dir(out), "embed") if spill else None
+    try:
+        if spill:
+            log.info("ppmi-svd: the matrix (%s) does not fit beside the SVD's blocks in %s: "
+                     "memory-mapped in %s", fmt_bytes(bound * _BYTES_PER_ENTRY),
+                     fmt_bytes(budget), scratch)
+        t0 = time.perf_counter()
+        m = ppmi_matrix(index, config, options, spill_to=scratch)
+        timings["ppmi"] = time.perf_counter() - t0
+        if config.dim >= m.size:
+            raise _too_few(index, config, m.size)
+        log.info("ppmi-svd: %s tokens, %s entries of PPMI in %.1f s", f"{m.size:,}",
+                 f"{m.nnz:,}", timings["ppmi"])
+        t0 = time.perf_counter()
+        u, s = _svd(m, config, threads, options.quiet)
+        timings["svd"] = time.perf_counter() - t0
+        vectors = (u * s ** config.eig).astype(np.float32)
+        entries, spilled = m.nnz, m.spilled
+        token_ids, counts = m.token_ids, m.counts
+        del m, u
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+    t0 = time.perf_counter()
+    texts = list(index.token_texts)
+    cfg = {"method": "ppmi-svd", **config.to_dict(), "source": _index_source(index),
+           "matrix": {"tokens": int(len(token_ids)), "entries": int(entries)},
+           "singular_values": [float(x) for x in s]}
+    write_vectors(out, vectors, [texts[t] for t in token_ids.tolist()], token_ids, counts, cfg)
+    timings["write"] = time.perf_counter() - t0
+    timings["total"] = time.perf_counter() - t_start
+    return PpmiSvdResult(out, len(token_ids), config.dim, int(entries), spilled, timings,
+                         peak_rss_bytes())
