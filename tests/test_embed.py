@@ -457,6 +457,33 @@ def test_svd_agrees_with_lapack(tmp_path):
     assert np.allclose(np.abs((got * u[:, :5]).sum(0)), 1, atol=1e-3)  # same directions
 
 
+def test_randomized_svd_of_a_low_rank_matrix():
+    """A block wider than the rank: CholeskyQR gives way to Householder QR."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from cooc.embed.svd import RowBlocks, randomized_svd
+
+    rng = np.random.default_rng(9)
+    a = rng.standard_normal((50, 3)) @ rng.standard_normal((3, 50))
+    with ThreadPoolExecutor(2) as pool:
+        u, s = randomized_svd(lambda x: (a @ x).astype(np.float32),
+                              lambda x: (a.T @ x).astype(np.float32), 50, 2, 10, 2, 0,
+                              blocks=RowBlocks(pool, rows=7))
+    u0, s0, _ = np.linalg.svd(a)
+    assert np.allclose(s, s0[:2], rtol=1e-5)
+    assert np.allclose(np.abs((u * u0[:, :2]).sum(0)), 1, atol=1e-5)
+
+
+def test_blas_threads_are_set_and_put_back():
+    from cooc.runtime import blas
+
+    libs = blas._libraries()
+    before = [get() for get, _ in libs]
+    with blas.blas_threads(1):
+        assert all(get() == 1 for get, _ in libs)
+    assert [get() for get, _ in libs] == before
+
+
 def test_spilled_matrix_gives_the_same_vectors(tmp_path):
     make_index(tmp_path / "i.cooc", planted_counts())
     with open_index(tmp_path / "i.cooc") as ix:

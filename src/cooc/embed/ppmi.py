@@ -52,13 +52,14 @@ import numpy as np
 from cooc.cooccur.reader import CoocIndex, open_index
 from cooc.embed.config import PpmiSvdConfig
 from cooc.embed.format import MAGIC
-from cooc.embed.svd import randomized_svd
+from cooc.embed.svd import RowBlocks, randomized_svd
 from cooc.embed.vectors import write_vectors
 from cooc.errors import CoocError
 from cooc.formats.artefact import check_replaceable
 from cooc.formats.lock import writes_target
 from cooc.kernels import embed as ke
 from cooc.options import RunOptions
+from cooc.runtime.blas import blas_threads
 from cooc.runtime.progress import fmt_bytes, log, peak_rss_bytes
 from cooc.runtime.ranges import even_ranges
 from cooc.runtime.scratch import scratch_dir
@@ -244,11 +245,11 @@ def _svd(m: PpmiMatrix, config: PpmiSvdConfig, threads: int,
         log.info("ppmi-svd: SVD pass %d of %d, %.1f s", passes[0],
                  2 * config.power_iterations + 2, time.perf_counter() - t0)
 
-    with ThreadPoolExecutor(threads) as pool:
+    with ThreadPoolExecutor(threads) as pool, blas_threads(1):
         return randomized_svd(lambda x: m.product(x, False, pool, threads),
                               lambda x: m.product(x, True, pool, threads),
                               m.size, config.dim, config.oversample, config.power_iterations,
-                              config.seed, None if quiet else on_pass)
+                              config.seed, None if quiet else on_pass, RowBlocks(pool))
 
 
 @writes_target("out", "cooc embed ppmi-svd")
