@@ -109,7 +109,7 @@ def cmd_ppmi_svd(args: argparse.Namespace) -> int:
     if not args.quiet:
         t = r.timings
         print(f"cooc: {r.vocab_size:,} vectors of {r.dim} dimensions -> {r.path} (PPMI "
-              f"entries {r.entries:,}{', memory-mapped' if r.spilled else ''}); ppmi "
+              f"entries {r.entries:,}{', held in scratch files' if r.spilled else ''}); ppmi "
               f"{t['ppmi']:.2f} s, svd {t['svd']:.2f} s, write {t['write']:.2f} s, total "
               f"{t['total']:.2f} s, peak memory {fmt_bytes(r.peak_rss)}", file=sys.stderr)
     return 0

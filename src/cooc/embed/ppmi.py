@@ -25,14 +25,15 @@
    the vectors are U_dim S_dim^eig (eig = 0, 0.5 or 1; Levy et al. found 0 and 0.5 better
    than 1 for similarity).
 
-Memory (`RunOptions.memory_bytes`): the matrix takes 12 bytes per kept entry (an int32
-context, a float32 value of M and one of M^T) plus the row pointers; the SVD's dense blocks
-about 40 bytes per token and column (`k + oversample` columns: the block, the product, the
-QR's float64 copies). When the matrix does not fit beside the blocks, its arrays are
-memory-mapped files in a scratch folder (`RunOptions.tmp_dir`, default beside the output)
-and the products stream them; blocks that alone overrun the budget are refused up front
-with the fix (a smaller dim, a larger min_count or memory budget). The decoded index chunks
-get a tenth of the budget.
+Memory (`RunOptions.memory_bytes`, less what the process holds when the job starts): the
+matrix takes 12 bytes per kept entry (an int32 context, a float32 value of M and one of M^T)
+plus the row pointers; the SVD's dense blocks about 40 bytes per token and column
+(`k + oversample` columns: the block, the product, the QR's float64 copies). When the
+matrix does not fit beside the blocks, it is written to files in a scratch folder
+(`RunOptions.tmp_dir`, default beside the output) and every pass reads them a chunk at a
+time (positioned reads: the page cache holds what it can, outside the process's memory);
+blocks that alone overrun the budget are refused up front with the fix (a smaller dim, a
+larger min_count or memory budget). The decoded index chunks get a tenth of the budget.
 
 The result does not depend on the number of threads or the chunk sizes (every output row
 is summed by one thread in a fixed order); a seed fixes the SVD's random projection.
@@ -60,8 +61,8 @@ from cooc.formats.lock import writes_target
 from cooc.kernels import embed as ke
 from cooc.options import RunOptions
 from cooc.runtime.blas import blas_threads
-from cooc.runtime.progress import fmt_bytes, log, peak_rss_bytes
-from cooc.runtime.ranges import even_ranges
+from cooc.runtime.progress import fmt_bytes, log, peak_rss_bytes, rss_bytes
+from cooc.runtime.ranges import bounded_ranges, even_ranges
 from cooc.runtime.scratch import scratch_dir
 
 _BYTES_PER_ENTRY = 12  # int32 context, float32 M, float32 M^T
@@ -71,23 +72,37 @@ _MIN_CHUNK, _MAX_CHUNK = 1 << 14, 1 << 23
 _REMAP_STEP = 1 << 22
 
 
+_SPILL_FILES = {"cols": np.int32, "val": np.float32, "val_t": np.float32}
+_GATHERED = {"cols": np.int32, "counts": np.uint32}  # pass 1's files, "gathered-<name>.bin"
+
+
 @dataclass
 class PpmiMatrix:
     """The PPMI matrix M of the kept tokens over the counts' pattern (layout:
     `cooc.kernels.embed`): storage row s is vector row `rows[s]`; its entries
     `indptr[s]:indptr[s + 1]` hold contexts `cols`, M's values `val` and M^T's `val_t`.
     `token_ids[i]`, `counts[i]`, `row_sums[i]`: vector row i's index id, corpus count and
-    marginal #(w)."""
+    marginal #(w).
+
+    In memory, `cols`, `val` and `val_t` are arrays (`nnz` of them used); spilled, they are
+    files `cols.bin`, `val.bin`, `val_t.bin` in `folder`, read `chunk_entries` at a time
+    with positioned reads (not maps: mapped pages would count toward the process's
+    memory for as long as the map lives)."""
 
     indptr: np.ndarray
-    cols: np.ndarray
-    val: np.ndarray
-    val_t: np.ndarray
     rows: np.ndarray
     token_ids: np.ndarray
     counts: np.ndarray
     row_sums: np.ndarray
-    spilled: bool = False
+    cols: np.ndarray | None = None
+    val: np.ndarray | None = None
+    val_t: np.ndarray | None = None
+    folder: Path | None = None
+    chunk_entries: int = _MAX_CHUNK
+
+    @property
+    def spilled(self) -> bool:
+        return self.folder is not None
 
     @property
     def size(self) -> int:
@@ -98,33 +113,51 @@ class PpmiMatrix:
     def nnz(self) -> int:
         return int(self.indptr[-1])
 
+    def chunks(self, names: tuple[str, ...], prefix: str = ""):
+        """(first storage row, indptr of the chunk's rows from 0, the named arrays of its
+        entries) over all storage rows: one chunk in memory, `chunk_entries` at a time
+        spilled (from the files `<prefix><name>.bin`)."""
+        if self.folder is None:
+            yield 0, self.indptr, *[getattr(self, n)[: self.nnz] for n in names]
+            return
+        for s0, s1 in bounded_ranges(self.indptr, self.chunk_entries):
+            a, b = int(self.indptr[s0]), int(self.indptr[s1])
+            arrays = []
+            for name in names:
+                dt = np.dtype((_GATHERED if prefix else _SPILL_FILES)[name])
+                with open(self.folder / f"{prefix}{name}.bin", "rb") as f:
+                    f.seek(a * dt.itemsize)
+                    arrays.append(np.fromfile(f, dt, b - a))
+            yield s0, self.indptr[s0 : s1 + 1] - a, *arrays
+
+    def _dense(self, name: str) -> np.ndarray:
+        m = np.zeros((self.size, self.size))
+        for s0, ptr, cols, vals in self.chunks(("cols", name)):
+            s = np.repeat(np.arange(len(ptr) - 1), np.diff(ptr))
+            m[self.rows[s0 + s], cols] = vals
+        return m
+
     def to_dense(self) -> np.ndarray:
         """M as a dense float64 array (small matrices: tests)."""
-        m = np.zeros((self.size, self.size))
-        s = np.repeat(np.arange(len(self.rows)), np.diff(self.indptr))
-        m[self.rows[s], self.cols[: self.nnz]] = self.val[: self.nnz]
-        return m
+        return self._dense("val")
 
     def to_dense_transpose(self) -> np.ndarray:
         """M^T as held in `val_t`, dense (tests: equals `to_dense().T`)."""
-        m = np.zeros((self.size, self.size))
-        s = np.repeat(np.arange(len(self.rows)), np.diff(self.indptr))
-        m[self.rows[s], self.cols[: self.nnz]] = self.val_t[: self.nnz]
-        return m
+        return self._dense("val_t")
 
     def product(self, x: np.ndarray, transpose: bool = False,
                 pool: ThreadPoolExecutor | None = None, threads: int = 1) -> np.ndarray:
         """M @ x (or M^T @ x) for x float32 [size, l], on `threads` threads of `pool`."""
         x = np.ascontiguousarray(x, dtype=np.float32)
         out = np.zeros((self.size, x.shape[1]), np.float32)
-        vals = self.val_t if transpose else self.val
-        args = (self.indptr, self.cols, vals, self.rows, x, out)
-        ranges = even_ranges(self.indptr, threads) if threads > 1 else [(0, len(self.rows))]
-        if pool is None or len(ranges) == 1:
-            for lo, hi in ranges:
-                ke.csr_times_dense(*args, lo, hi)
-        else:
-            list(pool.map(lambda r: ke.csr_times_dense(*args, *r), ranges))
+        for s0, ptr, cols, vals in self.chunks(("cols", "val_t" if transpose else "val")):
+            args = (ptr, cols, vals, self.rows[s0 : s0 + len(ptr) - 1], x, out)
+            ranges = even_ranges(ptr, threads) if threads > 1 else [(0, len(ptr) - 1)]
+            if pool is None or len(ranges) == 1:
+                for lo, hi in ranges:
+                    ke.csr_times_dense(*args, lo, hi)
+            else:
+                list(pool.map(lambda r, args=args: ke.csr_times_dense(*args, *r), ranges))
         return out
 
 
@@ -134,7 +167,7 @@ class PpmiSvdResult:
     vocab_size: int
     dim: int
     entries: int  # kept entries of the PPMI matrix (non-zero in M or M^T)
-    spilled: bool  # the matrix was memory-mapped from a scratch folder
+    spilled: bool  # the matrix was held in files in a scratch folder
     timings: dict[str, float] = field(default_factory=dict)
     peak_rss: int = 0
 
@@ -160,17 +193,21 @@ def _too_few(index: CoocIndex, config: PpmiSvdConfig, n: int) -> CoocError:
                      f"{index.path} ({n:,}); lower dim or min_count")
 
 
-def _array(shape: int, dtype, folder: Path | None, name: str) -> np.ndarray:
-    if folder is None:
-        return np.empty(shape, dtype)
-    return np.lib.format.open_memmap(folder / f"{name}.npy", "w+", dtype, (int(shape),))
+def _threaded(fn, ptr: np.ndarray, threads: int) -> None:
+    """fn(lo, hi) over row ranges of `ptr` of similar entry counts, on `threads` threads."""
+    ranges = even_ranges(ptr, threads)
+    if len(ranges) > 1:
+        with ThreadPoolExecutor(len(ranges)) as pool:
+            list(pool.map(lambda r: fn(*r), ranges))
+    else:
+        fn(0, len(ptr) - 1)
 
 
 def ppmi_matrix(index: CoocIndex, config: PpmiSvdConfig, options: RunOptions | None = None,
                 chunk_entries: int | None = None, spill_to: Path | None = None) -> PpmiMatrix:
     """The PPMI matrix of `index`'s kept tokens (see the module), gathered from row ranges
-    of about `chunk_entries` entries (default: from the memory budget); its arrays are
-    memory-mapped files in `spill_to` when given."""
+    of about `chunk_entries` entries (default: from the memory budget); held in files in
+    the folder `spill_to` when given (`PpmiMatrix`)."""
     options = options or RunOptions()
     threads = options.resolved_num_proc()
     tokens = kept_tokens(index, config)
@@ -179,51 +216,101 @@ def ppmi_matrix(index: CoocIndex, config: PpmiSvdConfig, options: RunOptions | N
         raise _nothing(index, config)
     new_id = np.full(index.vocab_size, -1, np.int32)
     new_id[tokens] = np.arange(n, dtype=np.int32)
-    bound = int(index.degree(tokens).sum())
     if chunk_entries is None:
         chunk_entries = options.resolved_memory() // 10 // _DECODE_BYTES_PER_ENTRY
         chunk_entries = int(min(max(chunk_entries, _MIN_CHUNK), _MAX_CHUNK))
     indptr = np.zeros(n + 1, np.int64)
     rows = np.empty(n, np.int32)
     row_sums = np.zeros(n, np.uint64)
-    cols = _array(bound, np.int32, spill_to, "cols")
-    val = _array(bound, np.float32, spill_to, "val")
-    val_t = _array(bound, np.float32, spill_to, "val_t")
-    counts = val_t.view(np.uint32)  # the counts, until ppmi_values overwrites them
+    spill = Path(spill_to) if spill_to is not None else None
+    if spill is None:  # one array each, the counts in val_t's memory until replaced
+        bound = int(index.degree(tokens).sum())
+        cols = np.empty(bound, np.int32)
+        val = np.empty(bound, np.float32)
+        val_t = np.empty(bound, np.float32)
+        counts = val_t.view(np.uint32)
+    else:
+        raw = {name: open(spill / f"gathered-{name}.bin", "wb") for name in ("cols", "counts")}
+    # pass 1: the kept entries of the index's rows, and the row sums
     entry = row = 0
     first, last = int(tokens.min()), int(tokens.max()) + 1
-    for lo, ptr, c, k in index.iter_rows(first, last, chunk_entries):
-        entry, row = ke.gather_rows(ptr, c, k, lo, new_id, indptr, cols, counts, rows,
-                                    row_sums, entry, row)
+    try:
+        for lo, ptr, c, k in index.iter_rows(first, last, chunk_entries):
+            if spill is None:
+                out_c, out_k = cols[entry:], counts[entry:]
+            else:
+                out_c, out_k = np.empty(len(c), np.int32), np.empty(len(c), np.uint32)
+            got, got_rows = ke.gather_rows(ptr, c, k, lo, new_id, indptr[row:], out_c, out_k,
+                                           rows[row:], row_sums, 0, 0)
+            indptr[row + 1 : row + got_rows + 1] += entry
+            if spill is not None:
+                raw["cols"].write(memoryview(out_c[:got]).cast("B"))
+                raw["counts"].write(memoryview(out_k[:got]).cast("B"))
+            entry += got
+            row += got_rows
+    finally:
+        if spill is not None:
+            for f in raw.values():
+                f.close()
     if row != n:  # every kept token's row lies in [first, last)
         raise RuntimeError(f"gathered {row} rows of {n} kept tokens")
     empty = row_sums == 0
+    remap = None
     if empty.any():  # every neighbour dropped: no row, no column (the counts are symmetric)
         remap = (np.cumsum(~empty) - 1).astype(np.int32)
-        keep_storage = ~empty[rows]
-        indptr = np.concatenate([[0], indptr[1:][keep_storage]])
-        rows = remap[rows[keep_storage]]
-        for lo in range(0, entry, _REMAP_STEP):
-            hi = min(entry, lo + _REMAP_STEP)
-            cols[lo:hi] = remap[cols[lo:hi]]
         tokens, row_sums = tokens[~empty], row_sums[~empty]
         if len(tokens) == 0:
             raise _nothing(index, config)
+    # pass 2: PPMI values of M and M^T, entries 0 both ways dropped
     log_rows = np.log(row_sums.astype(np.float64))
     log_contexts = config.alpha * log_rows
-    log_norm = float(np.log(np.exp(log_contexts - log_contexts.max()).sum()) + log_contexts.max())
-    args = (indptr, cols, rows, counts, log_rows, log_contexts, log_norm,
-            float(np.log(config.shift)), val, val_t)
-    ranges = even_ranges(indptr, threads)
-    if len(ranges) > 1:
-        with ThreadPoolExecutor(len(ranges)) as pool:
-            list(pool.map(lambda r: ke.ppmi_values(*args, *r), ranges))
+    top = log_contexts.max()
+    log_norm = float(np.log(np.exp(log_contexts - top).sum()) + top)
+    log_shift = float(np.log(config.shift))
+    storage_rows = rows if remap is None else remap[rows]  # -1: an empty row
+
+    def values(ptr, c, k, r, v, vt) -> int:
+        if remap is not None:
+            for lo in range(0, len(c), _REMAP_STEP):
+                c[lo : lo + _REMAP_STEP] = remap[c[lo : lo + _REMAP_STEP]]
+        rr = np.maximum(r, 0)  # (empty rows have no entries)
+        _threaded(lambda lo, hi: ke.ppmi_values(ptr, c, rr, k, log_rows, log_contexts,
+                                                log_norm, log_shift, v, vt, lo, hi),
+                  ptr, threads)
+        return int(ke.drop_zeros(ptr, c, v, vt))
+
+    if spill is None:
+        values(indptr, cols[:entry], counts[:entry], storage_rows, val, val_t)
     else:
-        ke.ppmi_values(*args, 0, len(rows))
-    ke.drop_zeros(indptr, cols, val, val_t)
+        out = {name: open(spill / f"{name}.bin", "wb") for name in _SPILL_FILES}
+        gathered = PpmiMatrix(indptr, storage_rows, tokens, row_sums, row_sums,
+                              folder=spill, chunk_entries=chunk_entries)
+        new_ptr = np.zeros_like(indptr)
+        done = 0
+        try:
+            for s0, ptr, c, k in gathered.chunks(("cols", "counts"), "gathered-"):
+                ptr = ptr.copy()
+                v, vt = np.empty(len(c), np.float32), np.empty(len(c), np.float32)
+                kept = values(ptr, c, k, storage_rows[s0 : s0 + len(ptr) - 1], v, vt)
+                for name, a in (("cols", c), ("val", v), ("val_t", vt)):
+                    out[name].write(memoryview(a[:kept]).cast("B"))
+                new_ptr[s0 + 1 : s0 + len(ptr)] = done + ptr[1:]
+                done += kept
+        finally:
+            for f in out.values():
+                f.close()
+        for name in ("cols", "counts"):
+            (spill / f"gathered-{name}.bin").unlink()
+        indptr = new_ptr
+    keep = storage_rows >= 0
+    if not keep.all():
+        indptr = np.concatenate([[0], indptr[1:][keep]])
     occ = np.asarray(index.occurrences, np.uint64)[tokens]
-    return PpmiMatrix(indptr, cols, val, val_t, rows, tokens.astype(np.int64), occ, row_sums,
-                      spilled=spill_to is not None)
+    m = PpmiMatrix(indptr, storage_rows[keep], tokens.astype(np.int64), occ, row_sums,
+                   folder=spill, chunk_entries=chunk_entries)
+    if spill is None:
+        m.cols, m.val, m.val_t = cols, val, val_t
+    return m
 
 
 def _index_source(index: CoocIndex) -> dict:
@@ -273,18 +360,22 @@ def ppmi_svd(index: str | os.PathLike | CoocIndex, out: str | os.PathLike,
         raise _too_few(index, config, n)
     width = min(n, config.dim + config.oversample)
     dense = n * width * _BYTES_PER_CELL
-    if dense > budget * 0.8:
+    # what the process holds already (interpreter, numpy, numba, the kernels) is not the
+    # job's to spend
+    avail = budget - rss_bytes()
+    if dense > avail * 0.8:
         raise CoocError(f"the SVD of {n:,} tokens at dim={config.dim} (+ {config.oversample} "
                         f"oversampled) needs about {fmt_bytes(dense)}, more than the memory "
-                        f"budget of {fmt_bytes(budget)} allows: lower dim, raise min_count, "
-                        "set max_vocab or give more memory")
+                        f"budget of {fmt_bytes(budget)} leaves ({fmt_bytes(max(avail, 0))} "
+                        "beside the interpreter): lower dim, raise min_count, set max_vocab "
+                        "or give more memory")
     bound = int(index.degree(tokens).sum()) if n else 0
-    spill = dense + bound * _BYTES_PER_ENTRY + budget // 10 > budget
+    spill = dense + bound * _BYTES_PER_ENTRY + avail // 10 > avail
     scratch = scratch_dir(options.resolved_tmp_dir(out), "embed") if spill else None
     try:
         if spill:
-            log.info("ppmi-svd: the matrix (%s) does not fit beside the SVD's blocks in %s: "
-                     "memory-mapped in %s", fmt_bytes(bound * _BYTES_PER_ENTRY),
+            log.info("ppmi-svd: the matrix (up to %s) does not fit beside the SVD's blocks "
+                     "in %s: it goes to files in %s", fmt_bytes(bound * _BYTES_PER_ENTRY),
                      fmt_bytes(budget), scratch)
         t0 = time.perf_counter()
         m = ppmi_matrix(index, config, options, spill_to=scratch)
