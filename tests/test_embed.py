@@ -449,7 +449,7 @@ def test_svd_agrees_with_lapack(tmp_path):
     rng = np.random.default_rng(7)
     counts = random_counts(rng, 60, 0.3)
     make_index(tmp_path / "i.cooc", counts)
-    config = PpmiSvdConfig(dim=5, min_count=1, eig=1.0, power_iterations=8)
+    config = PpmiSvdConfig(dim=5, min_count=1, eig=1.0)
     ppmi_svd(tmp_path / "i.cooc", tmp_path / "v.vec", config, RunOptions(quiet=True))
     with open_index(tmp_path / "i.cooc") as ix:
         m = ppmi_matrix(ix, config).to_dense()
@@ -460,21 +460,27 @@ def test_svd_agrees_with_lapack(tmp_path):
     assert np.allclose(np.abs((got * u[:, :5]).sum(0)), 1, atol=1e-3)  # same directions
 
 
-def test_randomized_svd_of_a_low_rank_matrix():
-    """A block wider than the rank: CholeskyQR gives way to Householder QR."""
+@pytest.mark.parametrize("n, rank, block, iterations", [(50, 3, 4, 3), (30, 30, 4, 20),
+                                                      (200, 200, 8, 6), (9, 9, 20, 2)])
+def test_block_krylov_svd_matches_lapack(n, rank, block, iterations):
+    """Low rank (the Krylov space is exhausted early), square full rank, blocks wider than
+    the matrix: the k leading singular values and vectors of LAPACK's SVD."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from cooc.embed.svd import RowBlocks, randomized_svd
+    from cooc.embed.svd import RowBlocks, block_krylov_svd
 
-    rng = np.random.default_rng(9)
-    a = rng.standard_normal((50, 3)) @ rng.standard_normal((3, 50))
+    rng = np.random.default_rng(n + rank)
+    a = rng.standard_normal((n, rank)) @ np.diag(0.7 ** np.arange(rank)) \
+        @ rng.standard_normal((rank, n))
+    k = min(3, rank)
     with ThreadPoolExecutor(2) as pool:
-        u, s = randomized_svd(lambda x: (a @ x).astype(np.float32),
-                              lambda x: (a.T @ x).astype(np.float32), 50, 2, 10, 2, 0,
-                              blocks=RowBlocks(pool, rows=7))
+        u, s = block_krylov_svd(lambda x: (a @ x).astype(np.float32),
+                                lambda x: (a.T @ x).astype(np.float32), n, k, block,
+                                iterations, blocks=RowBlocks(pool, rows=7))
     u0, s0, _ = np.linalg.svd(a)
-    assert np.allclose(s, s0[:2], rtol=1e-5)
-    assert np.allclose(np.abs((u * u0[:, :2]).sum(0)), 1, atol=1e-5)
+    assert np.allclose(s, s0[:k], rtol=1e-4)
+    assert np.allclose(np.abs((u * u0[:, :k]).sum(0)), 1, atol=1e-4)
+    assert np.allclose(u.T @ u, np.eye(k), atol=1e-5)
 
 
 def test_blas_threads_are_set_and_put_back():
@@ -623,6 +629,9 @@ def test_bad_input_is_one_line(tmp_path, capsys, toy_vectors):
                    "not a cooc index")
     one_line_error(capsys, [*base, str(tmp_path / "i.cooc"), "-o", str(tmp_path / "o.vec"),
                             "--alpha", "0"], "alpha must be")
+    one_line_error(capsys, [*base, str(tmp_path / "i.cooc"), "-o", str(tmp_path / "o.vec"),
+                            "--dim", "9", "--block-size", "2", "--iterations", "1"],
+                   "must hold at least dim = 9")
     one_line_error(capsys, ["embed", "similar", str(v.path), "nope"], "'nope' is not in the vectors")
     one_line_error(capsys, ["embed", "analogy", str(v.path), "king", "nope", "man"], "'nope'")
     one_line_error(capsys, ["embed", "eval", str(v.path), "--similarity",

@@ -2,8 +2,8 @@
 (`X.vec/`) with its queries, export to word2vec's formats, and intrinsic evaluation.
 
     config      what a PPMI-SVD run computes (PpmiSvdConfig; recorded in the vectors)
-    ppmi        the job (ppmi_svd, ppmi_matrix): index rows -> PPMI (kernels) -> randomized SVD -> vectors
-    svd         randomized truncated SVD over block products
+    ppmi        the job (ppmi_svd, ppmi_matrix): index rows -> PPMI (kernels) -> SVD -> vectors
+    svd         truncated SVD by randomized block Krylov iteration over block products
     format      the on-disk layout of a vectors artefact, documented once
     vectors     write_vectors, Vectors (open_vectors): vector, similarity, most_similar, analogy
     export      word2vec text and binary, .npy with a vocabulary file; a word2vec reader

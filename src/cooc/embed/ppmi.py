@@ -21,14 +21,16 @@
    and its transpose are held over the counts' symmetric pattern (`cooc.kernels.embed`),
    and entries that are 0 both ways are dropped. A token whose kept entries all vanish
    keeps a zero vector.
-4. Truncated SVD, randomized (`cooc.embed.svd`: why not ARPACK is said there): M ~ U S V^T;
+4. Truncated SVD by randomized block Krylov iteration (`cooc.embed.svd`: why not ARPACK,
+   why not subspace iteration is said there): M ~ U S V^T;
    the vectors are U_dim S_dim^eig (eig = 0, 0.5 or 1; Levy et al. found 0 and 0.5 better
    than 1 for similarity).
 
 Memory (`RunOptions.memory_bytes`, less what the process holds when the job starts): the
 matrix takes 12 bytes per kept entry (an int32 context, a float32 value of M and one of M^T)
-plus the row pointers; the SVD's dense blocks about 40 bytes per token and column
-(`k + oversample` columns: the block, the product, the QR's float64 copies). When the
+plus the row pointers; the SVD's subspace 8 bytes per token and vector (block_size *
+(iterations + 1) vectors: the basis and its products) and a block in flight about 48 bytes
+per token and vector. When the
 matrix does not fit beside the blocks, it is written to files in a scratch folder
 (`RunOptions.tmp_dir`, default beside the output) and every pass reads them a chunk at a
 time (positioned reads: the page cache holds what it can, outside the process's memory);
@@ -53,7 +55,7 @@ import numpy as np
 from cooc.cooccur.reader import CoocIndex, open_index
 from cooc.embed.config import PpmiSvdConfig
 from cooc.embed.format import MAGIC
-from cooc.embed.svd import RowBlocks, randomized_svd
+from cooc.embed.svd import RowBlocks, block_krylov_svd
 from cooc.embed.vectors import write_vectors
 from cooc.errors import CoocError
 from cooc.formats.artefact import check_replaceable
@@ -66,7 +68,8 @@ from cooc.runtime.ranges import bounded_ranges, even_ranges
 from cooc.runtime.scratch import scratch_dir
 
 _BYTES_PER_ENTRY = 12  # int32 context, float32 M, float32 M^T
-_BYTES_PER_CELL = 40  # dense blocks, per token and column
+_BYTES_PER_CELL = 8  # the SVD's subspace and its products (float32), per token and vector
+_BYTES_PER_BLOCK_CELL = 48  # a block in flight: products, float64 copies, per token and vector
 _DECODE_BYTES_PER_ENTRY = 24  # a decoded index chunk (ids, counts, ranks, pointers)
 _MIN_CHUNK, _MAX_CHUNK = 1 << 14, 1 << 23
 _REMAP_STEP = 1 << 22
@@ -329,14 +332,14 @@ def _svd(m: PpmiMatrix, config: PpmiSvdConfig, threads: int,
 
     def on_pass() -> None:
         passes[0] += 1
-        log.info("ppmi-svd: SVD pass %d of %d, %.1f s", passes[0],
-                 2 * config.power_iterations + 2, time.perf_counter() - t0)
+        log.info("ppmi-svd: SVD pass %d of at most %d, %.1f s", passes[0],
+                 2 * config.iterations + 2, time.perf_counter() - t0)
 
     with ThreadPoolExecutor(threads) as pool, blas_threads(1):
-        return randomized_svd(lambda x: m.product(x, False, pool, threads),
-                              lambda x: m.product(x, True, pool, threads),
-                              m.size, config.dim, config.oversample, config.power_iterations,
-                              config.seed, None if quiet else on_pass, RowBlocks(pool))
+        return block_krylov_svd(lambda x: m.product(x, False, pool, threads),
+                                lambda x: m.product(x, True, pool, threads),
+                                m.size, config.dim, config.block, config.iterations,
+                                config.seed, None if quiet else on_pass, RowBlocks(pool))
 
 
 @writes_target("out", "cooc embed ppmi-svd")
@@ -358,14 +361,14 @@ def ppmi_svd(index: str | os.PathLike | CoocIndex, out: str | os.PathLike,
     n = len(tokens)
     if n and config.dim >= n:
         raise _too_few(index, config, n)
-    width = min(n, config.dim + config.oversample)
-    dense = n * width * _BYTES_PER_CELL
+    width = min(n, config.block * (config.iterations + 1))
+    dense = n * (width * _BYTES_PER_CELL + config.block * _BYTES_PER_BLOCK_CELL)
     # what the process holds already (interpreter, numpy, numba, the kernels) is not the
     # job's to spend
     avail = budget - rss_bytes()
     if dense > avail * 0.8:
-        raise CoocError(f"the SVD of {n:,} tokens at dim={config.dim} (+ {config.oversample} "
-                        f"oversampled) needs about {fmt_bytes(dense)}, more than the memory "
+        raise CoocError(f"the SVD of {n:,} tokens at dim={config.dim} (a subspace of {width} "
+                        f"vectors) needs about {fmt_bytes(dense)}, more than the memory "
                         f"budget of {fmt_bytes(budget)} leaves ({fmt_bytes(max(avail, 0))} "
                         "beside the interpreter): lower dim, raise min_count, set max_vocab "
                         "or give more memory")

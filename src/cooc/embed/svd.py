@@ -1,19 +1,34 @@
-"""Truncated SVD of a matrix known only through its products with dense blocks: the
-randomized range finder with power iterations (Halko, Martinsson & Tropp 2011, algorithms
-4.4 and 5.1).
+"""Truncated SVD of a matrix known only through its products with dense blocks: randomized
+block Krylov iteration (Musco & Musco 2015, "Randomized block Krylov methods for stronger and
+faster approximate singular value decomposition"; Halko, Martinsson & Tropp 2011 for the
+frame), with full reorthogonalization and a Rayleigh-Ritz step.
 
-Why randomized and not ARPACK (`scipy.sparse.linalg.svds`): every pass over the matrix
-multiplies it by a whole block of `k + oversample` vectors, so the matrix is read
-2 * power_iterations + 2 times in all, each time by a compiled kernel on all cores
-(`cooc.kernels.embed.csr_times_dense`), and a matrix spilled to disk is streamed a fixed,
-small number of times. ARPACK's Lanczos multiplies by one vector at a time through a
-Python callback, hundreds of times for k = 100, single-threaded. The price is an
-approximation whose error falls with the power iterations; `bench/embed_ppmi_svd.py`
-compares the singular values and the vectors' scores with `svds` on the same matrix.
+    Q_0 = basis(M G)                       G: n x b Gaussian (seeded)
+    Q_i = basis((M M^T) Q_{i-1}, made orthogonal to Q_0 .. Q_{i-1}),   i = 1 .. q
+    W_i = M^T Q_i (kept: the last product of each step), so B^T = M^T [Q_0 .. Q_q] = [W_0 .. W_q]
+    B B^T = [W]^T [W] = V L V^T  ->  s = sqrt(L), U = [Q] V   (the top k)
 
-The dense steps (Gram matrices, products with small matrices) are cut into row blocks run on
-the caller's threads, one BLAS thread each (`cooc.runtime.blas.blas_threads(1)` is the
-caller's to set: see there why).
+Each step multiplies the matrix by one block of b vectors twice; the Krylov subspace ends with
+b (q + 1) vectors, and the Ritz vectors of the k largest values are the answer.
+
+Why this and not ARPACK (`scipy.sparse.linalg.svds`): every pass multiplies the matrix by a
+block of vectors, in a compiled kernel on all cores (`cooc.kernels.embed.csr_times_dense`),
+and the matrix is read a fixed number of times, 2 (q + 1) (it may be streamed from disk).
+ARPACK's Lanczos multiplies by one vector at a time through a Python callback, hundreds of
+times for k = 100, on one core. Why Krylov and not simultaneous (subspace) iteration: on the
+PPMI matrix of the English shared corpus (43,726 tokens, k = 100; `bench/embed_ppmi_svd.py`)
+subspace iteration with 120 vectors and 5 power iterations (12 passes of 120 vectors) left the
+100 singular values off `svds`'s by up to 3.3 % (0.78 % on average) in 5.5-8 s; block Krylov
+with b = 40, q = 9 (20 passes of 40 vectors) by 0.7 % (0.04 %) in 3.9 s, and b = 60, q = 8 by
+0.07 %. PPMI spectra decay slowly, so the gap between the k-th and the next singular values,
+which subspace iteration depends on, is small.
+
+`basis` orthonormalizes a block through its Gram matrix (eigendecomposition, twice, in
+float64; all BLAS-3, cut into row blocks) and drops the directions that are numerically zero
+(the Krylov space of a small or low-rank matrix is exhausted early: the iteration then
+stops). OpenBLAS's Householder QR (`np.linalg.qr`) took 1.1 s for a 50,000 x 120 block here,
+the Gram matrix 0.04 s. The dense steps run on the caller's threads, one BLAS thread each
+(`cooc.runtime.blas.blas_threads(1)` is the caller's to set: see there why).
 """
 
 from __future__ import annotations
@@ -24,12 +39,15 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 Product = Callable[[np.ndarray], np.ndarray]
+# a new direction shorter than this, relative to the block before its projection, is
+# rounding noise (float32 products: ~1e-7)
+_NEW_DIRECTION = 1e-5
 
 
 class RowBlocks:
-    """Gram matrices and right products of tall arrays [n, l], block by block of `rows` rows
-    on the threads of `pool` (None: the calling thread). The blocks do not depend on the
-    threads, and the Gram matrix adds them in order: one answer for any thread count."""
+    """Gram matrices and products of tall arrays [n, l], block by block of `rows` rows on
+    the threads of `pool` (None: the calling thread). The blocks do not depend on the
+    threads, and sums add them in order: one answer for any thread count."""
 
     def __init__(self, pool: ThreadPoolExecutor | None = None, rows: int = 1 << 13):
         self.pool = pool
@@ -41,74 +59,93 @@ class RowBlocks:
             return [fn(a, b) for a, b in ranges]
         return list(self.pool.map(lambda r: fn(*r), ranges))
 
-    def gram(self, y: np.ndarray) -> np.ndarray:
-        """y^T y."""
-        parts = self._map(lambda a, b: y[a:b].T @ y[a:b], len(y))
-        return np.sum(parts, axis=0) if parts else np.zeros((y.shape[1], y.shape[1]))
+    def cross(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """x^T y in float64 (x [n, a], y [n, b])."""
+        parts = self._map(lambda a, b: np.asarray(x[a:b], np.float64).T
+                          @ np.asarray(y[a:b], np.float64), len(x))
+        return np.sum(parts, axis=0) if parts else np.zeros((x.shape[1], y.shape[1]))
 
-    def times(self, y: np.ndarray, m: np.ndarray, dtype=np.float64) -> np.ndarray:
-        """y @ m (m small), as `dtype`."""
-        out = np.empty((len(y), m.shape[1]), dtype)
+    def times(self, y: np.ndarray, m: np.ndarray, out: np.ndarray | None = None,
+              subtract_from: np.ndarray | None = None) -> np.ndarray:
+        """y @ m (m small) into `out` (default: a new float64 array), or, with
+        `subtract_from`, that array less y @ m, in place."""
+        if subtract_from is not None:
+            out = subtract_from
+        elif out is None:
+            out = np.empty((len(y), m.shape[1]), np.float64)
 
         def part(a: int, b: int) -> None:
-            out[a:b] = y[a:b] @ m
+            p = np.asarray(y[a:b], np.float64) @ m
+            if subtract_from is not None:
+                out[a:b] -= p
+            else:
+                out[a:b] = p
 
         self._map(part, len(y))
         return out
 
 
-def orthonormal(y: np.ndarray, blocks: RowBlocks | None = None) -> np.ndarray:
-    """An orthonormal basis (float32, C order) of the columns of y [n, l], n >= l.
-
-    CholeskyQR2 in float64 (Y^T Y = L L^T, Y <- Y L^-T, twice): two Gram matrices and two
-    products with a small inverse, all BLAS-3 and cut into row blocks. OpenBLAS's
-    Householder QR (`np.linalg.qr`) took 1.1 s for a 50,000 x 120 block here, the Gram
-    matrix 0.04 s; `np.linalg.solve` with n right-hand sides 6x a product. Cholesky squares
-    the condition number, so a block whose columns are nearly dependent (cond > 1e6, e.g. a
-    matrix of lower rank than l) takes the Householder QR instead."""
-    blocks = blocks or RowBlocks()
-    y = np.asarray(y, np.float64)
-    for _ in range(2):
-        try:
-            low = np.linalg.cholesky(blocks.gram(y))
-        except np.linalg.LinAlgError:
-            low = None
-        d = np.abs(np.diag(low)) if low is not None else None
-        if d is None or not np.isfinite(low).all() or d.min() <= 1e-6 * d.max():
-            q, _ = np.linalg.qr(y)
-            return np.ascontiguousarray(q, dtype=np.float32)
-        y = blocks.times(y, np.ascontiguousarray(np.linalg.inv(low).T))
-    return np.ascontiguousarray(y, dtype=np.float32)
+def basis(z: np.ndarray, blocks: RowBlocks, floor: float = 0.0) -> np.ndarray:
+    """An orthonormal basis (float64 [n, r], r <= l) of the columns of z [n, l], from the
+    eigendecomposition of its Gram matrix, twice; directions whose length is at most `floor`
+    (and rounding noise) are dropped."""
+    z = np.asarray(z, np.float64)
+    for rnd in range(2):
+        evals, evecs = np.linalg.eigh(blocks.cross(z, z))  # squared lengths of directions
+        top = float(evals.max()) if len(evals) else 0.0
+        # round 1 drops rounding noise (lengths below 1e-7 of the longest) and what is not
+        # longer than `floor`; round 2 only polishes orthogonality (lengths ~ 1)
+        keep = evals > (max(top * 1e-14, floor ** 2) if rnd == 0 else top * 1e-6)
+        if top <= 0.0 or not keep.any():
+            return np.zeros((len(z), 0))
+        m = evecs[:, keep] / np.sqrt(evals[keep])
+        z = blocks.times(z, np.ascontiguousarray(m))
+    return z
 
 
-def randomized_svd(matmul: Product, rmatmul: Product, n: int, k: int, oversample: int = 20,
-                   power_iterations: int = 5, seed: int = 0,
-                   on_pass: Callable[[], None] | None = None,
-                   blocks: RowBlocks | None = None) -> tuple[np.ndarray, np.ndarray]:
+def block_krylov_svd(matmul: Product, rmatmul: Product, n: int, k: int, block: int,
+                     iterations: int, seed: int = 0, on_pass: Callable[[], None] | None = None,
+                     blocks: RowBlocks | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The k leading singular values and left singular vectors of an n x n matrix M.
 
-    matmul(x) must return M @ x and rmatmul(x) M^T @ x for x float32 [n, l] (C order).
-    Returns (U float64 [n, k], s float64 [k], decreasing); the sign of each column is fixed
-    (its largest entry in absolute value is positive), so a seed gives one answer."""
+    matmul(x) must return M @ x and rmatmul(x) M^T @ x for x float32 [n, b] (C order).
+    Returns (U float64 [n, k'], s float64 [k'], decreasing), k' = k unless the Krylov space
+    is exhausted first (a matrix of rank below k); the sign of each column is fixed (its
+    largest entry in absolute value is positive), so a seed gives one answer."""
     blocks = blocks or RowBlocks()
-    width = min(n, k + oversample)
-    rng = np.random.default_rng(seed)
     done = on_pass or (lambda: None)
-    q = orthonormal(matmul(rng.standard_normal((n, width), dtype=np.float32)), blocks)
+    b = max(1, min(block, n))
+    width = min(n, b * (iterations + 1))
+    qs = np.empty((n, width), np.float32)  # [Q_0 .. Q_q]
+    ws = np.empty((n, width), np.float32)  # [W_0 .. W_q] = M^T [Q]
+    rng = np.random.default_rng(seed)
+    z = np.asarray(matmul(rng.standard_normal((n, b), dtype=np.float32)), np.float64)
     done()
-    for _ in range(power_iterations):
-        q = orthonormal(rmatmul(q), blocks)
+    used = 0
+    for step in range(iterations + 1):
+        if step:
+            floor = _NEW_DIRECTION * float(np.sqrt((z * z).sum(axis=0).max()))
+            for _ in range(2):  # classical Gram-Schmidt, twice, against [Q_0 .. Q_i-1]
+                blocks.times(qs[:, :used], blocks.cross(qs[:, :used], z), subtract_from=z)
+        else:
+            floor = 0.0
+        q = basis(z, blocks, floor)[:, : width - used]
+        if q.shape[1] == 0:  # the Krylov space is exhausted: the subspace is invariant
+            break
+        qs[:, used : used + q.shape[1]] = q
+        w = np.asarray(rmatmul(np.ascontiguousarray(qs[:, used : used + q.shape[1]])))
         done()
-        q = orthonormal(matmul(q), blocks)
+        ws[:, used : used + q.shape[1]] = w
+        used += q.shape[1]
+        if step == iterations or used >= width:
+            break
+        z = np.asarray(matmul(w), np.float64)
         done()
-    bt = np.asarray(rmatmul(q), np.float64)  # B^T = (Q^T M)^T, n x width
-    done()
-    # B B^T = bt^T bt (width x width): its eigenvectors are B's left singular vectors, its
-    # eigenvalues their squares (relative error ~ 1e-16 (s_1 / s_k)^2: ample in float64)
-    evals, evecs = np.linalg.eigh(blocks.gram(bt))
-    top = np.argsort(evals)[::-1][:k]
+    # Rayleigh-Ritz: B = [Q]^T M, B B^T = [W]^T [W]
+    evals, evecs = np.linalg.eigh(blocks.cross(ws[:, :used], ws[:, :used]))
+    top = np.argsort(evals)[::-1][: min(k, used)]
     s = np.sqrt(np.maximum(evals[top], 0.0))
-    u = blocks.times(q, np.ascontiguousarray(evecs[:, top]))
+    u = blocks.times(qs[:, :used], np.ascontiguousarray(evecs[:, top]))
     pick = np.abs(u).argmax(axis=0)
     u *= np.where(u[pick, np.arange(u.shape[1])] < 0, -1.0, 1.0)
     return u, s
