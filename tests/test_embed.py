@@ -418,6 +418,34 @@ def test_chunked_ppmi_equals_dense(v, density, seed, alpha, shift, min_count, ch
     assert m.nnz == int(((ref > 0) | (ref.T > 0)).sum())  # entries 0 both ways dropped
 
 
+@pytest.mark.parametrize("mode", [["--count-mode", "windows", "--context-length", "4"],
+                                  ["--count-mode", "occurrences", "--radius", "2"],
+                                  ["--count-mode", "harmonic", "--radius", "3"],
+                                  ["--count-mode", "weights", "--distance-weights", "1,0.25"]])
+def test_any_count_mode(tmp_path, mode):
+    """The PPMI of an index of any count mode is that of its counts (weighted sums are
+    stored scaled: the scale cancels)."""
+    words = "ant bee cat dog eel fox gnu hen ibis jay kiwi".split()
+    text = "\n".join(" ".join(words[(i * j + j // 3) % 11] for j in range(12)) for i in range(40))
+    (tmp_path / "c.txt").write_text(text + "\n")
+    assert main(["build", str(tmp_path / "c.txt"), "-o", str(tmp_path / "c.cooc"), "-q",
+                 "--tokenizer", "words", *(["--context-length", "0"] if "windows" not in mode
+                                          else []), *mode]) == 0
+    config = PpmiSvdConfig(dim=2, min_count=1)
+    with open_index(tmp_path / "c.cooc") as ix:
+        m = ppmi_matrix(ix, config)
+        dense = np.zeros((ix.vocab_size, ix.vocab_size))
+        for lo, ptr, cols, counts in ix.iter_rows():
+            for r in range(len(ptr) - 1):
+                dense[lo + r, cols[ptr[r] : ptr[r + 1]]] = counts[ptr[r] : ptr[r + 1]]
+        scale = ix.count_scale
+    assert (scale > 1) == (mode[1] in ("harmonic", "weights"))
+    ref = dense_ppmi(dense / scale, m.token_ids, 0.75, 1.0)
+    assert np.allclose(m.to_dense(), ref, atol=1e-5)
+    assert main(["embed", "ppmi-svd", str(tmp_path / "c.cooc"), "-o", str(tmp_path / "c.vec"),
+                 "--dim", "2", "--min-count", "1", "-q"]) == 0
+
+
 def planted_counts() -> np.ndarray:
     """Two groups of words, {0, 1, 2} and {3, 4, 5}, sharing their own contexts {6, 7, 8} and
     {9, 10, 11}, never the other's; a little noise."""
