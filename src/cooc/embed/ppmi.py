@@ -63,6 +63,7 @@ from cooc.formats.lock import writes_target
 from cooc.kernels import embed as ke
 from cooc.options import RunOptions
 from cooc.runtime.blas import blas_threads
+from cooc.runtime.malloc import bound_allocator, trim
 from cooc.runtime.progress import fmt_bytes, log, peak_rss_bytes, rss_bytes
 from cooc.runtime.ranges import bounded_ranges, even_ranges
 from cooc.runtime.scratch import scratch_dir
@@ -332,8 +333,8 @@ def _svd(m: PpmiMatrix, config: PpmiSvdConfig, threads: int,
 
     def on_pass() -> None:
         passes[0] += 1
-        log.info("ppmi-svd: SVD pass %d of at most %d, %.1f s", passes[0],
-                 2 * config.iterations + 2, time.perf_counter() - t0)
+        log.info("ppmi-svd: SVD pass %d of at most %d, %.1f s, memory %s", passes[0],
+                 2 * config.iterations + 2, time.perf_counter() - t0, fmt_bytes(rss_bytes()))
 
     with ThreadPoolExecutor(threads) as pool, blas_threads(1):
         return block_krylov_svd(lambda x: m.product(x, False, pool, threads),
@@ -354,6 +355,7 @@ def ppmi_svd(index: str | os.PathLike | CoocIndex, out: str | os.PathLike,
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
     check_replaceable(out, MAGIC, "cooc vectors")  # before the work, not after it
+    bound_allocator()  # freed decode chunks and blocks go back to the system
     index = index if isinstance(index, CoocIndex) else open_index(index)
     threads = options.resolved_num_proc()
     budget = options.resolved_memory()
@@ -383,14 +385,16 @@ def ppmi_svd(index: str | os.PathLike | CoocIndex, out: str | os.PathLike,
         t0 = time.perf_counter()
         m = ppmi_matrix(index, config, options, spill_to=scratch)
         timings["ppmi"] = time.perf_counter() - t0
+        trim()
         if config.dim >= m.size:
             raise _too_few(index, config, m.size)
-        log.info("ppmi-svd: %s tokens, %s entries of PPMI in %.1f s", f"{m.size:,}",
-                 f"{m.nnz:,}", timings["ppmi"])
+        log.info("ppmi-svd: %s tokens, %s entries of PPMI in %.1f s, memory %s", f"{m.size:,}",
+                 f"{m.nnz:,}", timings["ppmi"], fmt_bytes(rss_bytes()))
         t0 = time.perf_counter()
         u, s = _svd(m, config, threads, options.quiet)
         timings["svd"] = time.perf_counter() - t0
-        vectors = (u * s ** config.eig).astype(np.float32)
+        u *= s ** config.eig
+        vectors = u.astype(np.float32)
         entries, spilled = m.nnz, m.spilled
         token_ids, counts = m.token_ids, m.counts
         del m, u

@@ -45,27 +45,34 @@ Product = Callable[[np.ndarray], np.ndarray]
 # a new direction shorter than this, relative to the block before its projection, is
 # rounding noise (float32 products: ~1e-7)
 _NEW_DIRECTION = 1e-5
+_BLOCK_ELEMENTS = 1 << 20  # a row block's copy: 8 MB in float64
 
 
 class RowBlocks:
-    """Gram matrices and products of tall arrays [n, l], block by block of `rows` rows on
-    the threads of `pool` (None: the calling thread). The blocks do not depend on the
+    """Gram matrices and products of tall arrays [n, l], block by block on the threads of
+    `pool` (None: the calling thread): `rows` rows a block, or fewer so that a block's
+    float64 copy stays under `_BLOCK_ELEMENTS` elements. The blocks do not depend on the
     threads, and sums add them in order: one answer for any thread count."""
 
     def __init__(self, pool: ThreadPoolExecutor | None = None, rows: int = 1 << 13):
         self.pool = pool
         self.rows = rows
 
-    def _map(self, fn, n: int) -> list:
-        ranges = [(a, min(n, a + self.rows)) for a in range(0, n, self.rows)]
+    def _map(self, fn, n: int, width: int = 1) -> list:
+        step = max(1, min(self.rows, _BLOCK_ELEMENTS // max(width, 1)))
+        ranges = [(a, min(n, a + step)) for a in range(0, n, step)]
         if self.pool is None or len(ranges) <= 1:
             return [fn(a, b) for a, b in ranges]
         return list(self.pool.map(lambda r: fn(*r), ranges))
 
     def cross(self, x: np.ndarray, y: np.ndarray, dtype=np.float64) -> np.ndarray:
         """x^T y (x [n, a], y [n, b]), computed in `dtype`, summed in float64."""
-        parts = self._map(lambda a, b: np.asarray(x[a:b], dtype).T
-                          @ np.asarray(y[a:b], dtype), len(x))
+
+        def part(a: int, b: int) -> np.ndarray:
+            xb = np.asarray(x[a:b], dtype)
+            return xb.T @ (xb if y is x else np.asarray(y[a:b], dtype))
+
+        parts = self._map(part, len(x), x.shape[1] + (0 if y is x else y.shape[1]))
         return np.sum(parts, axis=0, dtype=np.float64) if parts else \
             np.zeros((x.shape[1], y.shape[1]))
 
@@ -86,7 +93,7 @@ class RowBlocks:
             else:
                 out[a:b] = p
 
-        self._map(part, len(y))
+        self._map(part, len(y), y.shape[1] + m.shape[1])
         return out
 
 
@@ -149,7 +156,9 @@ def block_krylov_svd(matmul: Product, rmatmul: Product, n: int, k: int, block: i
         z = np.asarray(matmul(w), np.float32)
         done()
     # Rayleigh-Ritz: B = [Q]^T M, B B^T = [W]^T [W]
-    evals, evecs = np.linalg.eigh(blocks.cross(ws[:, :used], ws[:, :used]))
+    w_all = ws[:, :used]
+    evals, evecs = np.linalg.eigh(blocks.cross(w_all, w_all))
+    del ws, w_all
     top = np.argsort(evals)[::-1][: min(k, used)]
     s = np.sqrt(np.maximum(evals[top], 0.0))
     u = blocks.times(qs[:, :used], np.ascontiguousarray(evecs[:, top]))
