@@ -22,8 +22,8 @@ eval      Spearman on WordSim353 and SimLex-999 and analogy accuracy (questions-
           /work/venv-peers), case-insensitive as gensim; the same from gensim's own
           evaluators on the word2vec exports (`--peer-python`); the singular values of both.
 
-Counts of both sides are the same: the scipy step checks its matrix against the index's rows
-for the kept tokens (entries and sums).
+Counts of both sides are the same: the eval step checks the baseline's count matrix against
+the index's rows for the kept tokens (the tokens and their counts, entries and sum).
 """
 
 from __future__ import annotations
@@ -200,6 +200,26 @@ def evaluate(work: Path, args) -> dict:
             r = subprocess.run([args.peer_python, "-c", GENSIM_EVAL, str(w2v), str(data)],
                                capture_output=True, text=True, check=True)
             res["gensim"] = json.loads(r.stdout)
+    # the same counts on both sides: the same tokens (ties in count may come in another order:
+    # the store's ids are first-seen, the index's alphabetical), entries and sum of the kept
+    # tokens' count matrix
+    from cooc.cooccur import open_index
+
+    cv = open_vectors(work / "cooc.vec")
+    same_tokens = sorted(cv.vocab) == sorted(words[i] for i in z["token_ids"]) and \
+        np.array_equal(np.asarray(cv.counts), z["counts"])
+    with open_index(work / "words.cooc") as ix:
+        kept = np.full(ix.vocab_size, False)
+        kept[np.asarray(cv.token_ids)] = True
+        entries = total = 0
+        for lo, ptr, cols, counts in ix.iter_rows():
+            rows = np.repeat(np.arange(lo, lo + len(ptr) - 1), np.diff(ptr))
+            sel = kept[rows] & kept[cols]
+            entries += int(sel.sum())
+            total += int(counts[sel].sum(dtype=np.uint64))
+    out["same_counts"] = {"tokens": bool(same_tokens),
+                          "entries": [entries, int(z["count_entries"])],
+                          "sum": [total, float(z["count_sum"])]}
     cooc_s = np.array(open_vectors(work / "cooc.vec").config["singular_values"])
     out["singular_values"] = {"scipy": z["singular_values"][:10].tolist(),
                               "cooc": cooc_s[:10].tolist(),
