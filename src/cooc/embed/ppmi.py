@@ -30,12 +30,13 @@ Memory (`RunOptions.memory_bytes`, less what the process holds when the job star
 matrix takes 12 bytes per kept entry (an int32 context, a float32 value of M and one of M^T)
 plus the row pointers; the SVD's subspace 8 bytes per token and vector (block_size *
 (iterations + 1) vectors: the basis and its products) and a block in flight about 48 bytes
-per token and vector. When the
-matrix does not fit beside the blocks, it is written to files in a scratch folder
-(`RunOptions.tmp_dir`, default beside the output) and every pass reads them a chunk at a
-time (positioned reads: the page cache holds what it can, outside the process's memory);
-blocks that alone overrun the budget are refused up front with the fix (a smaller dim, a
-larger min_count or memory budget). The decoded index chunks get a tenth of the budget.
+per token and vector. When the matrix does not fit beside the SVD, it is written to files in
+a scratch folder (`RunOptions.tmp_dir`, default beside the output) and every pass reads them
+a chunk at a time (positioned reads: the page cache holds what it can, outside the process's
+memory); an SVD that alone overruns the budget is refused up front with the fix (a smaller
+dim, a larger min_count or memory budget). The decoded index chunks get a tenth of the
+budget. (The English shared corpus, 43,726 tokens at dim 100: 568 MB in memory; with a
+450 MB budget, the matrix in files, 408 MB.)
 
 The result does not depend on the number of threads or the chunk sizes (every output row
 is summed by one thread in a fixed order); a seed fixes the SVD's random projection.
