@@ -1,5 +1,5 @@
 """One query vocabulary: every artefact's reader (co-occurrence index, token store, n-gram
-index, LM trie, ARPA model) answers `stats()` (plain numbers) and `verify()` (None, or the
+index, LM trie, ARPA model, vectors) answers `stats()` (plain numbers) and `verify()` (None, or the
 format's CoocError naming the file on one line), and `cooc stats` / `cooc verify` take any of
 them, telling them apart by what the path holds."""
 
@@ -23,7 +23,7 @@ def made(tmp_path_factory) -> dict[str, Path]:
     corpus = d / "c.txt"
     corpus.write_text("\n".join(SENTENCES) + "\n", encoding="utf-8")
     paths = {"index": d / "c.cooc", "store": d / "c.tokens", "ngrams": d / "c.ngrams",
-             "arpa": d / "c.arpa", "lm": d / "c.lm"}
+             "arpa": d / "c.arpa", "lm": d / "c.lm", "vectors": d / "c.vec"}
     ws = ["--tokenizer", "whitespace", "-q"]
     assert main(["build", str(corpus), "-o", str(paths["index"]), "--context-length", "4", *ws]) == 0
     assert main(["tokenize", str(corpus), "-o", str(paths["store"]), *ws]) == 0
@@ -31,6 +31,8 @@ def made(tmp_path_factory) -> dict[str, Path]:
     assert main(["lm", "estimate", str(corpus), "-o", str(paths["arpa"]), "--order", "3",
                  "--discount-fallback", "0.5", "1", "1.5", "-q"]) == 0
     assert main(["lm", "index", str(paths["arpa"]), "-o", str(paths["lm"]), "--bits", "8"]) == 0
+    assert main(["embed", "ppmi-svd", str(paths["index"]), "-o", str(paths["vectors"]), "--dim",
+                 "4", "--min-count", "1", "-q"]) == 0
     return paths
 
 
@@ -42,7 +44,7 @@ def _numbers_and_text(x) -> bool:
     return x is None or isinstance(x, (bool, int, float, str))
 
 
-KINDS = ["index", "store", "ngrams", "lm", "arpa"]
+KINDS = ["index", "store", "ngrams", "lm", "arpa", "vectors"]
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -58,12 +60,13 @@ def test_every_reader_answers_stats_and_verify(made, kind):
 
 def test_the_magic_table_is_the_formats():
     from cooc.cooccur import format as index_format
+    from cooc.embed import format as vectors_format
     from cooc.lm import trie
     from cooc.ngram import writer
     from cooc.store import format as store_format
 
     assert MAGICS == {index_format.MAGIC: "index", store_format.MAGIC: "store",
-                      writer.MAGIC: "ngrams", trie.MAGIC: "lm"}
+                      writer.MAGIC: "ngrams", trie.MAGIC: "lm", vectors_format.MAGIC: "vectors"}
 
 
 def test_index_stats_live_on_the_index(made):

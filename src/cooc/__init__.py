@@ -3,7 +3,7 @@
 Every product's public names, imported on first use (`import cooc` stays cheap: numba and
 the tokenizers load when a name that needs them is touched). The rooms behind them are
 described in ARCHITECTURE.md: one package per product (`cooc.cooccur`, `cooc.store`,
-`cooc.ngram`, `cooc.lm`) over shared stages (`cooc.corpus`, `cooc.tokenizers`,
+`cooc.ngram`, `cooc.lm`, `cooc.embed`) over shared stages (`cooc.corpus`, `cooc.tokenizers`,
 `cooc.runtime`, `cooc.engines`, `cooc.formats`, `cooc.kernels`).
 """
 
@@ -32,6 +32,11 @@ _LAZY = {
     "estimate": "cooc.lm.kneser_ney",
     "read_arpa": "cooc.lm.arpa",
     "open_trie_lm": "cooc.lm.trie",
+    # word vectors
+    "PpmiSvdConfig": "cooc.embed.config",
+    "ppmi_svd": "cooc.embed.ppmi",
+    "open_vectors": "cooc.embed.vectors",
+    "Vectors": "cooc.embed.vectors",
 }
 _ALIASES = {"build": ("cooc.cooccur.build.job", "build_index")}  # the name of the first release
 

@@ -16,7 +16,7 @@ EXIT_INTERRUPTED = 130
 def build_parser() -> argparse.ArgumentParser:
     """The `cooc` parser: every command and its flags."""
     from cooc import __version__
-    from cooc.cli import build, diff, lm, merge, ngram, query, tokenize
+    from cooc.cli import build, diff, embed, lm, merge, ngram, query, tokenize
 
     p = argparse.ArgumentParser(
         prog="cooc",
@@ -32,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     diff.register(sub)
     ngram.register(sub)
     lm.register(sub)
+    embed.register(sub)
     return p
 
 

@@ -1,6 +1,6 @@
 """Query subcommands: analyze (reference-compatible), stats, neighbours, top, mutual, common,
 export, verify. `stats` and `verify` take any artefact (index, token store, n-gram index, LM
-trie, ARPA file): each reader answers `stats()` and `verify()` the same way."""
+trie, vectors, ARPA file): each reader answers `stats()` and `verify()` the same way."""
 
 from __future__ import annotations
 
@@ -43,14 +43,17 @@ def _print_json(obj) -> None:
 
 # what a path holds, by the magic of its manifest.json, spelled out: telling the kinds apart must
 # not import every format (tested against the formats' MAGIC constants)
-MAGICS = {"COOC-INDEX": "index", "COOC-TOKENS": "store", "COOC-NGRAMS": "ngrams", "COOC-LM": "lm"}
+MAGICS = {"COOC-INDEX": "index", "COOC-TOKENS": "store", "COOC-NGRAMS": "ngrams", "COOC-LM": "lm",
+          "COOC-VECTORS": "vectors"}
 KIND_NAMES = {"index": "co-occurrence index", "store": "token store", "ngrams": "n-gram index",
-              "lm": "LM trie", "arpa": "ARPA file", "positions": "positions folder"}
+              "lm": "LM trie", "arpa": "ARPA file", "positions": "positions folder",
+              "vectors": "vectors"}
 
 
 def artefact_kind(path: str) -> str:
-    """index, store, ngrams, lm (folders, by their manifest's magic) or arpa (a file); a path
-    that is none of them is taken for an index, whose reader says what is wrong with it."""
+    """index, store, ngrams, lm, vectors (folders, by their manifest's magic) or arpa (a
+    file); a path that is none of them is taken for an index, whose reader says what is
+    wrong with it."""
     p = Path(path)
     if p.is_dir():
         try:
@@ -80,6 +83,10 @@ def open_artefact(path: str, kind: str, checksums: bool = True):
         from cooc.lm.trie import open_trie_lm
 
         return open_trie_lm(path, verify=False)  # (verify() is what `cooc verify` asks)
+    if kind == "vectors":
+        from cooc.embed.vectors import open_vectors
+
+        return open_vectors(path, checksums)
     if kind == "arpa":
         from cooc.lm.arpa import read_arpa
         from cooc.lm.scorer import LanguageModel
@@ -109,6 +116,10 @@ def cmd_stats(args) -> int:
         from cooc.cli.ngram import print_ngram_stats
 
         print_ngram_stats(s)
+    elif kind == "vectors":
+        from cooc.cli.embed import print_vectors_stats
+
+        print_vectors_stats(s)
     else:
         from cooc.cli.lm import print_lm_stats
 
@@ -268,6 +279,9 @@ def _checked(kind: str, art) -> str:
         return f"sha256 of {len(art.manifest['files'])} files, every level's ids and counts decode"
     if kind == "lm":
         return f"sha256 of {len(art.manifest['files'])} files, every level decodes"
+    if kind == "vectors":
+        return (f"sha256 of {len(art.manifest['files'])} files, {len(art):,} x {art.dim} "
+                "vectors finite, token ids unique")
     counts = art.model.counts
     return (f"parsed {sum(counts):,} n-grams of orders 1..{len(counts)}; vocabulary, "
             "probabilities, backoffs and hash tables consistent")
@@ -311,10 +325,10 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_analyze)
 
     p = sub.add_parser("stats", help="statistics of an index, token store, n-gram index, LM "
-                       "trie or ARPA file", description="Sizes, counts and bytes of whatever "
+                       "trie, vectors or ARPA file", description="Sizes, counts and bytes of whatever "
                        "PATH holds (found from its manifest; a file is read as ARPA).")
     p.add_argument("index", metavar="PATH", help="index (or the .pkl built beside it), token "
-                   "store, n-gram index (X.ngrams), LM trie (X.lm) or ARPA file")
+                   "store, n-gram index (X.ngrams), LM trie (X.lm), vectors (X.vec) or ARPA file")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_stats)
 
@@ -367,9 +381,9 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_positions)
 
     p = sub.add_parser("verify", help="recompute checksums and check the structure of an index, "
-                       "token store, n-gram index, LM trie or ARPA file",
+                       "token store, n-gram index, LM trie, vectors or ARPA file",
                        description="Check whatever PATH holds (found from its manifest; a file "
                        "is read as ARPA) and say what was checked; exit 1 on damage.")
     p.add_argument("index", metavar="PATH", help="index, token store, n-gram index (X.ngrams), "
-                   "LM trie (X.lm) or ARPA file")
+                   "LM trie (X.lm), vectors (X.vec) or ARPA file")
     p.set_defaults(func=cmd_verify)

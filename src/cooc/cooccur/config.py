@@ -152,7 +152,8 @@ class BuildConfig:
     """Everything that determines the content of a co-occurrence index."""
 
     tokenizer: str = _opt(
-        "qwen (default), whitespace, tiktoken:<encoding or .tiktoken file>, "
+        "qwen (default), whitespace, words (lower-cased letter runs), tiktoken:<encoding or "
+        ".tiktoken file>, "
         "hf:<tokenizer.json, folder or hub id>",
         default="qwen",
     )

@@ -36,7 +36,8 @@ from cooc.formats.lock import writes_target
 from cooc.options import RunOptions
 from cooc.runtime.progress import log
 from cooc.runtime.ranges import bounded_ranges
-from cooc.tokenizers.whitespace import EOT_TEXT, WhitespaceTokenizer
+from cooc.tokenizers import GROWN_KINDS, grown_tokenizer
+from cooc.tokenizers.whitespace import EOT_TEXT
 
 # decoded inputs, remapped columns, the pairwise sums: bytes per input entry of a row range
 _BYTES_PER_ENTRY = 32
@@ -85,8 +86,8 @@ def _check_paths(paths: list[Path], out: Path) -> None:
 
 
 def is_grown(index: CoocIndex) -> bool:
-    """A vocabulary grown from the corpus (whitespace): ids differ between corpora."""
-    return index.meta.get("tokenizer", {}).get("kind") == "whitespace"
+    """A vocabulary grown from the corpus (whitespace, words): ids differ between corpora."""
+    return index.meta.get("tokenizer", {}).get("kind") in GROWN_KINDS
 
 
 def counting_identity(index: CoocIndex) -> dict:
@@ -140,7 +141,8 @@ def union_vocabulary(indexes: list[CoocIndex]) -> tuple[list[str], list[np.ndarr
             raise CoocError(f"{index.path}: its whitespace vocabulary is not in canonical order "
                             f"({EOT_TEXT!r}, then sorted words); rebuild it with this cooc")
         maps.append(np.concatenate([[0], m]))
-    return words, maps, WhitespaceTokenizer.from_vocabulary(words).describe()
+    kind = indexes[0].meta["tokenizer"]["kind"]
+    return words, maps, grown_tokenizer(kind, words).describe()
 
 
 def _listed(value) -> list:

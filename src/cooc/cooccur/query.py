@@ -79,14 +79,12 @@ class Analyzer:
         return tid
 
     def _encode_single(self, text: str) -> int:
-        from cooc.tokenizers import load_tokenizer
+        from cooc.tokenizers import GROWN_KINDS, grown_tokenizer, load_tokenizer
 
         spec = self.index.meta.get("tokenizer", {}).get("spec", "")
         try:
-            if spec == "whitespace":  # the vocabulary was grown from the corpus: use the index's
-                from cooc.tokenizers.whitespace import WhitespaceTokenizer
-
-                tok = WhitespaceTokenizer.from_vocabulary(self.index.token_texts, num_threads=1)
+            if spec in GROWN_KINDS:  # the vocabulary was grown from the corpus: use the index's
+                tok = grown_tokenizer(spec, self.index.token_texts)
             else:
                 tok = load_tokenizer(spec, num_threads=1)
             ids = [int(i) for i in tok.encode(text)]

@@ -26,6 +26,7 @@ from cooc.formats.checked import check_once
 from cooc.formats.manifest import check_manifest_checksum, manifest_files
 from cooc.kernels import codec
 from cooc.runtime.ranges import bounded_ranges
+from cooc.tokenizers import GROWN_KINDS
 
 _CHUNK_ENTRIES = 1 << 22
 
@@ -141,7 +142,7 @@ def whole_index_problem(index: CoocIndex) -> str | None:
         np.asarray(text).tobytes().decode("utf-8", "surrogatepass")
     except UnicodeDecodeError as e:
         return f"text.bin is not UTF-8 (byte {e.start})"
-    if index.meta.get("tokenizer", {}).get("kind") == "whitespace":
+    if index.meta.get("tokenizer", {}).get("kind") in GROWN_KINDS:
         words = list(index.token_texts)
         if words[0] != EOT_TEXT:
             return f"its grown vocabulary does not start with {EOT_TEXT!r}"

@@ -20,6 +20,7 @@ from cooc.cooccur.reader import CoocIndex, read_manifest, whole_index_problem
 from cooc.errors import IndexFormatError
 from cooc.kernels import codec
 from cooc.runtime.ranges import bounded_ranges
+from cooc.tokenizers import GROWN_KINDS
 
 _CHUNK_ENTRIES = 1 << 22
 _PROBLEMS = {
@@ -121,7 +122,7 @@ def _check_structure(index: CoocIndex) -> str | None:
 def _vocabulary_order_problem(index: CoocIndex) -> str | None:
     """A vocabulary grown from the corpus must be '</s>' then sorted words, as merge and diff
     need it (indexes of older versions were not sorted: they open, but verify says so)."""
-    if index.meta.get("tokenizer", {}).get("kind") != "whitespace":
+    if index.meta.get("tokenizer", {}).get("kind") not in GROWN_KINDS:
         return None
     words = list(index.token_texts)[1:]
     if any(a >= b for a, b in pairwise(words)):

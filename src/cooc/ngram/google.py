@@ -5,11 +5,8 @@ starts with a header line holding its number of n-gram lines, then one line per 
 
     w1 w2 ... wk<TAB>count
 
-in the index's (lexicographic id) order. A token is written as its display text with
-backslash escapes: `\\` for a backslash, `\s` a space, `\t` a tab, `\n` a newline, `\r` a
-carriage return. A token whose text is empty or already taken by a smaller id (Qwen has two
-such pairs of byte tokens, and the whitespace tokenizer's own "</s>" shadows the </s> marker)
-is written `\#<id>`, which no escaped text can be.
+in the index's (lexicographic id) order. A token is written in the escaped form of
+`cooc.formats.escape` (`\s` for a space, ..., `\#<id>` for an empty or repeated text).
 
 The export also writes `cooc-ngrams.json` (vocabulary texts, tokenizer, markers and the rest
 of the index header), so that `import_google` rebuilds the same index, byte for byte. Files
@@ -31,6 +28,8 @@ import numpy as np
 
 from cooc.errors import CoocError
 from cooc.formats.artefact import atomic_file
+from cooc.formats.escape import escape as escape  # (re-exported: the format's escapes)
+from cooc.formats.escape import token_forms, unescape
 from cooc.kernels import ngram as kn
 from cooc.ngram.config import MAX_ORDER
 from cooc.ngram.reader import NgramIndex
@@ -40,45 +39,7 @@ SIDECAR = "cooc-ngrams.json"
 _SIDECAR_MAGIC = "COOC-NGRAMS-GOOGLE"
 _HEADER_SKIP = {"magic", "format_version", "order", "vocab_size", "grams", "bytes", "block",
                 "layout", "levels", "files", "created_by", "manifest_sha256"}
-_ESC = {"\\": "\\\\", " ": "\\s", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
-_UNESC = {"\\": "\\", "s": " ", "t": "\t", "n": "\n", "r": "\r"}
 _LINES_PER_WRITE = 1 << 18
-
-
-def escape(text: str) -> str:
-    """A token text in the format's escaped form (no whitespace, no bare backslash)."""
-    return "".join(_ESC.get(ch, ch) for ch in text) if any(c in _ESC for c in text) else text
-
-
-def unescape(token: str) -> str:
-    """Inverse of `escape`; ValueError on a dangling or unknown escape."""
-    if "\\" not in token:
-        return token
-    out = []
-    i = 0
-    while i < len(token):
-        ch = token[i]
-        if ch == "\\":
-            if i + 1 >= len(token) or token[i + 1] not in _UNESC:
-                raise ValueError(f"bad escape in token {token!r}")
-            out.append(_UNESC[token[i + 1]])
-            i += 2
-        else:
-            out.append(ch)
-            i += 1
-    return "".join(out)
-
-
-def _token_forms(texts: list[str]) -> list[str]:
-    seen: set[str] = set()
-    forms = []
-    for i, t in enumerate(texts):
-        if not t or t in seen:
-            forms.append(f"\\#{i}")
-        else:
-            seen.add(t)
-            forms.append(escape(t))
-    return forms
 
 
 def _file_name(k: int, gz: bool) -> str:
@@ -91,7 +52,7 @@ def export_google(index: NgramIndex, out_dir: str | os.PathLike, gzip_files: boo
     if out.exists() and not out.is_dir():
         raise CoocError(f"{out} exists and is not a folder; choose another output folder")
     out.mkdir(parents=True, exist_ok=True)
-    forms = np.array(_token_forms(index.token_texts()), dtype=object)
+    forms = np.array(token_forms(index.token_texts()), dtype=object)
     written = []
     prev = np.arange(index.vocab_size, dtype=np.int64).reshape(-1, 1)
     for k in range(1, index.order + 1):

@@ -282,10 +282,10 @@ class NgramIndex:
             if not desc:
                 raise CoocError(f"{self.path} was counted from token ids: name tokens as #id")
             base = self.vocab_size - (2 if self.markers else 0)
-            if desc.get("kind") == "whitespace":
-                from cooc.tokenizers.whitespace import WhitespaceTokenizer
+            from cooc.tokenizers import GROWN_KINDS, grown_tokenizer
 
-                tok = WhitespaceTokenizer.from_vocabulary(self.token_texts()[:base])
+            if desc.get("kind") in GROWN_KINDS:
+                tok = grown_tokenizer(desc["kind"], self.token_texts()[:base])
             else:
                 from cooc.tokenizers import load_tokenizer
 

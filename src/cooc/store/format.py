@@ -6,7 +6,7 @@
                              {name, file, dtype, shape, bytes, sha256} per file
                              (`cooc.formats.manifest`), e.g. name "tokens", file
                              "shard-000000/tokens.u32"; vocab.json with null dtype and shape
-      vocab.json             whitespace tokenizer only: its words in id order
+      vocab.json             grown vocabularies only (whitespace, words): its words in id order
       shard-000000/
         tokens.u32           token ids of the shard's documents, concatenated (<u4)
         doc_ptr.i64          document boundaries, from 0 (<i8, documents + 1)

@@ -14,7 +14,7 @@ from cooc.errors import CoocError
 from cooc.formats.manifest import file_problem, read_vocabulary
 from cooc.runtime.ranges import bounded_ranges
 from cooc.store import format as fmt
-from cooc.tokenizers import Tokenizer, load_tokenizer
+from cooc.tokenizers import GROWN_KINDS, Tokenizer, grown_tokenizer, load_tokenizer
 
 
 class TokenStore:
@@ -52,15 +52,13 @@ class TokenStore:
     def tokenizer(self, num_threads: int = 1) -> Tokenizer:
         """The tokenizer the store was made with, checked against its recorded vocabulary.
 
-        A vocabulary grown from the corpus (whitespace) comes back frozen: call `freeze()`
+        A vocabulary grown from the corpus (whitespace, words) comes back frozen: call `freeze()`
         for the map from the stored ids to canonical ones.
         """
         want = self.manifest["tokenizer"]
-        if want["kind"] == "whitespace":
-            from cooc.tokenizers.whitespace import WhitespaceTokenizer
-
+        if want["kind"] in GROWN_KINDS:
             words = read_vocabulary(self.path, self.manifest, fmt.VOCAB, None, CoocError)
-            return WhitespaceTokenizer.from_vocabulary(words, num_threads, frozen=False)
+            return grown_tokenizer(want["kind"], words, num_threads, frozen=False)
         tok = load_tokenizer(want["spec"], num_threads=num_threads)
         got = tok.describe()
         for key in ("vocab_size", "vocab_sha256", "special_tokens_sha256", "pattern_sha256"):
@@ -93,7 +91,7 @@ class TokenStore:
         problem = file_problem(self.path, self.manifest["files"])
         if problem:
             raise CoocError(f"token store {self.path}: {problem}")
-        if self.manifest["tokenizer"].get("kind") == "whitespace":
+        if self.manifest["tokenizer"].get("kind") in GROWN_KINDS:
             self.tokenizer()  # the grown vocabulary: JSON, the listed size, no duplicates
         for _ in self.iter_batches(1 << 24):
             pass

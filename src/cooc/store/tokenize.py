@@ -74,9 +74,7 @@ def tokenize_corpus(source, out: str | os.PathLike, config: BuildConfig | None =
     writer = StoreWriter(out, _fingerprint(files, config, shard_tokens), shard_tokens)
     if tokenizer.grows_vocabulary:
         if writer.vocab is not None:  # resumed: the ids in finished shards are these words'
-            from cooc.tokenizers.whitespace import WhitespaceTokenizer
-
-            tokenizer = WhitespaceTokenizer.from_vocabulary(writer.vocab, nthreads, frozen=False)
+            tokenizer = type(tokenizer).from_vocabulary(writer.vocab, nthreads, frozen=False)
         writer.vocab_fn = tokenizer.token_texts
     file_index = {n: i for i, n in enumerate(names)}
     max_chars = max(1 << 16, options.resolved_memory() // 10 // _BYTES_PER_CHAR)

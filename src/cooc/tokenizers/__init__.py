@@ -4,11 +4,11 @@
     tok = load_tokenizer("qwen", num_threads=4)
     ids = tok.encode_batch(["Hello world", "你好"])
 
-Specs: qwen (default), whitespace, tiktoken:<name or file>, hf:<tokenizer.json, folder or hub
+Specs: qwen (default), whitespace, words, tiktoken:<name or file>, hf:<tokenizer.json, folder or hub
 id>; see `registry.SPEC_FORMS`. Importing this package loads no vocabulary.
 """
 
 from cooc.tokenizers.base import Tokenizer
-from cooc.tokenizers.registry import SPEC_FORMS, load_tokenizer
+from cooc.tokenizers.registry import GROWN_KINDS, SPEC_FORMS, grown_tokenizer, load_tokenizer
 
-__all__ = ["SPEC_FORMS", "Tokenizer", "load_tokenizer"]
+__all__ = ["GROWN_KINDS", "SPEC_FORMS", "Tokenizer", "grown_tokenizer", "load_tokenizer"]

@@ -128,7 +128,7 @@ class WhitespaceTokenizer(Tokenizer):
         return self.encode_batch([check_text(text)])[0]
 
     def encode_batch(self, texts: Sequence[str]) -> list[np.ndarray]:
-        data = [_utf8(check_text(t)) for t in texts]
+        data = [self._text_bytes(check_text(t)) for t in texts]
         n = len(data)
         if n == 0:
             return []
@@ -158,6 +158,10 @@ class WhitespaceTokenizer(Tokenizer):
                 spans))
         return [a for part in done for a in part]
 
+    def _text_bytes(self, text: str) -> bytes:
+        """The UTF-8 the kernel splits into words (subclasses normalize the text here)."""
+        return _utf8(text)
+
     def _encode(self, text: np.ndarray, start: int, end: int, n: int,
                 frozen: bool) -> list[np.ndarray]:
         """Ids of the n texts in text[start:end] (kv.TEXT_END between them, 8 bytes of slack
@@ -181,7 +185,7 @@ class WhitespaceTokenizer(Tokenizer):
                 self._grow_table()
             else:
                 word = text[pos:extra].tobytes().decode("utf-8")
-                raise CoocError(f"word {word!r} is not in the frozen whitespace vocabulary "
+                raise CoocError(f"word {word!r} is not in the frozen {self.kind} vocabulary "
                                 f"({self.vocab_size} words)")
         if ids.size - nid > nid // 8:
             ids = ids[:nid].copy()  # the rest of the guess is not kept alive by the views
@@ -239,11 +243,12 @@ class WhitespaceTokenizer(Tokenizer):
     def __reduce__(self) -> tuple[Any, ...]:
         with self._lock:  # the word buffer (a few MB), not a list of str
             blob = self._words[: int(self._state[1])].tobytes()
-        return (_restore, (self.num_threads, blob, self._frozen))
+        return (_restore, (self.num_threads, blob, self._frozen, type(self)))
 
 
-def _restore(num_threads: int, blob: bytes, frozen: bool) -> WhitespaceTokenizer:
-    tok = WhitespaceTokenizer(num_threads)
+def _restore(num_threads: int, blob: bytes, frozen: bool,
+             cls: type | None = None) -> WhitespaceTokenizer:
+    tok = (cls or WhitespaceTokenizer)(num_threads)
     tok._load(blob, check=False)
     tok._frozen = frozen
     return tok

@@ -1,0 +1,207 @@
+"""`cooc embed`: word vectors from a co-occurrence index (PPMI-SVD), their nearest tokens and
+analogies, intrinsic evaluation, and export to word2vec's formats and numpy."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from cooc.errors import CoocError
+
+
+def register(sub) -> None:
+    from cooc.cli.options import add_config_args, add_run_arguments
+    from cooc.embed.config import PpmiSvdConfig
+
+    p = sub.add_parser("embed", help="word vectors: PPMI-SVD from an index, queries, "
+                       "evaluation, export",
+                       description="Make word vectors from a co-occurrence index (X.vec/), ask "
+                       "them for nearest tokens and analogies, score them on similarity and "
+                       "analogy files, export them for gensim and numpy.")
+    em = p.add_subparsers(dest="embed_command", metavar="SUBCOMMAND", required=True)
+
+    s = em.add_parser("ppmi-svd", help="PPMI-SVD vectors of an index's tokens",
+                      description="Truncated SVD of the (smoothed, optionally shifted) PPMI "
+                      "matrix of the index's counts, streamed from the index; any count mode. "
+                      "Vectors are U * S^eig, one per token seen --min-count times.")
+    s.add_argument("index", help="co-occurrence index (X.cooc), e.g. from `cooc build CORPUS "
+                   "--tokenizer words --context-length 0 --count-mode occurrences --radius 5`")
+    s.add_argument("--out-file", "-o", required=True, help="vectors folder to write (X.vec)")
+    add_config_args(s, PpmiSvdConfig)
+    add_run_arguments(s, memory=True, threads=True, tmp_dir=True, quiet=True)
+    s.set_defaults(func=cmd_ppmi_svd)
+
+    n = em.add_parser("similar", help="the nearest tokens of a token by cosine")
+    n.add_argument("vectors", help="vectors folder (X.vec)")
+    n.add_argument("token", help="token text or #id")
+    n.add_argument("--top-k", "-k", type=int, default=10, help="how many (default: 10)")
+    n.add_argument("--restrict-vocab", type=int, default=0, metavar="N",
+                   help="only among the N most frequent tokens (default 0: all)")
+    n.add_argument("--json", action="store_true", help="print JSON")
+    n.set_defaults(func=cmd_similar)
+
+    a = em.add_parser("analogy", help="a is to b as c is to ?",
+                      description="The best answers d (a, b and c excluded) by 3CosAdd "
+                      "(cos(d,b) - cos(d,a) + cos(d,c)) or 3CosMul (Levy & Goldberg 2014).")
+    a.add_argument("vectors", help="vectors folder (X.vec)")
+    for name in ("a", "b", "c"):
+        a.add_argument(name, help="token text or #id")
+    a.add_argument("--top-k", "-k", type=int, default=5, help="how many (default: 5)")
+    a.add_argument("--method", choices=("3cosadd", "3cosmul"), default="3cosadd")
+    a.add_argument("--json", action="store_true", help="print JSON")
+    a.set_defaults(func=cmd_analogy)
+
+    e = em.add_parser("eval", help="Spearman's rho on word-pair similarity files, analogy "
+                      "accuracy",
+                      description="Similarity files: 'word1 word2 score' lines (tab, comma or "
+                      "space separated; '#' comments and a header skipped), as WordSim353 and "
+                      "SimLex-999. Analogy files: questions-words.txt (': section' lines, 'a b "
+                      "c d' questions). Pairs and questions with unknown words are counted as "
+                      "OOV and left out.")
+    e.add_argument("vectors", help="vectors folder (X.vec)")
+    e.add_argument("--similarity", nargs="+", default=[], metavar="FILE",
+                   help="word-pair similarity files")
+    e.add_argument("--analogy", nargs="+", default=[], metavar="FILE",
+                   help="analogy files (questions-words.txt format)")
+    e.add_argument("--case-insensitive", action="store_true",
+                   help="match words lower-cased when their text is absent")
+    e.add_argument("--restrict-vocab", type=int, default=0, metavar="N",
+                   help="analogies: only the N most frequent tokens answer or ask (gensim: "
+                   "300000; default 0: all)")
+    e.add_argument("--method", nargs="+", choices=("3cosadd", "3cosmul"),
+                   default=["3cosadd", "3cosmul"], help="analogy methods (default: both)")
+    e.add_argument("--json", action="store_true", help="print JSON")
+    e.set_defaults(func=cmd_eval)
+
+    x = em.add_parser("export", help="write word2vec text or binary, or .npy with a "
+                      "vocabulary file",
+                      description="word2vec: gensim's KeyedVectors.load_word2vec_format(PATH) "
+                      "reads it (binary=True for word2vec-binary). npy: PATH and "
+                      "PATH.vocab.txt ('token count' lines). Tokens holding spaces, tabs, "
+                      "newlines or backslashes are escaped (\\s \\t \\n \\r \\\\); empty or "
+                      "repeated texts are written \\#ID.")
+    x.add_argument("vectors", help="vectors folder (X.vec)")
+    x.add_argument("--format", "-f", required=True,
+                   choices=("word2vec", "word2vec-binary", "npy"))
+    x.add_argument("--output", "-o", required=True, help="file to write")
+    x.set_defaults(func=cmd_export)
+
+
+def _open(path: str):
+    from cooc.embed.vectors import open_vectors
+
+    return open_vectors(path)
+
+
+def cmd_ppmi_svd(args: argparse.Namespace) -> int:
+    from cooc.cli.options import config_from_args, run_options_from_args
+    from cooc.embed.config import PpmiSvdConfig
+    from cooc.embed.ppmi import ppmi_svd
+    from cooc.runtime.progress import fmt_bytes
+
+    try:
+        config = config_from_args(PpmiSvdConfig, args)
+    except ValueError as e:
+        raise CoocError(str(e)) from None
+    options = run_options_from_args(args)
+    r = ppmi_svd(args.index, args.out_file, config, options)
+    if not args.quiet:
+        t = r.timings
+        print(f"cooc: {r.vocab_size:,} vectors of {r.dim} dimensions -> {r.path} (PPMI "
+              f"entries {r.entries:,}{', held in scratch files' if r.spilled else ''}); ppmi "
+              f"{t['ppmi']:.2f} s, svd {t['svd']:.2f} s, write {t['write']:.2f} s, total "
+              f"{t['total']:.2f} s, peak memory {fmt_bytes(r.peak_rss)}", file=sys.stderr)
+    return 0
+
+
+def _check_k(k: int) -> None:
+    if k < 1:
+        raise CoocError(f"--top-k must be >= 1, got {k}")
+
+
+def cmd_similar(args: argparse.Namespace) -> int:
+    _check_k(args.top_k)
+    v = _open(args.vectors)
+    row = v.row(args.token)
+    found = v.most_similar(args.token, args.top_k, args.restrict_vocab)
+    if args.json:
+        print(json.dumps([s.__dict__ for s in found], ensure_ascii=False))
+        return 0
+    print(f"nearest {len(found)} of {v.describe(row)} by cosine:")
+    for s in found:
+        print(f"  {v.describe(s.row):<32} {s.score:.4f}")
+    return 0
+
+
+def cmd_analogy(args: argparse.Namespace) -> int:
+    _check_k(args.top_k)
+    v = _open(args.vectors)
+    found = v.analogy(args.a, args.b, args.c, args.top_k, args.method)
+    if args.json:
+        print(json.dumps([s.__dict__ for s in found], ensure_ascii=False))
+        return 0
+    print(f"{args.a!r} is to {args.b!r} as {args.c!r} is to ({args.method}):")
+    for s in found:
+        print(f"  {v.describe(s.row):<32} {s.score:.4f}")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from cooc.embed.evaluate import evaluate_analogy, evaluate_similarity
+
+    if not args.similarity and not args.analogy:
+        raise CoocError("give --similarity FILE... and/or --analogy FILE...")
+    if args.restrict_vocab < 0:
+        raise CoocError(f"--restrict-vocab must be >= 0, got {args.restrict_vocab}")
+    v = _open(args.vectors)
+    sims = [evaluate_similarity(v, f, args.case_insensitive) for f in args.similarity]
+    analogies = [evaluate_analogy(v, f, tuple(dict.fromkeys(args.method)),
+                                  args.case_insensitive, args.restrict_vocab)
+                 for f in args.analogy]
+    if args.json:
+        print(json.dumps({"vectors": str(v.path),
+                          "similarity": [asdict(s) for s in sims],
+                          "analogy": [a.to_dict() for a in analogies]}))
+        return 0
+    for s in sims:
+        print(f"{s.file}: Spearman {s.spearman:.4f} over {s.pairs - s.oov:,} pairs "
+              f"({s.oov:,} of {s.pairs:,} OOV)")
+    for a in analogies:
+        methods = list(a.total.correct)
+        print(f"{a.file}: {a.total.asked:,} of {a.total.questions:,} questions asked "
+              f"({a.total.oov:,} OOV)")
+        print(f"  {'section':<32} {'asked':>7} {'oov':>7} " + " ".join(f"{m:>8}" for m in methods))
+        for sec in [*a.sections, a.total]:
+            print(f"  {sec.section:<32} {sec.asked:>7,} {sec.oov:>7,} "
+                  + " ".join(f"{sec.accuracy(m):>8.4f}" for m in methods))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from cooc.embed.export import export_vectors
+
+    v = _open(args.vectors)
+    for p in export_vectors(v, args.format, args.output):
+        print(f"cooc: wrote {p}")
+    return 0
+
+
+def print_vectors_stats(s: dict) -> None:
+    """`Vectors.stats()` as text (`cooc stats`)."""
+    cfg = s["config"]
+    print(f"vectors          {s['path']}")
+    print(f"tokens           {s['vocab_size']:,}   ({s['dim']} dimensions, "
+          f"{'with' if s['with_token_ids'] else 'without'} token ids)")
+    print(f"method           {s['method']}" + (
+        f"  (alpha {cfg.get('alpha')}, shift {cfg.get('shift')}, eig {cfg.get('eig')}, "
+        f"min_count {cfg.get('min_count')})" if s["method"] == "ppmi-svd" else ""))
+    src = cfg.get("source") or {}
+    if src.get("index"):
+        print(f"from             {src['index']}  (tokenizer {src.get('tokenizer')})")
+    n = s["norm"]
+    print(f"norms            min {n['min']:.4g}, median {n['median']:.4g}, max {n['max']:.4g}; "
+          f"zero vectors {s['zero_vectors']:,}")
+    print(f"bytes            {s['bytes']:,}")

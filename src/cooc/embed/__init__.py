@@ -1,0 +1,37 @@
+"""Word vectors from the corpus: PPMI-SVD from a co-occurrence index, the vectors artefact
+(`X.vec/`) with its queries, export to word2vec's formats, and intrinsic evaluation.
+
+    config      what a PPMI-SVD run computes (PpmiSvdConfig; recorded in the vectors)
+    ppmi        the job (ppmi_svd, ppmi_matrix): index rows -> PPMI (kernels) -> SVD -> vectors
+    svd         truncated SVD by randomized block Krylov iteration over block products
+    format      the on-disk layout of a vectors artefact, documented once
+    vectors     write_vectors, Vectors (open_vectors): vector, similarity, most_similar, analogy
+    export      word2vec text and binary, .npy with a vocabulary file; a word2vec reader
+    evaluate    Spearman's rho on word-pair files, analogy accuracy (3CosAdd, 3CosMul)
+
+Names below are imported on first use, so `import cooc.embed.config` (the CLI) stays cheap.
+"""
+
+_LAZY = {
+    "PpmiSvdConfig": "cooc.embed.config",
+    "ppmi_svd": "cooc.embed.ppmi",
+    "ppmi_matrix": "cooc.embed.ppmi",
+    "Vectors": "cooc.embed.vectors",
+    "Similar": "cooc.embed.vectors",
+    "open_vectors": "cooc.embed.vectors",
+    "write_vectors": "cooc.embed.vectors",
+    "export_vectors": "cooc.embed.export",
+    "read_word2vec": "cooc.embed.export",
+    "evaluate_similarity": "cooc.embed.evaluate",
+    "evaluate_analogy": "cooc.embed.evaluate",
+}
+
+__all__ = list(_LAZY)
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'cooc.embed' has no attribute {name!r}")
