@@ -35,6 +35,7 @@ _LAZY = {
     # word vectors
     "PpmiSvdConfig": "cooc.embed.config",
     "ppmi_svd": "cooc.embed.ppmi",
+    "train_word2vec": "cooc.embed.word2vec",
     "open_vectors": "cooc.embed.vectors",
     "Vectors": "cooc.embed.vectors",
 }

@@ -1,5 +1,5 @@
-"""`cooc embed`: word vectors from a co-occurrence index (PPMI-SVD), their nearest tokens and
-analogies, intrinsic evaluation, and export to word2vec's formats and numpy."""
+"""`cooc embed`: word vectors from a co-occurrence index (PPMI-SVD) or from a corpus
+(word2vec SGNS/CBOW), their nearest tokens and analogies, intrinsic evaluation, and export to word2vec's formats and numpy."""
 
 from __future__ import annotations
 
@@ -31,6 +31,33 @@ def register(sub) -> None:
     add_config_args(s, PpmiSvdConfig)
     add_run_arguments(s, memory=True, threads=True, tmp_dir=True, quiet=True)
     s.set_defaults(func=cmd_ppmi_svd)
+
+    for model, sg in (("sgns", True), ("cbow", False)):
+        w = em.add_parser(model, help=f"word2vec {'skip-gram' if sg else 'CBOW'} with negative "
+                          "sampling, from a corpus or a token store",
+                          description="word2vec with negative sampling (unigram^0.75 "
+                          "negatives, frequent-token subsampling, dynamic window, linear "
+                          "learning-rate decay), Hogwild threads without the GIL. Text is "
+                          "tokenized first (--tokenizer; words: lower-cased words, punctuation "
+                          "and digits dropped). One thread and a seed give identical vectors.")
+        w.add_argument("source", nargs="+", help="corpus files, folders or globs, or a token "
+                       "store (X.tokens)")
+        w.add_argument("--out-file", "-o", required=True, help="vectors folder to write (X.vec)")
+        w.add_argument("--tokenizer", default="words", help="for text sources (default: words)")
+        w.add_argument("--text-field", default="text", help="JSON/Parquet field of the text")
+        w.add_argument("--dim", type=int, default=100, help="vector size (default: 100)")
+        w.add_argument("--window", type=int, default=5, help="largest context distance (5)")
+        w.add_argument("--negative", type=int, default=5, help="negatives per prediction (5)")
+        w.add_argument("--min-count", type=int, default=5, help="drop rarer tokens (5)")
+        w.add_argument("--sample", type=float, default=1e-4,
+                       help="subsampling threshold t (1e-4; 0: none)")
+        w.add_argument("--epochs", type=int, default=5, help="passes over the corpus (5)")
+        w.add_argument("--alpha", type=float, default=None,
+                       help=f"first learning rate (default {0.025 if sg else 0.05})")
+        w.add_argument("--min-alpha", type=float, default=1e-4, help="last learning rate")
+        w.add_argument("--seed", type=int, default=1, help="random seed (1)")
+        add_run_arguments(w, memory=True, threads=True, tmp_dir=True, quiet=True)
+        w.set_defaults(func=cmd_word2vec, sg=sg)
 
     n = em.add_parser("similar", help="the nearest tokens of a token by cosine")
     n.add_argument("vectors", help="vectors folder (X.vec)")
@@ -112,6 +139,28 @@ def cmd_ppmi_svd(args: argparse.Namespace) -> int:
               f"entries {r.entries:,}{', held in scratch files' if r.spilled else ''}); ppmi "
               f"{t['ppmi']:.2f} s, svd {t['svd']:.2f} s, write {t['write']:.2f} s, total "
               f"{t['total']:.2f} s, peak memory {fmt_bytes(r.peak_rss)}", file=sys.stderr)
+    return 0
+
+
+def cmd_word2vec(args: argparse.Namespace) -> int:
+    from cooc.cli.options import run_options_from_args
+    from cooc.embed.vectors import write_vectors
+    from cooc.embed.word2vec import train_word2vec
+
+    options = run_options_from_args(args)
+    source = args.source[0] if len(args.source) == 1 else args.source
+    try:
+        r = train_word2vec(source, sg=args.sg, dim=args.dim, window=args.window,
+                           negative=args.negative, min_count=args.min_count, sample=args.sample,
+                           epochs=args.epochs, alpha=args.alpha, min_alpha=args.min_alpha,
+                           seed=args.seed, tokenizer=args.tokenizer, text_field=args.text_field,
+                           options=options)
+    except ValueError as e:
+        raise CoocError(str(e)) from None
+    path = write_vectors(args.out_file, r.vectors, r.texts, r.token_ids, r.counts, r.config)
+    if not args.quiet:
+        print(f"cooc: {len(r.texts):,} vectors of {r.vectors.shape[1]} dimensions -> {path}",
+              file=sys.stderr)
     return 0
 
 

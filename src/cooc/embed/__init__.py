@@ -1,8 +1,10 @@
-"""Word vectors from the corpus: PPMI-SVD from a co-occurrence index, the vectors artefact
+"""Word vectors from the corpus: PPMI-SVD from a co-occurrence index, word2vec (skip-gram and
+CBOW with negative sampling) from a token store or text, the vectors artefact
 (`X.vec/`) with its queries, export to word2vec's formats, and intrinsic evaluation.
 
     config      what a PPMI-SVD run computes (PpmiSvdConfig; recorded in the vectors)
     ppmi        the job (ppmi_svd, ppmi_matrix): index rows -> PPMI (kernels) -> SVD -> vectors
+    word2vec    train_word2vec: SGNS / CBOW, Hogwild threads over the kernels' chunks
     svd         truncated SVD by randomized block Krylov iteration over block products
     format      the on-disk layout of a vectors artefact, documented once
     vectors     write_vectors, Vectors (open_vectors): vector, similarity, most_similar, analogy
@@ -16,6 +18,8 @@ _LAZY = {
     "PpmiSvdConfig": "cooc.embed.config",
     "ppmi_svd": "cooc.embed.ppmi",
     "ppmi_matrix": "cooc.embed.ppmi",
+    "train_word2vec": "cooc.embed.word2vec",
+    "Word2VecResult": "cooc.embed.word2vec",
     "Vectors": "cooc.embed.vectors",
     "Similar": "cooc.embed.vectors",
     "open_vectors": "cooc.embed.vectors",
