@@ -1,4 +1,4 @@
-"""`cooc embed`: word vectors from a co-occurrence index (PPMI-SVD) or from a corpus
+"""`cooc embed`: word vectors from a co-occurrence index (PPMI-SVD, GloVe) or from a corpus
 (word2vec SGNS/CBOW), their nearest tokens and analogies, intrinsic evaluation, and export to word2vec's formats and numpy."""
 
 from __future__ import annotations
@@ -31,6 +31,26 @@ def register(sub) -> None:
     add_config_args(s, PpmiSvdConfig)
     add_run_arguments(s, memory=True, threads=True, tmp_dir=True, quiet=True)
     s.set_defaults(func=cmd_ppmi_svd)
+
+    g = em.add_parser("glove", help="GloVe vectors trained on an index's counts",
+                      description="GloVe as Stanford GloVe's glove.c: weighted least squares "
+                      "on log X_ij (f = min(1, (x/x_max)^alpha)), AdaGrad, Hogwild threads, "
+                      "vectors word + context. An index built with --count-mode harmonic "
+                      "--radius 10 --context-length 0 holds glove's cooccur counts. One thread "
+                      "and a seed give identical vectors.")
+    g.add_argument("index", help="co-occurrence index (X.cooc)")
+    g.add_argument("--out-file", "-o", required=True, help="vectors folder to write (X.vec)")
+    g.add_argument("--dim", type=int, default=100, help="vector size (default: 100)")
+    g.add_argument("--iterations", type=int, default=15, help="passes over the entries (15)")
+    g.add_argument("--x-max", type=float, default=100.0, help="weight cutoff (100)")
+    g.add_argument("--alpha", type=float, default=0.75, help="weight exponent (0.75)")
+    g.add_argument("--eta", type=float, default=0.05, help="initial learning rate (0.05)")
+    g.add_argument("--min-count", type=int, default=1, help="drop rarer tokens (1)")
+    g.add_argument("--max-vocab", type=int, default=0,
+                   help="keep the N most frequent tokens (0: all)")
+    g.add_argument("--seed", type=int, default=1, help="random seed (1)")
+    add_run_arguments(g, memory=True, threads=True, tmp_dir=True, quiet=True)
+    g.set_defaults(func=cmd_glove)
 
     for model, sg in (("sgns", True), ("cbow", False)):
         w = em.add_parser(model, help=f"word2vec {'skip-gram' if sg else 'CBOW'} with negative "
@@ -139,6 +159,24 @@ def cmd_ppmi_svd(args: argparse.Namespace) -> int:
               f"entries {r.entries:,}{', held in scratch files' if r.spilled else ''}); ppmi "
               f"{t['ppmi']:.2f} s, svd {t['svd']:.2f} s, write {t['write']:.2f} s, total "
               f"{t['total']:.2f} s, peak memory {fmt_bytes(r.peak_rss)}", file=sys.stderr)
+    return 0
+
+
+def cmd_glove(args: argparse.Namespace) -> int:
+    from cooc.cli.options import run_options_from_args
+    from cooc.embed.glove import train_glove
+    from cooc.runtime.progress import fmt_bytes
+
+    options = run_options_from_args(args)
+    r = train_glove(args.index, args.out_file, dim=args.dim, iterations=args.iterations,
+                    x_max=args.x_max, alpha=args.alpha, eta=args.eta, min_count=args.min_count,
+                    max_vocab=args.max_vocab, seed=args.seed, options=options)
+    if not args.quiet:
+        t = r.timings
+        print(f"cooc: {r.vocab_size:,} vectors of {r.dim} dimensions -> {r.path} ({r.entries:,} "
+              f"entries{', held in scratch files' if r.spilled else ''}; final cost "
+              f"{r.costs[-1]:.6f}); gather {t['gather']:.2f} s, train {t['train']:.2f} s, "
+              f"total {t['total']:.2f} s, peak memory {fmt_bytes(r.peak_rss)}", file=sys.stderr)
     return 0
 
 

@@ -1,10 +1,11 @@
-"""Word vectors from the corpus: PPMI-SVD from a co-occurrence index, word2vec (skip-gram and
+"""Word vectors from the corpus: PPMI-SVD and GloVe from a co-occurrence index, word2vec (skip-gram and
 CBOW with negative sampling) from a token store or text, the vectors artefact
 (`X.vec/`) with its queries, export to word2vec's formats, and intrinsic evaluation.
 
     config      what a PPMI-SVD run computes (PpmiSvdConfig; recorded in the vectors)
     ppmi        the job (ppmi_svd, ppmi_matrix): index rows -> PPMI (kernels) -> SVD -> vectors
     word2vec    train_word2vec: SGNS / CBOW, Hogwild threads over the kernels' chunks
+    glove       train_glove: GloVe (glove.c's AdaGrad) from an index's counts, Hogwild threads
     svd         truncated SVD by randomized block Krylov iteration over block products
     format      the on-disk layout of a vectors artefact, documented once
     vectors     write_vectors, Vectors (open_vectors): vector, similarity, most_similar, analogy
@@ -20,6 +21,8 @@ _LAZY = {
     "ppmi_matrix": "cooc.embed.ppmi",
     "train_word2vec": "cooc.embed.word2vec",
     "Word2VecResult": "cooc.embed.word2vec",
+    "train_glove": "cooc.embed.glove",
+    "GloveResult": "cooc.embed.glove",
     "Vectors": "cooc.embed.vectors",
     "Similar": "cooc.embed.vectors",
     "open_vectors": "cooc.embed.vectors",
