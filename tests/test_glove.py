@@ -16,15 +16,15 @@ from cooc.options import RunOptions
 
 
 def _glove_c_step(w, c, gw, gc, x, x_max, alpha, eta, clip=GRAD_CLIP):
-    """glove.c's update of one entry (row vectors with the bias last), in float64."""
+    """glove.c's update of one entry (row vectors with the bias last), in float64: its
+    lines 190-231 (glove.c since 2020: clipped vector gradients times eta, bias without)."""
     w, c, gw, gc = (a.astype(np.float64) for a in (w, c, gw, gc))
     d = len(w) - 1
     diff = w[:d] @ c[:d] + w[d] + c[d] - np.log(x)
     fdiff = diff if x > x_max else (x / x_max) ** alpha * diff
     cost = 0.5 * fdiff * diff
-    fdiff *= eta
-    t1 = np.clip(fdiff * c[:d], -clip, clip)
-    t2 = np.clip(fdiff * w[:d], -clip, clip)
+    t1 = np.clip(fdiff * c[:d], -clip, clip) * eta
+    t2 = np.clip(fdiff * w[:d], -clip, clip) * eta
     u1, u2 = t1 / np.sqrt(gw[:d]), t2 / np.sqrt(gc[:d])
     gw[:d] += t1 * t1
     gc[:d] += t2 * t2
@@ -61,16 +61,21 @@ def test_one_step_equals_glove_c(x):
 
 @pytest.fixture(scope="module")
 def planted(tmp_path_factory):
-    """Three groups of 5 tokens; a group's tokens share one set of 6 context tokens."""
+    """Three groups of 5 tokens; a group's tokens take 80 % of their contexts from the
+    group's own 6 context tokens, the rest from any group's (an interaction the biases
+    cannot explain: the vectors must)."""
     d = tmp_path_factory.mktemp("glove")
     rnd = random.Random(0)
     groups = [[f"{g}{i}" for i in range(5)] for g in "abc"]
     ctx = [[f"{g}{i}" for i in range(6)] for g in "xyz"]
     lines = []
-    for _ in range(600):
+
+    def pick(g: int) -> str:
+        return rnd.choice(ctx[g if rnd.random() < 0.8 else rnd.randrange(3)])
+
+    for _ in range(2000):
         g = rnd.randrange(3)
-        lines.append(" ".join([rnd.choice(ctx[g]), rnd.choice(groups[g]), rnd.choice(ctx[g]),
-                               rnd.choice(ctx[g])]))
+        lines.append(" ".join([pick(g), rnd.choice(groups[g]), pick(g), pick(g)]))
     corpus = d / "c.txt"
     corpus.write_text("\n".join(lines) + "\n")
     index = d / "c.cooc"
@@ -81,7 +86,7 @@ def planted(tmp_path_factory):
 
 
 def _train(index, out, threads=1, **kw):
-    args = dict(dim=10, iterations=20, seed=3)
+    args = dict(dim=10, iterations=30, seed=3)
     args.update(kw)
     return train_glove(index, out, options=RunOptions(num_proc=threads, quiet=True), **args)
 
@@ -91,7 +96,7 @@ def test_loss_falls_and_groups_are_near(planted, tmp_path):
     r = _train(index, tmp_path / "v.vec")
     assert r.vocab_size == 33 and r.entries > 0
     assert r.costs[-1] < 0.2 * r.costs[0]
-    assert all(b <= a * 1.01 for a, b in zip(r.costs, r.costs[1:], strict=False))
+    assert np.mean(r.costs[-5:]) < 0.5 * np.mean(r.costs[:5])
     v = open_vectors(r.path)
     within, across = [], []
     for g, members in enumerate(groups):
@@ -100,7 +105,7 @@ def test_loss_falls_and_groups_are_near(planted, tmp_path):
                 for b in others:
                     if a != b:
                         (within if g == other else across).append(v.similarity(a, b))
-    assert np.mean(within) > np.mean(across) + 0.3
+    assert np.mean(within) > 0.8 and np.mean(across) < 0.0
 
 
 def test_reproducible_with_one_thread(planted, tmp_path):
@@ -134,9 +139,9 @@ def test_spilled_entries_in_chunks(planted, tmp_path, monkeypatch):
     import cooc.embed.glove as glove
 
     index, _ = planted
-    monkeypatch.setattr(glove, "CHUNK_ENTRIES", 50)
+    monkeypatch.setattr(glove, "CHUNK_ENTRIES", 100)
     monkeypatch.setattr(glove, "FORCE_SPILL", True)
-    r = train_glove(index, tmp_path / "s.vec", dim=10, iterations=20, seed=3,
+    r = train_glove(index, tmp_path / "s.vec", dim=10, iterations=30, seed=3,
                     options=RunOptions(num_proc=2, quiet=True, tmp_dir=str(tmp_path / "t")))
     assert r.spilled and r.costs[-1] < 0.2 * r.costs[0]
     assert not any((tmp_path / "t").iterdir())  # the scratch folder is gone

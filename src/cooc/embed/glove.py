@@ -6,8 +6,9 @@
 The objective and its optimisation are Stanford GloVe's glove.c (`cooc.kernels.glove`):
 for every nonzero X_ij (the index's counts divided by its `count_scale`), weight
 f = min(1, (X_ij / x_max)^alpha), loss f (w_i . w~_j + b_i + b~_j - log X_ij)^2, AdaGrad
-from the learning rate `eta` with squared-gradient sums starting at 1, vectors and biases
-initialised uniform in [-0.5, 0.5] / dim, and the result w + w~ (glove.c's `-model 2`).
+from the learning rate `eta` (the vectors'; the biases' steps have none, as in glove.c
+since 2020) with squared-gradient sums starting at 1, gradient components clipped at 100,
+vectors and biases initialised uniform in [-0.5, 0.5] / dim, and the result w + w~ (glove.c's `-model 2`).
 The index is symmetric (row i holds j and row j holds i), as glove.c's `cooccur` output
 is; an index built with `--count-mode harmonic --radius 10 --context-length 0` holds
 exactly `cooccur`'s counts (its default symmetric window of 10).

@@ -1,11 +1,13 @@
 """GloVe (Pennington, Socher & Manning 2014) AdaGrad steps, as Stanford GloVe's glove.c.
 
 For an entry (i, j, x) with x > 0: diff = w_i . c_j + b_i + b~_j - log x, weight
-f = min(1, (x / x_max)^alpha), cost 0.5 f diff^2. The gradient g = eta f diff is clipped to
-[-clip, clip] per component (glove.c's grad_clip_value, 100) for the vectors; every
-component (the bias too) is moved by g * other / sqrt(G) with G its running sum of squared
-gradients (AdaGrad, G starting at 1), then G += gradient^2. A step whose vector updates are
-not all finite is skipped for the vectors (glove.c's check), as is a non-finite diff.
+f = min(1, (x / x_max)^alpha), cost 0.5 f diff^2. AdaGrad with squared-gradient sums G
+(starting at 1, the caller's): a vector component moves by g / sqrt(G), g = eta *
+clip(f diff * other, -clip, clip) (glove.c's grad_clip_value, 100), then G += g^2; a bias
+moves by f diff / sqrt(G), then G += (f diff)^2. As in glove.c since its gradient clipping
+(commit 5b4e03c, 2020) the bias step has no eta (before it, f diff was scaled by eta for
+both). A step whose vector updates are not all finite leaves the vectors (glove.c's check),
+a non-finite bias step the bias, and a non-finite diff the whole entry.
 
 Layout: W and C are float32 [V, dim + 1], the bias in the last column (glove.c keeps word
 and context rows in one array the same way); GW, GC their squared-gradient sums, same shape.
@@ -48,11 +50,10 @@ def train_entries(rows, cols, xs, order, W, C, GW, GC, x_max, alpha, eta, clip):
         if not (np.isfinite(diff) and np.isfinite(fdiff)):
             continue
         cost += 0.5 * fdiff * diff
-        fdiff *= eta
         ok = True
         for b in range(dim):
-            t1 = min(max(fdiff * C[j, b], -clip), clip)
-            t2 = min(max(fdiff * W[i, b], -clip), clip)
+            t1 = min(max(fdiff * C[j, b], -clip), clip) * eta
+            t2 = min(max(fdiff * W[i, b], -clip), clip) * eta
             up1[b] = t1 / np.sqrt(GW[i, b])
             up2[b] = t2 / np.sqrt(GC[j, b])
             GW[i, b] += t1 * t1
