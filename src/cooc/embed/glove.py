@@ -10,8 +10,9 @@ from the learning rate `eta` (the vectors'; the biases' steps have none, as in g
 since 2020) with squared-gradient sums starting at 1, gradient components clipped at 100,
 vectors and biases initialised uniform in [-0.5, 0.5] / dim, and the result w + w~ (glove.c's `-model 2`).
 The index is symmetric (row i holds j and row j holds i), as glove.c's `cooccur` output
-is; an index built with `--count-mode harmonic --radius 10 --context-length 0` holds
-exactly `cooccur`'s counts (its default symmetric window of 10).
+is; an index built with `--count-mode harmonic --radius 10 --context-length 0
+--include-self` holds exactly `cooccur`'s counts (its default symmetric window of 10;
+`bench/bench_glove.py` checks the parity). Timings against glove.c: `bench/embed_glove.py`.
 
 1. Tokens: as ppmi-svd (`cooc.embed.ppmi.kept_tokens`): seen `min_count`+ times with a
    neighbour, the `max_vocab` most frequent (0: all), most frequent first.
@@ -67,6 +68,7 @@ class GloveResult:
     entries: int
     spilled: bool
     costs: list[float] = field(default_factory=list)
+    iteration_seconds: list[float] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     peak_rss: int = 0
 
@@ -226,7 +228,7 @@ def train_glove(index: str | os.PathLike | CoocIndex, out: str | os.PathLike, *,
         C = (rng.random((n, dim + 1), dtype=np.float32) - init) / np.float32(dim)
         GW = np.ones((n, dim + 1), np.float32)
         GC = np.ones((n, dim + 1), np.float32)
-        costs = _train(entries, W, C, GW, GC, iterations, float(x_max), float(alpha),
+        costs, seconds = _train(entries, W, C, GW, GC, iterations, float(x_max), float(alpha),
                        float(eta), rng, threads, options.quiet)
         timings["train"] = time.perf_counter() - t0 - timings["gather"]
         vectors = W[:, :dim] + C[:, :dim]
@@ -248,12 +250,15 @@ def train_glove(index: str | os.PathLike | CoocIndex, out: str | os.PathLike, *,
                   occ, cfg)
     timings["write"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - t_start
-    return GloveResult(out, n, dim, int(count), spilled, costs, timings, peak_rss_bytes())
+    return GloveResult(out, n, dim, int(count), spilled, costs, seconds, timings,
+                       peak_rss_bytes())
 
 
 def _train(entries: _Entries, W, C, GW, GC, iterations: int, x_max: float, alpha: float,
-           eta: float, rng: np.random.Generator, threads: int, quiet: bool) -> list[float]:
+           eta: float, rng: np.random.Generator, threads: int,
+           quiet: bool) -> tuple[list[float], list[float]]:
     costs: list[float] = []
+    seconds: list[float] = []
     progress = Progress("glove", total=entries.n * iterations, unit="entry", quiet=quiet)
 
     def run(c: int, seed: int) -> float:
@@ -274,9 +279,10 @@ def _train(entries: _Entries, W, C, GW, GC, iterations: int, x_max: float, alpha
                     parts = list(pool.map(run, chunk_order.tolist(), seeds.tolist()))
                 cost = float(np.sum(parts)) / entries.n
                 costs.append(cost)
+                seconds.append(time.perf_counter() - t0)
                 progress.update(entries.n, cost=f"{cost:.6f}")
                 log.info("glove: iteration %d of %d, cost %.6f, %.1f s", it + 1, iterations,
-                         cost, time.perf_counter() - t0)
+                         cost, seconds[-1])
     finally:
         progress.close()
-    return costs
+    return costs, seconds
