@@ -283,11 +283,13 @@ def test_analogy_matches_the_slow_reference(v, dim, seed, method, block):
     for i, (a, b, c) in enumerate(abc.tolist()):
         ref = slow_analogy(x, a, b, c, method)
         k = min(3, len(ref))
+        # 3CosMul divides by cos + 0.001: scores reach ~1000, so float32 agrees relatively
+        tol = [1e-4 * max(1.0, abs(s)) for _, s in ref]
         if method == "3cosmul":  # scores are the method's
-            assert np.allclose(scores[i, :k], [s for _, s in ref[:k]], atol=1e-4)
+            assert np.allclose(scores[i, :k], [s for _, s in ref[:k]], rtol=1e-4, atol=1e-4)
         for j in range(k):  # same rows unless tied
-            assert rows[i, j] == ref[j][0] or abs(ref[j][1] - ref[min(j + 1, len(ref) - 1)][1]) < 1e-4 \
-                or abs(ref[j][1] - ref[j - 1][1]) < 1e-4
+            assert rows[i, j] == ref[j][0] or abs(ref[j][1] - ref[min(j + 1, len(ref) - 1)][1]) < tol[j] \
+                or abs(ref[j][1] - ref[j - 1][1]) < tol[j]
 
 
 def test_queries_by_name(tmp_path):

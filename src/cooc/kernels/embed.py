@@ -50,6 +50,9 @@ def gather_rows(row_ptr, cols, counts, first_token, new_id, indptr, out_cols, ou
     return k, s
 
 
+ROUNDING = 1e-12
+
+
 @njit(**_JIT)
 def ppmi_values(indptr, cols, rows, counts, log_rows, log_contexts, log_norm, log_shift,
                 val, val_t, lo, hi):
@@ -60,7 +63,9 @@ def ppmi_values(indptr, cols, rows, counts, log_rows, log_contexts, log_norm, lo
         val_t[e] = max(0, log c + log_norm - log_rows[j] - log_contexts[i] - log_shift)
 
     (log_rows: log of the row sums; log_contexts: alpha times that; log_norm: log of the sum
-    of the row sums to the power alpha)."""
+    of the row sums to the power alpha). A value within float64 rounding of 0 (below
+    ROUNDING, from a sum of four logs) is 0: the pair met exactly as often as chance says, and
+    keeping 2e-16 would keep an entry that is 0 in exact arithmetic."""
     for s in range(lo, hi):
         i = rows[s]
         for e in range(indptr[s], indptr[s + 1]):
@@ -68,8 +73,8 @@ def ppmi_values(indptr, cols, rows, counts, log_rows, log_contexts, log_norm, lo
             lc = np.log(np.float64(counts[e])) + log_norm - log_shift
             a = lc - log_rows[i] - log_contexts[j]
             b = lc - log_rows[j] - log_contexts[i]
-            val[e] = a if a > 0.0 else 0.0
-            val_t[e] = b if b > 0.0 else 0.0
+            val[e] = a if a > ROUNDING else 0.0
+            val_t[e] = b if b > ROUNDING else 0.0
 
 
 @njit(**_JIT)
