@@ -7,7 +7,7 @@ of a sentence past its MAX_WORDS_IN_BATCH = 10,000, so both get the same pieces)
 them from a token store made once with `--tokenizer whitespace` (not timed), gensim from a
 list of word lists in memory (its usual iterable mode; its vocabulary pass is not timed).
 
-Both train skip-gram, dim 100, window 5, negative 5, min_count 5, sample 1e-4, 5 epochs,
+Both train skip-gram (cooc also with `shared_negatives=True`, "cooc-shared"), dim 100, window 5, negative 5, min_count 5, sample 1e-4, 5 epochs,
 alpha 0.025 -> 1e-4, 2 threads (gensim: workers=2). Speed: words/s = in-vocabulary corpus
 words x epochs / seconds of training (cooc: `stats["train_seconds"]`; gensim: the wall time
 of `train()`), the same numerator for both. Quality: Spearman's rho against WordSim353 and
@@ -39,6 +39,7 @@ import numpy as np
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 MAX_WORDS = 10_000  # gensim's MAX_WORDS_IN_BATCH
 _NOT_LETTERS = re.compile(r"[\W\d_]+")
+SYSTEMS = ("cooc", "cooc-shared", "gensim")
 SETTINGS = dict(dim=100, window=5, negative=5, min_count=5, sample=1e-4, epochs=5)
 
 
@@ -128,11 +129,13 @@ def spearman(vectors: np.ndarray, words: list[str], pairs) -> tuple[float, int]:
     return float(spearmanr(got, want).statistic), oov
 
 
-def run_cooc(store: Path, seed: int, threads: int) -> tuple[np.ndarray, list[str], dict]:
+def run_cooc(store: Path, seed: int, threads: int,
+             shared: bool = False) -> tuple[np.ndarray, list[str], dict]:
     from cooc.embed.word2vec import train_word2vec
     from cooc.options import RunOptions
 
     res = train_word2vec(str(store), sg=True, seed=seed, alpha=0.025, min_alpha=1e-4,
+                         shared_negatives=shared,
                          options=RunOptions(num_proc=threads, quiet=True), **SETTINGS)
     return res.vectors, res.texts, {**res.stats, "corpus_words": int(res.counts.sum())}
 
@@ -154,7 +157,8 @@ def main() -> None:
     ap.add_argument("--gensim-python", default=None, help="python of a venv with gensim")
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--only", choices=("cooc", "gensim"), default=None)
+    ap.add_argument("--systems", nargs="+", choices=SYSTEMS, default=list(SYSTEMS),
+                    help="cooc-shared: cooc with shared_negatives=True")
     ap.add_argument("--gensim-worker", type=Path, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--seed", type=int, default=1, help=argparse.SUPPRESS)
     ap.add_argument("--out", type=Path, default=None, help=argparse.SUPPRESS)
@@ -182,13 +186,11 @@ def main() -> None:
     evals = {"WordSim353": word_pairs(Path(data)),
              "SimLex-999": word_pairs(Path(data).parent / "simlex999.txt")}
 
-    rows: dict[str, list[dict]] = {"cooc": [], "gensim": []}
+    rows: dict[str, list[dict]] = {name: [] for name in args.systems}
     for seed in args.seeds:
-        for name in ("cooc", "gensim"):
-            if args.only and name != args.only:
-                continue
-            if name == "cooc":
-                vec, words, meta = run_cooc(store, seed, args.threads)
+        for name in args.systems:
+            if name.startswith("cooc"):
+                vec, words, meta = run_cooc(store, seed, args.threads, name == "cooc-shared")
             else:
                 vec, words, meta = run_gensim(gensim_py, work, seed, args.threads)
             words_run = meta["corpus_words"] * SETTINGS["epochs"]
@@ -213,11 +215,12 @@ def main() -> None:
               f"{m['train_seconds']:.1f} / {m['train_cpu_seconds']:.1f} | "
               f"{m['WordSim353']:.3f} | {m['SimLex-999']:.3f} | {m['vocab']:,.0f} | "
               f"{rs[0]['WordSim353 oov']}/{rs[0]['SimLex-999 oov']} |")
-    if rows["cooc"] and rows["gensim"]:
-        for key in ("words_per_s", "words_per_cpu_s"):
-            sp = statistics.mean(r[key] for r in rows["cooc"]) / statistics.mean(
-                r[key] for r in rows["gensim"])
-            print(f"cooc / gensim {key}: {sp:.2f}x")
+    for name in ("cooc", "cooc-shared"):
+        if rows.get(name) and rows.get("gensim"):
+            for key in ("words_per_s", "words_per_cpu_s"):
+                sp = statistics.mean(r[key] for r in rows[name]) / statistics.mean(
+                    r[key] for r in rows["gensim"])
+                print(f"{name} / gensim {key}: {sp:.2f}x")
 
 
 if __name__ == "__main__":

@@ -185,9 +185,9 @@ def _train(source, **kw_):
     return train_word2vec(str(source), **{**args, **kw_})
 
 
-@pytest.mark.parametrize("sg", [True, False])
-def test_planted_groups_are_learnt(planted_store, sg):
-    res = _train(planted_store[1], sg=sg)
+@pytest.mark.parametrize("sg, shared", [(True, False), (True, True), (False, False)])
+def test_planted_groups_are_learnt(planted_store, sg, shared):
+    res = _train(planted_store[1], sg=sg, shared_negatives=shared)
     index = {w: i for i, w in enumerate(res.texts)}
     unit = res.vectors / np.linalg.norm(res.vectors, axis=1, keepdims=True)
     a = unit[[index[f"a{i}"] for i in range(5)]]
@@ -199,6 +199,7 @@ def test_planted_groups_are_learnt(planted_store, sg):
     assert res.vectors.dtype == np.float32 and res.vectors.shape == (20, DIM)
     assert (np.diff(res.counts) <= 0).all() and res.counts.sum() == res.stats["corpus_words"]
     assert res.config["model"] == ("sgns" if sg else "cbow")
+    assert res.config["shared_negatives"] == shared
 
 
 def test_one_thread_is_bit_reproducible(planted_store):
@@ -210,6 +211,9 @@ def test_one_thread_is_bit_reproducible(planted_store):
     assert from_text.vectors.tobytes() == first.vectors.tobytes()
     other = _train(store, sg=True, seed=8)
     assert other.vectors.tobytes() != first.vectors.tobytes()
+    shared = _train(store, sg=True, shared_negatives=True)
+    assert shared.vectors.tobytes() == _train(store, sg=True, shared_negatives=True).vectors.tobytes()
+    assert shared.vectors.tobytes() != first.vectors.tobytes()
 
 
 def test_long_documents_are_cut_into_chunks(planted_store, monkeypatch):
@@ -243,6 +247,7 @@ def test_min_count_drops_rare_tokens(tmp_path):
     (dict(sample=1.5), "sample must be a number in"),
     (dict(alpha=0.0), "alpha must be a number in"),
     (dict(sg="yes"), "sg must be True"),
+    (dict(shared_negatives=1), "shared_negatives must be True or False"),
 ])
 def test_bad_arguments_are_refused(planted_store, kwargs, match):
     with pytest.raises(ValueError, match=match) as e:

@@ -18,7 +18,7 @@ the contexts' W rows is the input; its gradient is added whole to each context r
 sigmoid comes from a table of `EXP_TABLE_SIZE` values over [-MAX_EXP, MAX_EXP]; outside it
 the gradient is that of a saturated sigmoid (0 or 1), as in word2vec.c.
 
-Randomness: one xorshift64* stream per chunk, seeded by the caller (from the run's seed and
+Randomness: one splitmix64 stream per chunk, seeded by the caller (from the run's seed and
 the chunk's index, not the thread: a chunk draws the same numbers whichever thread runs it,
 so one thread is bit-reproducible and more threads differ only by the Hogwild races).
 
@@ -26,18 +26,25 @@ Negatives: Walker's alias table over the V words (`alias_table`): one 64-bit ran
 the top 32 bits pick a column uniformly, the low 32 bits choose between the column's word and
 its alias. Exact up to 2^-32, O(1) and branch-free, in V x 8 bytes (in L2 for ~100k words).
 
-Performance notes (`bench/embed_word2vec.py`; 2 cores shared with other jobs, so +-15 %):
-- The vector size is a compile-time constant (`numba.literally`): with it a runtime size,
-  LLVM vectorized 64 floats at a time and ran the last 36 of 100 as scalars; one
-  dot+axpy pair went from 26 to 14 ns.
+Performance notes (one thread, CPU time, on 2 cores shared with other jobs, so +-15 %;
+the whole-run figures are in BENCHMARKS.md, issue 13):
+- The vector size is a compile-time constant (`numba.literally`; `specialized` then skips
+  the dispatcher): with a runtime size LLVM vectorized 64 floats at a time and ran the last
+  36 of 100 as scalars; one dot + axpy went from 26 to 14 ns.
 - Each center's window and negatives are drawn while the previous center trains, and the
   rows they name are prefetched: W and C (2 x 17 MB for 44k words) are larger than the
-  caches and the rows are random; 641 -> 388 ns a pair with 50k words.
-- The cumulative table of gensim with a binary search (bucketed by the top bits) cost
-  13-27 ns a draw (mispredicted branches), 5 draws a pair; the alias table ~3 ns.
+  caches and the rows random; 641 -> 388 ns a (context, center) pair with 50k words.
+- Negatives: gensim's cumulative table with a binary search (bucketed by the top bits)
+  cost 13-27 ns a draw (mispredicted branches), five draws a pair; the alias table 5.5 ns.
 - Skip-gram: with no target twice among (center, negatives), all the dots are taken first
-  (they are then exactly those of the sequential loop, since a step changes only its own
-  target's row), which removes the dot -> update -> dot dependency chain.
+  (exactly the sequential loop's, since a step changes only its own target's row).
+- Tried and dropped: fusing the updates of all targets into one pass over the vector
+  (LLVM does not vectorize the outer loop: 5x slower); gensim's rule of skipping the
+  update when |dot| >= 6 instead of word2vec.c's saturated gradient (no change in speed
+  or rho). xorshift64* (its low 32 bits tossed the alias coin) gave way to splitmix64 at
+  the same speed: SimLex-999 rho 0.150 over 2 seeds vs 0.156 over 4 (suggestive only).
+- Left: with `shared` the C rows of a center's targets stay in L1 across its contexts and
+  a fifth of the draws are made: 1.45x the words per CPU-second on the benchmark corpus.
 """
 
 import numpy as np
@@ -49,10 +56,10 @@ _JIT = dict(nogil=True, fastmath=True, cache=True)
 
 EXP_TABLE_SIZE = 1000
 MAX_EXP = 6.0
-_U12, _U25, _U27 = np.uint64(12), np.uint64(25), np.uint64(27)
-_U32 = np.uint64(32)
+_U27, _U30, _U31, _U32 = np.uint64(27), np.uint64(30), np.uint64(31), np.uint64(32)
 _LOW32 = np.uint64(0xFFFFFFFF)
-_MUL = np.uint64(0x2545F4914F6CDD1D)
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIX1, _MIX2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
 
 
 def sigmoid_table(size: int = EXP_TABLE_SIZE, max_exp: float = MAX_EXP) -> np.ndarray:
@@ -121,13 +128,12 @@ def _vose(q):
 
 
 @njit(**_JIT)
-def xorshift(state):
-    """(next state, 64 random bits): xorshift64*."""
-    x = state
-    x ^= x >> _U12
-    x ^= x << _U25
-    x ^= x >> _U27
-    return x, x * _MUL
+def splitmix64(state):
+    """(next state, 64 random bits): splitmix64 (Steele et al.; passes BigCrush)."""
+    x = state + _GOLDEN
+    z = (x ^ (x >> _U30)) * _MIX1
+    z = (z ^ (z >> _U27)) * _MIX2
+    return x, z ^ (z >> _U31)
 
 
 @njit(**_JIT)
@@ -143,7 +149,7 @@ def draw_words(table, state, n):
     """n negatives (a test entry point); returns (words, state)."""
     out = np.empty(n, dtype=np.int64)
     for i in range(n):
-        state, bits = xorshift(state)
+        state, bits = splitmix64(state)
         out[i] = draw_word(table, bits)
     return out, state
 
@@ -272,33 +278,36 @@ def _prefetch_row(flat, row, dim):
 def _plan(i, n, window, sets, negative, negs, table, state):
     """Center i's reduced window [lo, hi) and `sets` sets of negatives in negs (one per
     context for skip-gram, one for CBOW: `sets` < 0 means hi - lo - 1); (lo, hi, state)."""
-    state, bits = xorshift(state)
+    state, bits = splitmix64(state)
     b = np.int64((bits >> _U32) % np.uint64(window))
     lo = max(0, i - window + b)
     hi = min(n, i + window - b + 1)
     if sets < 0:
         sets = hi - lo - 1
     for q in range(sets * negative):
-        state, bits = xorshift(state)
+        state, bits = splitmix64(state)
         negs[q] = draw_word(table, bits)
     return lo, hi, state
 
 
 @njit(**_JIT)
-def train_chunk(ids, doc_ptr, W, C, keep, table, exp_table, sg, window, negative, alpha,
-                min_alpha, word_offset, total_words, state, dim):
+def train_chunk(ids, doc_ptr, W, C, keep, table, exp_table, sg, shared, window, negative,
+                alpha, min_alpha, word_offset, total_words, state, dim):
     """Train on the documents ids[doc_ptr[d]:doc_ptr[d+1]] (dense ids, int32); `dim` =
     W.shape[1], compiled as a constant. The chunk's first word is word `word_offset` of the
     run's `total_words` (all epochs): the learning rate at word x is
-    max(min_alpha, alpha - (alpha - min_alpha) * x / total_words). Returns the words kept
+    max(min_alpha, alpha - (alpha - min_alpha) * x / total_words). `shared` (skip-gram):
+    one set of negatives per center, used by each of its contexts (pWord2Vec's scheme,
+    Ji et al. 2016), instead of one set per (context, center) pair. Returns the words kept
     by subsampling (trained on)."""
-    return _train_chunk(ids, doc_ptr, W, C, keep, table, exp_table, sg, window, negative,
-                        alpha, min_alpha, word_offset, total_words, state, literally(dim))
+    return _train_chunk(ids, doc_ptr, W, C, keep, table, exp_table, sg, shared, window,
+                        negative, alpha, min_alpha, word_offset, total_words, state,
+                        literally(dim))
 
 
 @njit(**_JIT)
-def _train_chunk(ids, doc_ptr, W, C, keep, table, exp_table, sg, window, negative, alpha,
-                 min_alpha, word_offset, total_words, state, dim):
+def _train_chunk(ids, doc_ptr, W, C, keep, table, exp_table, sg, shared, window, negative,
+                 alpha, min_alpha, word_offset, total_words, state, dim):
     Wf = W.reshape(W.shape[0] * dim)
     Cf = C.reshape(C.shape[0] * dim)
     longest = 0
@@ -312,14 +321,14 @@ def _train_chunk(ids, doc_ptr, W, C, keep, table, exp_table, sg, window, negativ
     cur = np.empty(2 * window * negative, dtype=np.int64)
     nxt = np.empty(2 * window * negative, dtype=np.int64)
     ctx = np.empty(2 * window, dtype=np.int64)
-    sets = -1 if sg else 1
+    sets = -1 if sg and not shared else 1
     slope = (alpha - min_alpha) / max(total_words, 1)
     kept = 0
     for d in range(doc_ptr.shape[0] - 1):
         n = 0
         for t in range(doc_ptr[d], doc_ptr[d + 1]):
             w = ids[t]
-            state, bits = xorshift(state)
+            state, bits = splitmix64(state)
             if (bits >> _U32) < keep[w]:
                 sent[n] = w
                 pos[n] = t
@@ -334,7 +343,7 @@ def _train_chunk(ids, doc_ptr, W, C, keep, table, exp_table, sg, window, negativ
                 nlo, nhi, state = _plan(i + 1, n, window, sets, negative, nxt, table, state)
                 _prefetch_row(Cf, sent[i + 1], dim)
                 _prefetch_row(Wf, sent[nhi - 1], dim)
-                for q in range((nhi - nlo - 1) * negative if sg else negative):
+                for q in range((nhi - nlo - 1) * negative if sets < 0 else negative):
                     _prefetch_row(Cf, nxt[q], dim)
             lr = np.float32(max(min_alpha, alpha - slope * (word_offset + pos[i])))
             center = sent[i]
@@ -344,7 +353,8 @@ def _train_chunk(ids, doc_ptr, W, C, keep, table, exp_table, sg, window, negativ
                     if j != i:
                         sgns_step(W, C, sent[j], center, cur, q, negative, lr, neu1e, grad,
                                   exp_table, dim)
-                        q += negative
+                        if not shared:
+                            q += negative
             else:
                 m = 0
                 for j in range(lo, hi):
