@@ -143,7 +143,8 @@ def run_cooc(store: Path, seed: int, threads: int,
 def run_gensim(python: str, work: Path, seed: int, threads: int):
     out = Path(tempfile.mkdtemp(dir=work))
     subprocess.run([python, __file__, "--gensim-worker", str(work), "--seed", str(seed),
-                    "--threads", str(threads), "--out", str(out)], check=True)
+                    "--threads", str(threads), "--epochs", str(SETTINGS["epochs"]),
+                    "--out", str(out)], check=True)
     meta = json.loads((out / "result.json").read_text())
     vectors = np.load(out / "vectors.npy")
     meta["corpus_words"] = int(sum(meta["counts"]))
@@ -157,12 +158,14 @@ def main() -> None:
     ap.add_argument("--gensim-python", default=None, help="python of a venv with gensim")
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--epochs", type=int, default=SETTINGS["epochs"])
     ap.add_argument("--systems", nargs="+", choices=SYSTEMS, default=list(SYSTEMS),
                     help="cooc-shared: cooc with shared_negatives=True")
     ap.add_argument("--gensim-worker", type=Path, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--seed", type=int, default=1, help=argparse.SUPPRESS)
     ap.add_argument("--out", type=Path, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    SETTINGS["epochs"] = args.epochs
     if args.gensim_worker is not None:
         gensim_worker(args.gensim_worker, args.seed, args.threads, args.out)
         return

@@ -103,8 +103,8 @@ def train_word2vec(source, *, sg: bool = True, dim: int = 100, window: int = 5,
 
     `shared_negatives` (skip-gram only): draw one set of `negative` words per center word
     and use it for each of its contexts, as pWord2Vec does, instead of a fresh set per
-    (context, center) pair as word2vec.c and gensim do: ~1.5x the words/s at the same
-    WordSim353/SimLex-999 rho on the benchmark corpus (BENCHMARKS.md, issue 13)."""
+    (context, center) pair as word2vec.c and gensim do: 1.5x the words/s on one thread and
+    1.9x on two, at the same WordSim353/SimLex-999 rho (BENCHMARKS.md, issue 13)."""
     _check_args(sg, dim, window, negative, min_count, sample, epochs, alpha, min_alpha, seed)
     if not isinstance(shared_negatives, bool):
         raise ValueError(f"shared_negatives must be True or False, got {shared_negatives!r}")

@@ -43,8 +43,8 @@ the whole-run figures are in BENCHMARKS.md, issue 13):
   update when |dot| >= 6 instead of word2vec.c's saturated gradient (no change in speed
   or rho). xorshift64* (its low 32 bits tossed the alias coin) gave way to splitmix64 at
   the same speed: SimLex-999 rho 0.150 over 2 seeds vs 0.156 over 4 (suggestive only).
-- Left: with `shared` the C rows of a center's targets stay in L1 across its contexts and
-  a fifth of the draws are made: 1.45x the words per CPU-second on the benchmark corpus.
+- `shared`: the C rows of a center's targets stay in L1 across its contexts and a sixth
+  of the draws are made: 1.45-1.55x the words per CPU-second on one thread.
 """
 
 import numpy as np
