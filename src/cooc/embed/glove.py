@@ -42,7 +42,7 @@ import numpy as np
 
 from cooc.cooccur.reader import CoocIndex, open_index
 from cooc.embed.format import MAGIC
-from cooc.embed.ppmi import kept_tokens
+from cooc.embed.ppmi import index_source, kept_tokens
 from cooc.embed.vectors import write_vectors
 from cooc.errors import CoocError
 from cooc.formats.artefact import check_replaceable
@@ -162,16 +162,6 @@ def _gather(index: CoocIndex, tokens: np.ndarray, entries: _Entries) -> None:
                     x=(counts[keep] / scale).astype(np.float32))
 
 
-def _index_source(index: CoocIndex) -> dict:
-    m = index.manifest
-    meta = m.get("meta", {})
-    return {"index": str(Path(index.path).resolve()), "index_sha256": m.get("manifest_sha256"),
-            "tokenizer": meta.get("tokenizer", {}).get("spec"),
-            "window": meta.get("config", {}).get("window"),
-            "count_mode": meta.get("config", {}).get("count_mode"),
-            "count_scale": index.count_scale}
-
-
 @writes_target("out", "cooc embed glove")
 def train_glove(index: str | os.PathLike | CoocIndex, out: str | os.PathLike, *,
                 dim: int = 100, iterations: int = 15, x_max: float = 100.0,
@@ -244,7 +234,7 @@ def train_glove(index: str | os.PathLike | CoocIndex, out: str | os.PathLike, *,
            "x_max": float(x_max), "alpha": float(alpha), "eta": float(eta),
            "min_count": int(min_count), "max_vocab": int(max_vocab), "seed": int(seed),
            "model": "word+context", "chunk_entries": CHUNK_ENTRIES,
-           "source": _index_source(index),
+           "source": index_source(index),
            "matrix": {"tokens": n, "entries": int(count)}, "costs": costs}
     write_vectors(out, vectors, [texts[t] for t in tokens.tolist()], tokens.astype(np.int64),
                   occ, cfg)

@@ -318,12 +318,16 @@ def ppmi_matrix(index: CoocIndex, config: PpmiSvdConfig, options: RunOptions | N
     return m
 
 
-def _index_source(index: CoocIndex) -> dict:
+def index_source(index: CoocIndex) -> dict:
+    """Where vectors made from `index` came from, for their config: the index (path and
+    manifest checksum), its tokenizer, window (count mode included), count scale and corpus
+    size."""
     m = index.manifest
     meta = m.get("meta", {})
     return {"index": str(Path(index.path).resolve()), "index_sha256": m.get("manifest_sha256"),
             "tokenizer": meta.get("tokenizer", {}).get("spec"),
             "window": meta.get("config", {}).get("window"),
+            "count_scale": index.count_scale,
             "corpus_tokens": meta.get("corpus", {}).get("tokens")}
 
 
@@ -404,7 +408,7 @@ def ppmi_svd(index: str | os.PathLike | CoocIndex, out: str | os.PathLike,
             shutil.rmtree(scratch, ignore_errors=True)
     t0 = time.perf_counter()
     texts = list(index.token_texts)
-    cfg = {"method": "ppmi-svd", **config.to_dict(), "source": _index_source(index),
+    cfg = {"method": "ppmi-svd", **config.to_dict(), "source": index_source(index),
            "matrix": {"tokens": int(len(token_ids)), "entries": int(entries)},
            "singular_values": [float(x) for x in s]}
     write_vectors(out, vectors, [texts[t] for t in token_ids.tolist()], token_ids, counts, cfg)
