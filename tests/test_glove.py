@@ -48,9 +48,8 @@ def test_one_step_equals_glove_c(x):
     i, j = 1, 2
     want = _glove_c_step(W[i], C[j], GW[i], GC[j], x, 100.0, 0.75, 0.05)
     before = [a.copy() for a in (W, C, GW, GC)]
-    cost = kg.train_entries(np.array([i], np.uint32), np.array([j], np.uint32),
-                            np.array([x], np.float32), np.array([0]), W, C, GW, GC,
-                            100.0, 0.75, 0.05, GRAD_CLIP)
+    cost = kg.train_chunk(np.array([i], np.uint32), np.array([j], np.uint32),
+                          np.array([x], np.float32), W, C, GW, GC, 100.0, 0.75, 0.05, GRAD_CLIP)
     for got, ref in zip((W[i], C[j], GW[i], GC[j]), want[:4], strict=True):
         np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-7)
     assert cost == pytest.approx(want[4], rel=1e-5)
@@ -145,3 +144,41 @@ def test_spilled_entries_in_chunks(planted, tmp_path, monkeypatch):
                     options=RunOptions(num_proc=2, quiet=True, tmp_dir=str(tmp_path / "t")))
     assert r.spilled and r.costs[-1] < 0.2 * r.costs[0]
     assert not any((tmp_path / "t").iterdir())  # the scratch folder is gone
+
+
+def test_spilled_chunks_are_shuffled_in_place_keeping_every_entry(tmp_path, monkeypatch):
+    import cooc.embed.glove as glove
+
+    monkeypatch.setattr(glove, "CHUNK_ENTRIES", 100)
+    rng = np.random.default_rng(0)
+    rows = np.repeat(np.arange(25, dtype=np.uint32), 10)  # row-banded, as gathered
+    cols = rng.integers(0, 25, len(rows)).astype(np.uint32)
+    xs = np.arange(1, len(rows) + 1, dtype=np.float32)
+    entries = glove._Entries(tmp_path)
+    entries.add(rows=rows[:130], cols=cols[:130], x=xs[:130])
+    entries.add(rows=rows[130:], cols=cols[130:], x=xs[130:])
+    entries.finish(np.random.default_rng(1))
+    chunks = [entries.chunk(c) for c in range(entries.chunks)]
+    got = [np.concatenate(a) for a in zip(*chunks, strict=True)]
+    assert entries.chunks == 3 and not np.array_equal(got[2], xs)  # moved ...
+    order = np.argsort(got[2])
+    for g, want in zip(got, (rows, cols, xs), strict=True):  # ... together, none lost
+        np.testing.assert_array_equal(g[order], want)
+    for c in range(3):  # ... within their chunk only
+        assert set(got[2][c * 100:(c + 1) * 100]) == set(xs[c * 100:(c + 1) * 100])
+
+
+def test_an_entry_with_a_non_finite_diff_is_skipped():
+    # the kernel runs with fastmath (no NaN assumed): its check must survive compilation
+    W = np.full((2, 4), 0.1, np.float32)
+    C = np.full((2, 4), 0.1, np.float32)
+    W[0, 1] = np.nan
+    C[1, 2] = np.inf
+    GW, GC = np.ones_like(W), np.ones_like(C)
+    before = [a.copy() for a in (W, C, GW, GC)]
+    cost = kg.train_chunk(np.array([0, 1], np.uint32), np.array([0, 1], np.uint32),
+                          np.array([5.0, 5.0], np.float32), W, C, GW, GC, 100.0, 0.75, 0.05,
+                          GRAD_CLIP)
+    assert cost == 0.0
+    for a, b in zip((W, C, GW, GC), before, strict=True):
+        np.testing.assert_array_equal(a, b)

@@ -211,9 +211,11 @@ def test_one_thread_is_bit_reproducible(planted_store):
     assert from_text.vectors.tobytes() == first.vectors.tobytes()
     other = _train(store, sg=True, seed=8)
     assert other.vectors.tobytes() != first.vectors.tobytes()
-    shared = _train(store, sg=True, shared_negatives=True)
-    assert shared.vectors.tobytes() == _train(store, sg=True, shared_negatives=True).vectors.tobytes()
-    assert shared.vectors.tobytes() != first.vectors.tobytes()
+    assert first.config["shared_negatives"]  # the default
+    per_pair = _train(store, sg=True, shared_negatives=False)
+    assert per_pair.vectors.tobytes() == _train(store, sg=True,
+                                                shared_negatives=False).vectors.tobytes()
+    assert per_pair.vectors.tobytes() != first.vectors.tobytes()
 
 
 def test_long_documents_are_cut_into_chunks(planted_store, monkeypatch):
@@ -285,3 +287,18 @@ def test_cli_trains_a_vectors_artefact_from_text(planted_store, tmp_path, model,
     assert main(["embed", model, str(planted_store[0]), "-o", str(out), "--dim", "0"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "dim must be" in err[0]
+
+
+def test_cli_per_pair_negatives_is_word2vec_c_sampling(planted_store, tmp_path):
+    from cooc.cli.main import main
+    from cooc.embed.vectors import open_vectors
+
+    args = [str(planted_store[1]), "--dim", str(DIM), "--min-count", "1", "--sample", "0",
+            "--epochs", "3", "--seed", "7", "--num-proc", "1", "-q"]
+    assert main(["embed", "sgns", *args, "-o", str(tmp_path / "s.vec")]) == 0
+    assert main(["embed", "sgns", *args, "-o", str(tmp_path / "p.vec"),
+                 "--per-pair-negatives"]) == 0
+    shared, per_pair = open_vectors(tmp_path / "s.vec"), open_vectors(tmp_path / "p.vec")
+    assert shared.config["shared_negatives"] and not per_pair.config["shared_negatives"]
+    want = _train(planted_store[1], sg=True, shared_negatives=False)
+    assert np.asarray(per_pair.vectors).tobytes() == want.vectors.tobytes()

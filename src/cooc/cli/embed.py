@@ -76,6 +76,11 @@ def register(sub) -> None:
                        help=f"first learning rate (default {0.025 if sg else 0.05})")
         w.add_argument("--min-alpha", type=float, default=1e-4, help="last learning rate")
         w.add_argument("--seed", type=int, default=1, help="random seed (1)")
+        if sg:
+            w.add_argument("--per-pair-negatives", action="store_true",
+                           help="draw fresh negatives for every (context, center) pair, as "
+                           "word2vec.c and gensim do (default: one set per center word, shared "
+                           "by its contexts: about 1.9x faster on 2 threads, same quality)")
         add_run_arguments(w, memory=True, threads=True, tmp_dir=True, quiet=True)
         w.set_defaults(func=cmd_word2vec, sg=sg)
 
@@ -192,6 +197,7 @@ def cmd_word2vec(args: argparse.Namespace) -> int:
                            negative=args.negative, min_count=args.min_count, sample=args.sample,
                            epochs=args.epochs, alpha=args.alpha, min_alpha=args.min_alpha,
                            seed=args.seed, tokenizer=args.tokenizer, text_field=args.text_field,
+                           shared_negatives=not getattr(args, "per_pair_negatives", False),
                            options=options)
     except ValueError as e:
         raise CoocError(str(e)) from None

@@ -20,12 +20,13 @@ is; an index built with `--count-mode harmonic --radius 10 --context-length 0
    three arrays (row uint32, column uint32, x float32: 12 bytes an entry), shuffled once
    (seeded). When they do not fit the memory budget beside the four matrices, they go to
    files in a scratch folder (`RunOptions.tmp_dir`) read `CHUNK_ENTRIES` at a time.
-3. Each iteration visits the chunks in a seeded random order, each in a seeded random
-   order of its entries, on `num_proc` threads updating the same matrices (Hogwild, the
-   kernel releases the GIL). The cost reported per iteration is glove.c's: the mean of
-   0.5 f diff^2 over the entries. With one thread and a seed the result is bit-reproducible.
-   (Spilled entries are shuffled within a chunk and by chunk order only, a chunk holding a
-   band of consecutive rows.)
+3. Each iteration visits the chunks in a seeded random order, each chunk's entries in
+   their shuffled order (the same every iteration, as glove.c reads its shuffled file), on
+   `num_proc` threads updating the same matrices (Hogwild, the kernel releases the GIL).
+   The cost reported per iteration is glove.c's: the mean of 0.5 f diff^2 over the
+   entries. With one thread and a seed the result is bit-reproducible. (Spilled entries
+   are shuffled once within their chunk, and by chunk order every iteration, a chunk
+   holding a band of consecutive rows.)
 """
 
 from __future__ import annotations
@@ -125,6 +126,12 @@ class _Entries:
             for f in self.files.values():
                 f.close()
             self.files = None
+            for c in range(self.chunks):  # each chunk shuffled once, in place
+                perm = rng.permutation(min(CHUNK_ENTRIES, self.n - c * CHUNK_ENTRIES))
+                for k, part in zip(_FILES, self.chunk(c), strict=True):
+                    with open(self.folder / f"{k}.bin", "r+b") as f:
+                        f.seek(c * CHUNK_ENTRIES * part.itemsize)
+                        f.write(memoryview(part[perm]).cast("B"))
             return
         self.arrays = {k: (np.concatenate(v) if v else np.empty(0, _FILES[k])).astype(
             _FILES[k], copy=False) for k, v in self.parts.items()}
@@ -222,6 +229,9 @@ def train_glove(index: str | os.PathLike | CoocIndex, out: str | os.PathLike, *,
                        float(eta), rng, threads, options.quiet)
         timings["train"] = time.perf_counter() - t0 - timings["gather"]
         vectors = W[:, :dim] + C[:, :dim]
+        if not np.isfinite(vectors).all():  # the kernel skips such entries: never expected
+            raise CoocError("glove: training diverged (vectors not finite); nothing was "
+                            "written: lower eta or x_max")
         spilled, count = entries.folder is not None, entries.n
         del entries, W, C, GW, GC
     finally:
@@ -251,22 +261,19 @@ def _train(entries: _Entries, W, C, GW, GC, iterations: int, x_max: float, alpha
     seconds: list[float] = []
     progress = Progress("glove", total=entries.n * iterations, unit="entry", quiet=quiet)
 
-    def run(c: int, seed: int) -> float:
+    def run(c: int) -> float:
         rows, cols, xs = entries.chunk(c)
-        order = np.random.default_rng(seed).permutation(len(xs))
-        return kg.train_entries(rows, cols, xs, order, W, C, GW, GC, x_max, alpha, eta,
-                                GRAD_CLIP)
+        return kg.train_chunk(rows, cols, xs, W, C, GW, GC, x_max, alpha, eta, GRAD_CLIP)
 
     try:
         with ThreadPoolExecutor(threads) as pool:
             for it in range(iterations):
                 t0 = time.perf_counter()
-                chunk_order = rng.permutation(entries.chunks)
-                seeds = rng.integers(0, 2**63 - 1, entries.chunks)
+                chunk_order = rng.permutation(entries.chunks).tolist()
                 if threads == 1:
-                    parts = [run(int(c), int(s)) for c, s in zip(chunk_order, seeds, strict=True)]
+                    parts = [run(c) for c in chunk_order]
                 else:
-                    parts = list(pool.map(run, chunk_order.tolist(), seeds.tolist()))
+                    parts = list(pool.map(run, chunk_order))
                 cost = float(np.sum(parts)) / entries.n
                 costs.append(cost)
                 seconds.append(time.perf_counter() - t0)

@@ -95,16 +95,18 @@ def seed_state(seed: int, chunk: int) -> np.uint64:
 def train_word2vec(source, *, sg: bool = True, dim: int = 100, window: int = 5,
                    negative: int = 5, min_count: int = 5, sample: float = 1e-4,
                    epochs: int = 5, alpha: float | None = None, min_alpha: float = 1e-4,
-                   seed: int = 1, shared_negatives: bool = False, tokenizer: str = "whitespace",
+                   seed: int = 1, shared_negatives: bool = True, tokenizer: str = "whitespace",
                    text_field: str = "text", options: RunOptions | None = None) -> Word2VecResult:
     """Train word2vec vectors on a token store, or on text files, folders or globs
     (tokenized with `tokenizer` first). `sg`: skip-gram, else CBOW; `alpha` None: 0.025
     for skip-gram, 0.05 for CBOW (word2vec.c's defaults), falling linearly to `min_alpha`.
 
-    `shared_negatives` (skip-gram only): draw one set of `negative` words per center word
-    and use it for each of its contexts, as pWord2Vec does, instead of a fresh set per
-    (context, center) pair as word2vec.c and gensim do: 1.5x the words/s on one thread and
-    1.9x on two, at the same WordSim353/SimLex-999 rho (BENCHMARKS.md, issue 13)."""
+    `shared_negatives` (skip-gram; the default): draw one set of `negative` words per
+    center word and use it for each of its contexts, as pWord2Vec does (Ji et al. 2016);
+    False: a fresh set per (context, center) pair, as word2vec.c and gensim do. Shared:
+    1.5x the words/s on one thread and 1.9x on two, at the same WordSim353/SimLex-999 rho
+    (BENCHMARKS.md, issue 13). Each negative is still a unigram^0.75 draw; what changes is
+    that a center's contexts are contrasted with the same words."""
     _check_args(sg, dim, window, negative, min_count, sample, epochs, alpha, min_alpha, seed)
     if not isinstance(shared_negatives, bool):
         raise ValueError(f"shared_negatives must be True or False, got {shared_negatives!r}")

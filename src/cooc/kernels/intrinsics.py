@@ -50,3 +50,4 @@ def load_u64(typingctx, arr, idx):
         return load
 
     return sig, codegen
+
