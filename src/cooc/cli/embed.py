@@ -123,7 +123,7 @@ def register(sub) -> None:
     t.add_argument("--lr", type=float, default=0.001, help="first learning rate (0.001)")
     t.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="(default: cpu)")
     t.add_argument("--seed", type=int, default=1, help="random seed (1)")
-    add_run_arguments(t, memory=False, threads=False, quiet=True)
+    add_run_arguments(t, memory=False, threads=True, quiet=True)
     t.set_defaults(func=cmd_sgns_torch)
 
     n = em.add_parser("similar", help="the nearest tokens of a token by cosine")

@@ -265,6 +265,9 @@ class Pairs:
         self.path = Path(path)
         if not os.path.lexists(self.path):
             restore_interrupted(self.path)
+        if self.path.exists() and not self.path.is_dir():
+            raise _fail(self.path, "is not a pairs folder (a file); make one with "
+                                   "`cooc embed pairs STORE -o OUT.pairs`")
         m = read_folder_manifest(self.path, fmt.MANIFEST, fmt.MAGIC, fmt.FORMAT_VERSION,
                                  "a pairs folder", "`cooc embed pairs STORE -o OUT.pairs`",
                                  IndexFormatError)

@@ -12,7 +12,9 @@ output vector, n_k `negative` words drawn from the unigram^0.75 table
 (`torch.multinomial`, with replacement), averaged over the batch. Optimizer: SparseAdam
 (only the rows a batch touches are updated); its learning rate falls linearly from `lr` to `lr * 1e-4` over the run's pairs, as word2vec's does.
 Pairs are read shard after shard, `SHUFFLE_PAIRS` at a time, and shuffled within that
-buffer (the shards keep corpus order). With a seed, a CPU run is reproducible.
+buffer (the shards keep corpus order). With a seed, a CPU run is reproducible. torch's
+CPU threads are the run's (`RunOptions.num_proc`) while it trains: its default pool of
+every core spins against other jobs on a shared machine (10x slower steps seen on 2 cores).
 """
 
 from __future__ import annotations
@@ -69,12 +71,12 @@ def train_sgns_torch(pairs: str | os.PathLike, *, dim: int = 100, negative: int 
     most frequent first)."""
     _check_args(dim, negative, epochs, batch_size, lr, device, seed)
     options = options or RunOptions()
+    p = open_pairs(pairs)
+    vocab = p.vocab
     torch = import_torch()
     if device == "cuda" and not torch.cuda.is_available():
         raise CoocError("device cuda was asked for but torch sees no CUDA GPU (a CPU build of "
                         "torch, or no driver); use --device cpu")
-    p = open_pairs(pairs)
-    vocab = p.vocab
     V, lr = p.vocab_size, float(lr)
     dev = torch.device(device)
     gen = torch.Generator(device=dev).manual_seed(int(seed))
@@ -94,6 +96,8 @@ def train_sgns_torch(pairs: str | os.PathLike, *, dim: int = 100, negative: int 
     last_losses: list[float] = []
     progress = Progress("sgns-torch", total=total, unit="pair", quiet=options.quiet)
     t0 = time.perf_counter()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(options.resolved_num_proc())  # restored below
     try:
         for _ in range(epochs):
             for t_np, c_np in p.iter_batches(SHUFFLE_PAIRS):
@@ -122,6 +126,7 @@ def train_sgns_torch(pairs: str | os.PathLike, *, dim: int = 100, negative: int 
                     del last_losses[:-100]
                     progress.update(b, loss=f"{value:.4f}")
     finally:
+        torch.set_num_threads(threads)
         progress.close()
     seconds = time.perf_counter() - t0
     vectors = inp.weight.detach().to("cpu").numpy().astype(np.float32, copy=True)
