@@ -361,6 +361,9 @@ def test_cli_pairs_then_sgns_torch(planted_pairs, tmp_path, capsys):
                  "--num-proc", "1", "-q", "--tokenizer", "whitespace"]) == 0
     p = open_pairs(pairs)
     assert len(p.shards) > 1 and p.vocab_size == 20 and p.config["dynamic_window"]
+    assert main(["verify", str(pairs)]) == 0 and main(["stats", str(pairs)]) == 0
+    out = capsys.readouterr().out
+    assert "ok (skip-gram pairs)" in out and f"{p.pairs:,}" in out
     if "torch" not in sys.modules:
         pytest.importorskip("torch")
     assert main(["embed", "sgns-torch", str(pairs), "-o", str(vec), "--dim", "16",
