@@ -106,14 +106,14 @@ def make_pairs(source, path: str | os.PathLike, *, window: int = 5, min_count: i
         raise CoocError(f"the pairs job needs {fmt_bytes(need)} for {nthreads} threads of "
                         f"{chunk_pairs:,} pairs, over the memory budget of "
                         f"{fmt_bytes(options.resolved_memory())}; lower chunk_pairs or threads")
-    with token_store(source, tokenizer, text_field, options) as store:
-        config["tokenizer"] = store.manifest["tokenizer"]["spec"]
-        config["source"] = describe_source(source)
-        art = FolderArtefact(path, fmt.MAGIC, "cooc pairs")
-        try:
+    art = FolderArtefact(path, fmt.MAGIC, "cooc pairs")  # refuses another artefact first
+    try:
+        with token_store(source, tokenizer, text_field, options) as store:
+            config["tokenizer"] = store.manifest["tokenizer"]["spec"]
+            config["source"] = describe_source(source)
             return _write(store, art, config, nthreads, options, source)
-        finally:
-            art.abort()  # (nothing once finished)
+    finally:
+        art.abort()  # (nothing once finished)
 
 
 def _emit(kept, pos, ptr, c0, c1, window, dynamic, key):
