@@ -61,12 +61,14 @@ def test_every_reader_answers_stats_and_verify(made, kind):
 def test_the_magic_table_is_the_formats():
     from cooc.cooccur import format as index_format
     from cooc.embed import format as vectors_format
+    from cooc.embed import pairs_format
     from cooc.lm import trie
     from cooc.ngram import writer
     from cooc.store import format as store_format
 
     assert MAGICS == {index_format.MAGIC: "index", store_format.MAGIC: "store",
-                      writer.MAGIC: "ngrams", trie.MAGIC: "lm", vectors_format.MAGIC: "vectors"}
+                      writer.MAGIC: "ngrams", trie.MAGIC: "lm", vectors_format.MAGIC: "vectors",
+                      pairs_format.MAGIC: "pairs"}
 
 
 def test_index_stats_live_on_the_index(made):

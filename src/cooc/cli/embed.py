@@ -1,5 +1,7 @@
 """`cooc embed`: word vectors from a co-occurrence index (PPMI-SVD, GloVe) or from a corpus
-(word2vec SGNS/CBOW), their nearest tokens and analogies, intrinsic evaluation, and export to word2vec's formats and numpy."""
+(word2vec SGNS/CBOW), skip-gram pairs for other trainers and a PyTorch SGNS trainer of them,
+their nearest tokens and analogies, intrinsic evaluation, and export to word2vec's formats
+and numpy."""
 
 from __future__ import annotations
 
@@ -83,6 +85,51 @@ def register(sub) -> None:
                            "by its contexts: about 1.9x faster on 2 threads, same quality)")
         add_run_arguments(w, memory=True, threads=True, tmp_dir=True, quiet=True)
         w.set_defaults(func=cmd_word2vec, sg=sg)
+
+    pp = em.add_parser("pairs", help="word2vec's (target, context) pairs as Parquet shards, "
+                       "for trainers outside cooc",
+                       description="The skip-gram pairs word2vec trains on (tokens seen "
+                       "--min-count times, frequent-token subsampling, dynamic window, never "
+                       "across documents), one pass, as Parquet shards of int32 target and "
+                       "context columns (dense ids) plus vocab.parquet (texts, counts and the "
+                       "unigram^0.75 table): X.pairs/. A seed gives the same pairs whatever "
+                       "the threads or shard size.")
+    pp.add_argument("source", nargs="+", help="corpus files, folders or globs, or a token "
+                    "store (X.tokens)")
+    pp.add_argument("--out-file", "-o", required=True, help="pairs folder to write (X.pairs)")
+    pp.add_argument("--tokenizer", default="words", help="for text sources (default: words)")
+    pp.add_argument("--text-field", default="text", help="JSON/Parquet field of the text")
+    pp.add_argument("--window", type=int, default=5, help="largest context distance (5)")
+    pp.add_argument("--no-dynamic-window", dest="dynamic_window", action="store_false",
+                    help="every target gets its whole window (default: reach uniform in "
+                    "1..window, as word2vec)")
+    pp.add_argument("--min-count", type=int, default=5, help="drop rarer tokens (5)")
+    pp.add_argument("--sample", type=float, default=1e-4,
+                    help="subsampling threshold t (1e-4; 0: none)")
+    pp.add_argument("--shard-pairs", type=int, default=50_000_000,
+                    help="pairs per Parquet shard (50,000,000: 400 MB of pairs)")
+    pp.add_argument("--seed", type=int, default=1, help="random seed (1)")
+    add_run_arguments(pp, memory=True, threads=True, tmp_dir=True, quiet=True)
+    pp.set_defaults(func=cmd_pairs)
+
+    t = em.add_parser("sgns-torch", help="skip-gram vectors trained by PyTorch on a pairs "
+                      "artefact (pip install 'cooc[torch]')",
+                      description="SGNS in PyTorch from X.pairs (`cooc embed pairs`): sparse "
+                      "input and output embeddings, unigram^0.75 negatives, SparseAdam with a "
+                      "linearly falling learning rate, batches of shuffled pairs, on --device "
+                      "cpu or cuda. Writes the vectors artefact (X.vec) of the input "
+                      "embeddings. A seed on the CPU gives identical vectors.")
+    t.add_argument("pairs", help="pairs folder (X.pairs)")
+    t.add_argument("--out-file", "-o", required=True, help="vectors folder to write (X.vec)")
+    t.add_argument("--dim", type=int, default=100, help="vector size (default: 100)")
+    t.add_argument("--negative", type=int, default=5, help="negatives per pair (5)")
+    t.add_argument("--epochs", type=int, default=1, help="passes over the pairs (1)")
+    t.add_argument("--batch-size", type=int, default=4096, help="pairs per step (4096)")
+    t.add_argument("--lr", type=float, default=0.001, help="first learning rate (0.001)")
+    t.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="(default: cpu)")
+    t.add_argument("--seed", type=int, default=1, help="random seed (1)")
+    add_run_arguments(t, memory=False, threads=True, quiet=True)
+    t.set_defaults(func=cmd_sgns_torch)
 
     n = em.add_parser("similar", help="the nearest tokens of a token by cosine")
     n.add_argument("vectors", help="vectors folder (X.vec)")
@@ -205,6 +252,46 @@ def cmd_word2vec(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"cooc: {len(r.texts):,} vectors of {r.vectors.shape[1]} dimensions -> {path}",
               file=sys.stderr)
+    return 0
+
+
+def cmd_pairs(args: argparse.Namespace) -> int:
+    from cooc.cli.options import run_options_from_args
+    from cooc.embed.pairs import make_pairs
+
+    options = run_options_from_args(args)
+    source = args.source[0] if len(args.source) == 1 else args.source
+    try:
+        r = make_pairs(source, args.out_file, window=args.window, min_count=args.min_count,
+                       sample=args.sample, dynamic_window=args.dynamic_window, seed=args.seed,
+                       shard_pairs=args.shard_pairs, tokenizer=args.tokenizer,
+                       text_field=args.text_field, options=options)
+    except ValueError as e:
+        raise CoocError(str(e)) from None
+    if not args.quiet:
+        print(f"cooc: {r.pairs:,} pairs of {r.vocab_size:,} tokens in {r.shards} shards -> "
+              f"{r.path} ({r.config['kept_words']:,} of {r.config['corpus_words']:,} words "
+              f"kept by subsampling; {r.stats['seconds']:.2f} s)", file=sys.stderr)
+    return 0
+
+
+def cmd_sgns_torch(args: argparse.Namespace) -> int:
+    from cooc.cli.options import run_options_from_args
+    from cooc.embed.torch_sgns import train_sgns_torch
+    from cooc.embed.vectors import write_vectors
+
+    options = run_options_from_args(args)
+    try:
+        r = train_sgns_torch(args.pairs, dim=args.dim, negative=args.negative,
+                             epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                             device=args.device, seed=args.seed, options=options)
+    except ValueError as e:
+        raise CoocError(str(e)) from None
+    path = write_vectors(args.out_file, r.vectors, r.texts, r.token_ids, r.counts, r.config)
+    if not args.quiet:
+        print(f"cooc: {len(r.texts):,} vectors of {r.vectors.shape[1]} dimensions -> {path} "
+              f"({r.stats['pairs']:,} pairs on {args.device} in {r.stats['seconds']:.2f} s, "
+              f"final loss {r.stats['final_loss']:.4f})", file=sys.stderr)
     return 0
 
 

@@ -44,14 +44,14 @@ def _print_json(obj) -> None:
 # what a path holds, by the magic of its manifest.json, spelled out: telling the kinds apart must
 # not import every format (tested against the formats' MAGIC constants)
 MAGICS = {"COOC-INDEX": "index", "COOC-TOKENS": "store", "COOC-NGRAMS": "ngrams", "COOC-LM": "lm",
-          "COOC-VECTORS": "vectors"}
+          "COOC-VECTORS": "vectors", "COOC-PAIRS": "pairs"}
 KIND_NAMES = {"index": "co-occurrence index", "store": "token store", "ngrams": "n-gram index",
               "lm": "LM trie", "arpa": "ARPA file", "positions": "positions folder",
-              "vectors": "vectors"}
+              "vectors": "vectors", "pairs": "skip-gram pairs"}
 
 
 def artefact_kind(path: str) -> str:
-    """index, store, ngrams, lm, vectors (folders, by their manifest's magic) or arpa (a
+    """index, store, ngrams, lm, vectors, pairs (folders, by their manifest's magic) or arpa (a
     file); a path that is none of them is taken for an index, whose reader says what is
     wrong with it."""
     p = Path(path)
@@ -87,6 +87,10 @@ def open_artefact(path: str, kind: str, checksums: bool = True):
         from cooc.embed.vectors import open_vectors
 
         return open_vectors(path, checksums)
+    if kind == "pairs":
+        from cooc.embed.pairs import open_pairs
+
+        return open_pairs(path, checksums)
     if kind == "arpa":
         from cooc.lm.arpa import read_arpa
         from cooc.lm.scorer import LanguageModel
@@ -120,6 +124,15 @@ def cmd_stats(args) -> int:
         from cooc.cli.embed import print_vectors_stats
 
         print_vectors_stats(s)
+    elif kind == "pairs":
+        c = s["config"]
+        print(f"skip-gram pairs  {s['path']}")
+        print(f"pairs            {s['pairs']:,}   ({s['shards']:,} shards)")
+        print(f"tokens           {s['vocab_size']:,}   (min_count {c.get('min_count')}, "
+              f"tokenizer {c.get('tokenizer')})")
+        print(f"window           {c.get('window')}   ({'dynamic' if c.get('dynamic_window') else 'fixed'}"
+              f", sample {c.get('sample')}, seed {c.get('seed')})")
+        print(f"bytes            {s['bytes']:,}")
     else:
         from cooc.cli.lm import print_lm_stats
 
@@ -279,6 +292,9 @@ def _checked(kind: str, art) -> str:
         return f"sha256 of {len(art.manifest['files'])} files, every level's ids and counts decode"
     if kind == "lm":
         return f"sha256 of {len(art.manifest['files'])} files, every level decodes"
+    if kind == "pairs":
+        return (f"sha256 of {len(art.manifest['files'])} files, the vocabulary, {art.pairs:,} "
+                "pairs' ids in range")
     if kind == "vectors":
         return (f"sha256 of {len(art.manifest['files'])} files, {len(art):,} x {art.dim} "
                 "vectors finite, token ids unique")

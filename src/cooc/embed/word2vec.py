@@ -23,6 +23,7 @@ import shutil
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -118,6 +119,16 @@ def train_word2vec(source, *, sg: bool = True, dim: int = 100, window: int = 5,
               "sample": float(sample), "epochs": int(epochs), "alpha": alpha,
               "min_alpha": min_alpha, "seed": int(seed),
               "shared_negatives": shared_negatives and sg, "chunk_words": CHUNK_WORDS}
+    with token_store(source, tokenizer, text_field, options) as store:
+        config["tokenizer"] = store.manifest["tokenizer"]["spec"]
+        return _train(store, config, options, source)
+
+
+@contextmanager
+def token_store(source, tokenizer: str, text_field: str, options: RunOptions):
+    """The token store of `source`: itself when it is one, else text files, folders or
+    globs tokenized with `tokenizer` into a scratch store, removed on leaving (word2vec
+    and the pairs job read their input several times, so text is tokenized once)."""
     store = open_token_store(source)
     scratch = None
     try:
@@ -133,15 +144,15 @@ def train_word2vec(source, *, sg: bool = True, dim: int = 100, window: int = 5,
             tokenize_corpus(source, path, BuildConfig(tokenizer=tokenizer, text_field=text_field),
                             options)
             store = open_store(path)
-        config["tokenizer"] = store.manifest["tokenizer"]["spec"]
-        return _train(store, config, options, source)
+        yield store
     finally:
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _vocabulary(store, nthreads: int, min_count: int, source):
-    """(token ids by count descending, their counts, texts, stored id -> dense id or -1)."""
+def vocabulary(store, nthreads: int, min_count: int, source):
+    """(token ids by count descending, their counts, texts, stored id -> dense id or -1):
+    the tokens seen at least `min_count` times, most frequent first (ties by token id)."""
     tok = store.tokenizer(nthreads)
     remap = tok.freeze()
     counts = corpus_counts(store, remap, tok.vocab_size)
@@ -169,9 +180,10 @@ def _chunks(store, dense: np.ndarray):
             yield ids[a:b], np.clip(ptr, a, b) - a
 
 
-def _describe(source):
+def describe_source(source):
+    """`source` as JSON for a config: paths as strings."""
     if isinstance(source, (list, tuple)):
-        return [_describe(s) for s in source]
+        return [describe_source(s) for s in source]
     return os.fspath(source) if isinstance(source, (str, os.PathLike)) else repr(source)
 
 
@@ -193,7 +205,7 @@ class _ChunkTrainer:
 def _train(store, config: dict, options: RunOptions, source) -> Word2VecResult:
     t0 = time.perf_counter()
     nthreads = options.resolved_num_proc()
-    token_ids, counts, texts, dense = _vocabulary(store, nthreads, config["min_count"], source)
+    token_ids, counts, texts, dense = vocabulary(store, nthreads, config["min_count"], source)
     V, dim = len(token_ids), config["dim"]
     need = 2 * V * dim * 4 + 4 * nthreads * CHUNK_WORDS * 12
     if need > options.resolved_memory():
@@ -248,5 +260,5 @@ def _train(store, config: dict, options: RunOptions, source) -> Word2VecResult:
              "words_per_second": offset / max(t_train, 1e-9), "threads": nthreads}
     log.info("word2vec: %s words (%s after subsampling) in %.1f s, %.0f words/s",
              f"{offset:,}", f"{effective:,}", t_train, stats["words_per_second"])
-    config = {**config, "vocab_size": V, "corpus_words": per_epoch, "source": _describe(source)}
+    config = {**config, "vocab_size": V, "corpus_words": per_epoch, "source": describe_source(source)}
     return Word2VecResult(W, token_ids, counts, texts, config, stats)
