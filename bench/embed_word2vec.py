@@ -7,7 +7,9 @@ of a sentence past its MAX_WORDS_IN_BATCH = 10,000, so both get the same pieces)
 them from a token store made once with `--tokenizer whitespace` (not timed), gensim from a
 list of word lists in memory (its usual iterable mode; its vocabulary pass is not timed).
 
-Both train skip-gram (cooc also with `shared_negatives=True`, "cooc-shared"), dim 100, window 5, negative 5, min_count 5, sample 1e-4, 5 epochs,
+Both train skip-gram (cooc with its default shared negatives, and "cooc-per-pair" with
+`shared_negatives=False`, word2vec.c's sampling), dim 100, window 5, negative 5,
+min_count 5, sample 1e-4, 5 epochs,
 alpha 0.025 -> 1e-4, 2 threads (gensim: workers=2). Speed: words/s = in-vocabulary corpus
 words x epochs / seconds of training (cooc: `stats["train_seconds"]`; gensim: the wall time
 of `train()`), the same numerator for both. Quality: Spearman's rho against WordSim353 and
@@ -39,7 +41,7 @@ import numpy as np
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 MAX_WORDS = 10_000  # gensim's MAX_WORDS_IN_BATCH
 _NOT_LETTERS = re.compile(r"[\W\d_]+")
-SYSTEMS = ("cooc", "cooc-shared", "gensim")
+SYSTEMS = ("cooc", "cooc-per-pair", "gensim")
 SETTINGS = dict(dim=100, window=5, negative=5, min_count=5, sample=1e-4, epochs=5)
 
 
@@ -130,7 +132,7 @@ def spearman(vectors: np.ndarray, words: list[str], pairs) -> tuple[float, int]:
 
 
 def run_cooc(store: Path, seed: int, threads: int,
-             shared: bool = False) -> tuple[np.ndarray, list[str], dict]:
+             shared: bool = True) -> tuple[np.ndarray, list[str], dict]:
     from cooc.embed.word2vec import train_word2vec
     from cooc.options import RunOptions
 
@@ -160,7 +162,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--epochs", type=int, default=SETTINGS["epochs"])
     ap.add_argument("--systems", nargs="+", choices=SYSTEMS, default=list(SYSTEMS),
-                    help="cooc-shared: cooc with shared_negatives=True")
+                    help="cooc-per-pair: cooc with shared_negatives=False")
     ap.add_argument("--gensim-worker", type=Path, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--seed", type=int, default=1, help=argparse.SUPPRESS)
     ap.add_argument("--out", type=Path, default=None, help=argparse.SUPPRESS)
@@ -193,7 +195,7 @@ def main() -> None:
     for seed in args.seeds:
         for name in args.systems:
             if name.startswith("cooc"):
-                vec, words, meta = run_cooc(store, seed, args.threads, name == "cooc-shared")
+                vec, words, meta = run_cooc(store, seed, args.threads, name == "cooc")
             else:
                 vec, words, meta = run_gensim(gensim_py, work, seed, args.threads)
             words_run = meta["corpus_words"] * SETTINGS["epochs"]
@@ -218,7 +220,7 @@ def main() -> None:
               f"{m['train_seconds']:.1f} / {m['train_cpu_seconds']:.1f} | "
               f"{m['WordSim353']:.3f} | {m['SimLex-999']:.3f} | {m['vocab']:,.0f} | "
               f"{rs[0]['WordSim353 oov']}/{rs[0]['SimLex-999 oov']} |")
-    for name in ("cooc", "cooc-shared"):
+    for name in ("cooc", "cooc-per-pair"):
         if rows.get(name) and rows.get("gensim"):
             for key in ("words_per_s", "words_per_cpu_s"):
                 sp = statistics.mean(r[key] for r in rows[name]) / statistics.mean(
