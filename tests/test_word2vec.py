@@ -302,3 +302,21 @@ def test_cli_per_pair_negatives_is_word2vec_c_sampling(planted_store, tmp_path):
     assert shared.config["shared_negatives"] and not per_pair.config["shared_negatives"]
     want = _train(planted_store[1], sg=True, shared_negatives=False)
     assert np.asarray(per_pair.vectors).tobytes() == want.vectors.tobytes()
+
+
+@pytest.mark.parametrize("command", ["sgns", "cbow", "pairs"])
+def test_a_token_store_with_another_tokenizer_is_refused(planted_store, tmp_path, capsys,
+                                                          command):
+    from cooc.cli.main import main
+
+    store = str(planted_store[1])  # tokenized with whitespace
+    out = str(tmp_path / "x")
+    assert main(["embed", command, store, "-o", out, "--tokenizer", "words", "-q"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "tokenized with 'whitespace', not 'words'" in err[0], err
+    assert not (tmp_path / "x").exists()
+    # its own tokenizer, named or not, is fine
+    train = [] if command == "pairs" else ["--epochs", "1", "--dim", "8"]
+    for extra in ([], ["--tokenizer", "whitespace"]):
+        assert main(["embed", command, store, "-o", out, "--min-count", "1", *train, *extra,
+                     "-q"]) == 0

@@ -65,7 +65,8 @@ def register(sub) -> None:
         w.add_argument("source", nargs="+", help="corpus files, folders or globs, or a token "
                        "store (X.tokens)")
         w.add_argument("--out-file", "-o", required=True, help="vectors folder to write (X.vec)")
-        w.add_argument("--tokenizer", default="words", help="for text sources (default: words)")
+        w.add_argument("--tokenizer", default=None, help="for text sources (default: words); "
+                       "a token store keeps its own and refuses another")
         w.add_argument("--text-field", default="text", help="JSON/Parquet field of the text")
         w.add_argument("--dim", type=int, default=100, help="vector size (default: 100)")
         w.add_argument("--window", type=int, default=5, help="largest context distance (5)")
@@ -97,7 +98,8 @@ def register(sub) -> None:
     pp.add_argument("source", nargs="+", help="corpus files, folders or globs, or a token "
                     "store (X.tokens)")
     pp.add_argument("--out-file", "-o", required=True, help="pairs folder to write (X.pairs)")
-    pp.add_argument("--tokenizer", default="words", help="for text sources (default: words)")
+    pp.add_argument("--tokenizer", default=None, help="for text sources (default: words); "
+                       "a token store keeps its own and refuses another")
     pp.add_argument("--text-field", default="text", help="JSON/Parquet field of the text")
     pp.add_argument("--window", type=int, default=5, help="largest context distance (5)")
     pp.add_argument("--no-dynamic-window", dest="dynamic_window", action="store_false",
@@ -232,6 +234,15 @@ def cmd_glove(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tokenizer_for(source, asked: str | None) -> str | None:
+    """The CLI's tokenizer: as asked; else a store's own (None), text's `words`."""
+    from cooc.store.sources import open_token_store
+
+    if asked is not None or open_token_store(source) is not None:
+        return asked
+    return "words"
+
+
 def cmd_word2vec(args: argparse.Namespace) -> int:
     from cooc.cli.options import run_options_from_args
     from cooc.embed.vectors import write_vectors
@@ -243,7 +254,8 @@ def cmd_word2vec(args: argparse.Namespace) -> int:
         r = train_word2vec(source, sg=args.sg, dim=args.dim, window=args.window,
                            negative=args.negative, min_count=args.min_count, sample=args.sample,
                            epochs=args.epochs, alpha=args.alpha, min_alpha=args.min_alpha,
-                           seed=args.seed, tokenizer=args.tokenizer, text_field=args.text_field,
+                           seed=args.seed, tokenizer=_tokenizer_for(source, args.tokenizer),
+                           text_field=args.text_field,
                            shared_negatives=not getattr(args, "per_pair_negatives", False),
                            options=options)
     except ValueError as e:
@@ -264,7 +276,8 @@ def cmd_pairs(args: argparse.Namespace) -> int:
     try:
         r = make_pairs(source, args.out_file, window=args.window, min_count=args.min_count,
                        sample=args.sample, dynamic_window=args.dynamic_window, seed=args.seed,
-                       shard_pairs=args.shard_pairs, tokenizer=args.tokenizer,
+                       shard_pairs=args.shard_pairs,
+                       tokenizer=_tokenizer_for(source, args.tokenizer),
                        text_field=args.text_field, options=options)
     except ValueError as e:
         raise CoocError(str(e)) from None

@@ -90,7 +90,7 @@ def _check_args(window, min_count, sample, dynamic_window, seed, shard_pairs, ch
 def make_pairs(source, path: str | os.PathLike, *, window: int = 5, min_count: int = 5,
                sample: float = 1e-4, dynamic_window: bool = True, seed: int = 1,
                shard_pairs: int = SHARD_PAIRS, chunk_pairs: int = CHUNK_PAIRS,
-               tokenizer: str = "whitespace", text_field: str = "text",
+               tokenizer: str | None = None, text_field: str = "text",
                options: RunOptions | None = None) -> PairsResult:
     """Write the skip-gram pairs of a token store, or of text files, folders or globs
     (tokenized with `tokenizer` first), at `path` (a pairs folder there is replaced

@@ -96,10 +96,11 @@ def seed_state(seed: int, chunk: int) -> np.uint64:
 def train_word2vec(source, *, sg: bool = True, dim: int = 100, window: int = 5,
                    negative: int = 5, min_count: int = 5, sample: float = 1e-4,
                    epochs: int = 5, alpha: float | None = None, min_alpha: float = 1e-4,
-                   seed: int = 1, shared_negatives: bool = True, tokenizer: str = "whitespace",
+                   seed: int = 1, shared_negatives: bool = True, tokenizer: str | None = None,
                    text_field: str = "text", options: RunOptions | None = None) -> Word2VecResult:
     """Train word2vec vectors on a token store, or on text files, folders or globs
-    (tokenized with `tokenizer` first). `sg`: skip-gram, else CBOW; `alpha` None: 0.025
+    (tokenized with `tokenizer` first, default whitespace; a store given with a
+    `tokenizer` other than its own is refused). `sg`: skip-gram, else CBOW; `alpha` None: 0.025
     for skip-gram, 0.05 for CBOW (word2vec.c's defaults), falling linearly to `min_alpha`.
 
     `shared_negatives` (skip-gram; the default): draw one set of `negative` words per
@@ -125,14 +126,23 @@ def train_word2vec(source, *, sg: bool = True, dim: int = 100, window: int = 5,
 
 
 @contextmanager
-def token_store(source, tokenizer: str, text_field: str, options: RunOptions):
+def token_store(source, tokenizer: str | None, text_field: str, options: RunOptions):
     """The token store of `source`: itself when it is one, else text files, folders or
-    globs tokenized with `tokenizer` into a scratch store, removed on leaving (word2vec
-    and the pairs job read their input several times, so text is tokenized once)."""
+    globs tokenized with `tokenizer` (None: whitespace) into a scratch store, removed on
+    leaving (word2vec and the pairs job read their input several times, so text is
+    tokenized once). A store and a `tokenizer` other than its own are refused: its ids
+    mean that tokenizer's tokens, and silently using them would answer another question."""
     store = open_token_store(source)
     scratch = None
     try:
+        if store is not None and tokenizer is not None:
+            own = store.manifest["tokenizer"]["spec"]
+            if tokenizer.strip() != own:
+                raise CoocError(f"token store {store.path} was tokenized with {own!r}, not "
+                                f"{tokenizer!r}: give the text to tokenize it again, or leave "
+                                "out the tokenizer to use the store's")
         if store is None:
+            tokenizer = "whitespace" if tokenizer is None else tokenizer
             if source is None:
                 raise CoocError("give text files, folders, globs or a token store to train on")
             from cooc.cooccur.config import BuildConfig
