@@ -163,6 +163,7 @@ class BloomDedup:
             self.filter_ = BloomFilter(expected_items, fp_rate, seed)
         self.granularity = granularity
         self.normalize = bool(normalize)
+        self.edits_text = granularity != "document"
         self.save_to = save_to
         self.name = "dedup-bloom" if granularity == "document" else "dedup-bloom-paragraph"
         self.reasons = ("kept", "bloom-duplicate" if granularity == "document"

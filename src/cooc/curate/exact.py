@@ -55,6 +55,7 @@ class ExactDedup:
         self.memory_bytes = memory_bytes
         self.name = "dedup-exact" if granularity == "document" else f"dedup-exact-{granularity}"
         self.reasons = REASONS[granularity]
+        self.edits_text = granularity != "document"
         self.seen_: FirstSeen | None = None
         self.counts_ = {"documents": 0, "removed": 0, "units": 0, "units_cut": 0,
                         "chars_cut": 0, "edited": 0}

@@ -145,7 +145,9 @@ def run_steps(source: Any, steps: Sequence[Any], out_dir: str | os.PathLike,
     out_dir = Path(out_dir)
     files = CorpusFiles.of(discover_files(source))
     work = out_dir.with_name(out_dir.name + ".work")
+    edits = any(getattr(s, "edits_text", False) for s in steps)
     fp = _fingerprint(files, steps, options.batch_size, checkpoint_every, text_field)
+    fp["edits_text"] = edits
     ckpt = None
     if options.resume and (work / CHECKPOINT).is_file():
         try:
@@ -176,7 +178,6 @@ def run_steps(source: Any, steps: Sequence[Any], out_dir: str | os.PathLike,
                     yield b if r is None else subset(b, np.flatnonzero(r.kept))
 
             step.fit(survivors())
-    edits = any(getattr(s, "granularity", "document") != "document" for s in steps)
     outputs = Outputs(files, work / "out", work / "parts", text_field, edits,
                       ckpt["outputs"] if ckpt else None)
     report = SkipReport()
@@ -202,6 +203,7 @@ def run_steps(source: Any, steps: Sequence[Any], out_dir: str | os.PathLike,
         progress.update(len(batch))
     progress.close()
     out_files = outputs.close()
+    step_reports = [_jsonable(s.report()) for s in steps]
     for s in steps:
         if hasattr(s, "close"):
             s.close()
@@ -210,7 +212,7 @@ def run_steps(source: Any, steps: Sequence[Any], out_dir: str | os.PathLike,
         "input_records": kept_n + total_removed + report.total_skipped,
         "documents": report.documents, "kept": kept_n, "removed": total_removed,
         "edited": edited_n, "skipped": report.total_skipped, "skip_report": report.to_dict(),
-        "steps": [{"name": s.name, "removed_by_reason": removed[i], **_jsonable(s.report())}
+        "steps": [{"name": s.name, "removed_by_reason": removed[i], **step_reports[i]}
                   for i, s in enumerate(steps)],
         "files": [str(p) for p in files.paths], "outputs": out_files,
         "resumed_at_batch": done, "batch_size": options.batch_size,

@@ -79,6 +79,7 @@ class Step(Protocol):
         """What the step found (counts per reason, parameters, ...), JSON-able."""
 
     # Optional, looked up with getattr by the runner (`cooc.curate.run`):
+    # edits_text: bool, True for a step that may cut parts of kept documents (Decisions.texts);
     # setup(memory_bytes: int, scratch: Path) -> None: the step's share of the memory budget
     #   and a folder for what it spills, given before the first batch;
     # close() -> None: after the last batch (remove spills, save a filter).
