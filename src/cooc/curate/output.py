@@ -155,6 +155,7 @@ class Outputs:
         self.text_field = text_field
         self.edits = edits
         self.writers: dict[str, Any] = {}
+        self.formats = [files.format(i)[0] for i in range(len(files.paths))]
         resume = resume or {}
         for i, rel in enumerate(files.relative):
             fmt, compression = files.format(i)
@@ -189,7 +190,7 @@ class Outputs:
         records = batch.extra["record"]
         for i in range(len(batch)):
             f = int(files[i])
-            fmt = self.files.format(f)[0]
+            fmt = self.formats[f]
             key = self.keys[(f, "kept" if kept[i] else "removed")]
             rec = records[i]
             if kept[i]:
