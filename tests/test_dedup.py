@@ -202,6 +202,8 @@ def test_bloom_save_load_union(tmp_path):
     assert main(["dedup", "bloom-union", str(tmp_path / "a.bloom"), str(tmp_path / "b.bloom"),
                  "-o", str(tmp_path / "u.bloom")]) == 0
     assert (BloomFilter.load(tmp_path / "u.bloom").bits == u.bits).all()
+    assert main(["stats", str(tmp_path / "u.bloom")]) == 0
+    assert main(["verify", str(tmp_path / "u.bloom")]) == 0
 
 
 def test_damaged_bloom_filter_is_refused_in_one_line(tmp_path, capsys):
@@ -397,6 +399,8 @@ def test_cli_exact_and_errors(tmp_path, capsys):
     assert "memory" in capsys.readouterr().err
     (tmp_path / "notdir").write_text("x")
     assert main(["dedup", "exact", str(tmp_path / "in"), "-o", str(tmp_path / "notdir")]) == 2
+    assert "refusing to replace" in capsys.readouterr().err
+    assert main(["dedup", "exact", str(tmp_path / "in"), "-o", str(out), "--fresh", "-q"]) == 0
     assert main(["dedup", "bloom", str(tmp_path / "in"), "-o", str(tmp_path / "b"),
                  "--fp-rate", "0"]) == 2
-    assert len(capsys.readouterr().err.strip().splitlines()) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1

@@ -133,7 +133,13 @@ class BloomFilter:
             raise CoocError(f"{path}/{BITS_FILE} holds {bits.size} words, {bf.bits.size} expected")
         bf.bits = bits.astype(np.uint64, copy=False)
         bf.items_added = int(m.get("items_added", 0))
+        bf.path = path
         return bf
+
+    def verify(self) -> None:
+        """Loading checked the manifest and the checksums; checked again here if saved."""
+        if getattr(self, "path", None) is not None:
+            BloomFilter.load(self.path)
 
     def stats(self) -> dict[str, Any]:
         return {"m": self.m, "k": self.k, "seed": self.seed, "expected_items": self.expected_items,

@@ -37,7 +37,7 @@ from cooc.curate.output import Outputs
 from cooc.curate.records import CorpusFiles, read_batches
 from cooc.curate.step import DocumentBatch
 from cooc.errors import CoocError
-from cooc.formats.artefact import install_folder, remove_path
+from cooc.formats.artefact import check_replaceable, install_folder, remove_path
 from cooc.formats.lock import writes_target
 from cooc.formats.manifest import cooc_version, file_entry, file_sha256
 from cooc.options import RunOptions
@@ -143,6 +143,7 @@ def run_steps(source: Any, steps: Sequence[Any], out_dir: str | os.PathLike,
         raise ValueError(f"two steps share a name: {names}; each step runs once")
     t0 = time.monotonic()
     out_dir = Path(out_dir)
+    check_replaceable(out_dir, MAGIC, "cooc curation output")
     files = CorpusFiles.of(discover_files(source))
     work = out_dir.with_name(out_dir.name + ".work")
     edits = any(getattr(s, "edits_text", False) for s in steps)
