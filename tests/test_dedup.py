@@ -234,11 +234,13 @@ def test_bloom_dedup_step_against_exact_on_small_corpus(tmp_path):
 # -- the runner ------------------------------------------------------------------------------
 
 
-def write_corpus(folder: Path, texts: list[str], fmt: str, bad_every: int = 0) -> list[Path]:
-    """texts split over two files of format fmt (jsonl, jsonl.gz, parquet, txt), each record
-    with an id field; with bad_every, a malformed line every so many (not for parquet)."""
+def write_corpus(folder: Path, texts: list[str], fmt: str, bad_every: int = 0,
+                 split: int | None = None) -> list[Path]:
+    """texts split over two files (at `split`, default half) of format fmt (jsonl, jsonl.gz,
+    jsonl.zst, parquet, txt), each record with an id field; with bad_every, a malformed line
+    every so many (not for parquet)."""
     folder.mkdir(parents=True, exist_ok=True)
-    half = len(texts) // 2
+    half = len(texts) // 2 if split is None else split
     paths = []
     for part, chunk in enumerate([texts[:half], texts[half:]]):
         path = folder / f"part{part}.{fmt}"
@@ -254,7 +256,13 @@ def write_corpus(folder: Path, texts: list[str], fmt: str, bad_every: int = 0) -
                 lines.append(json.dumps({"id": id_, "text": t, "meta": {"k": [1, 2]}})
                              if fmt != "txt" else t.replace("\n", " "))
             data = "".join(line + "\n" for line in lines).encode("utf-8", "surrogateescape")
-            path.write_bytes(gzip.compress(data, mtime=0) if fmt.endswith(".gz") else data)
+            if fmt.endswith(".gz"):
+                data = gzip.compress(data, mtime=0)
+            elif fmt.endswith(".zst"):
+                import zstandard
+
+                data = zstandard.ZstdCompressor().compress(data)
+            path.write_bytes(data)
         paths.append(path)
     return paths
 
@@ -265,6 +273,10 @@ def read_output(path: Path) -> list[dict]:
     data = path.read_bytes()
     if path.suffix == ".gz":
         data = gzip.decompress(data)
+    elif path.suffix == ".zst":
+        import zstandard
+
+        data = b"".join(zstandard.ZstdDecompressor().read_to_iter(io.BytesIO(data)))
     return [json.loads(line) for line in io.BytesIO(data)]
 
 
@@ -272,16 +284,18 @@ def run_texts(out: Path) -> dict[str, list[dict]]:
     return {str(p.relative_to(out)): read_output(p) for p in sorted(out.rglob("part*"))}
 
 
-@settings(max_examples=12)
+@settings(max_examples=20)
 @given(st.lists(st.sampled_from(["same", "other", "x y", "z. w. v. u.", "q\n\nr"]),
                 min_size=2, max_size=30),
-       st.sampled_from(["jsonl", "jsonl.gz", "parquet", "txt"]), st.integers(1, 7))
-def test_runner_keeps_first_copies_and_accounts_for_every_record(texts, fmt, batch_size):
+       st.sampled_from(["jsonl", "jsonl.gz", "jsonl.zst", "parquet", "txt"]), st.integers(1, 7),
+       st.floats(0, 1))
+def test_runner_keeps_first_copies_and_accounts_for_every_record(texts, fmt, batch_size, split):
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        files = write_corpus(tmp / "in", texts, fmt, bad_every=0 if fmt == "parquet" else 4)
+        files = write_corpus(tmp / "in", texts, fmt, bad_every=0 if fmt == "parquet" else 4,
+                             split=int(split * len(texts)))
         r = run_steps(files, [ExactDedup()], tmp / "out",
                       RunOptions(batch_size=batch_size, quiet=True), checkpoint_every=2)
         check_output(tmp / "out")
@@ -377,6 +391,46 @@ def test_killed_run_resumes_to_identical_bytes(tmp_path, fmt):
         assert (tmp_path / "whole" / name).read_bytes() == (tmp_path / "cut" / name).read_bytes()
 
 
+class LongerThanMedian:
+    """A global step: removes documents longer than the median length of what it was fit on."""
+
+    name, reasons, needs_fit = "long", ("kept", "long"), True
+
+    def __init__(self):
+        self.fit_ordinals_ = []
+
+    def fit(self, batches):
+        lengths = []
+        for b in batches:
+            lengths += [len(t) for t in b.texts]
+            self.fit_ordinals_ += b.ordinals.tolist()
+        self.median_ = float(np.median(lengths))
+
+    def decide(self, batch):
+        from cooc.curate.step import Decisions
+
+        d = Decisions.keep_all(len(batch))
+        d.keep = np.array([len(t) <= self.median_ for t in batch.texts])
+        d.reason = (~d.keep).astype(np.uint8)
+        return d
+
+    def report(self):
+        return {}
+
+
+def test_global_step_is_fit_on_what_earlier_steps_keep(tmp_path):
+    texts = ["a", "bb", "a", "ccc", "bb", "dddd", "eeeee", "a"]
+    files = write_corpus(tmp_path / "in", texts, "jsonl")
+    long = LongerThanMedian()
+    r = run_steps(files, [ExactDedup(), long], tmp_path / "out", RunOptions(batch_size=3, quiet=True))
+    firsts = [i for i, d in enumerate(reference_documents(texts)) if d < 0]
+    assert long.fit_ordinals_ == firsts and long.median_ == 3.0
+    kept = [d["text"] for p in sorted((tmp_path / "out" / "kept").iterdir()) for d in read_output(p)]
+    assert kept == ["a", "bb", "ccc"]
+    assert r["steps"][1]["removed_by_reason"] == {"long": 2}
+    assert r["steps"][0]["removed_by_reason"] == {"duplicate": 3}
+
+
 def test_records_carry_the_same_documents(tmp_path):
     files = write_corpus(tmp_path, ["a", "b\n\nc", "d"] * 5, "jsonl", bad_every=3)
     docs = list(iter_documents(files))
@@ -404,3 +458,7 @@ def test_cli_exact_and_errors(tmp_path, capsys):
     assert main(["dedup", "bloom", str(tmp_path / "in"), "-o", str(tmp_path / "b"),
                  "--fp-rate", "0"]) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
+    assert main(["dedup", "bloom", str(tmp_path / "in"), "-o", str(tmp_path / "b"), "-q",
+                 "--expected-items", "10000000", "--memory", "4M"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "raise --memory" in err[0]

@@ -179,6 +179,13 @@ class BloomDedup:
     def fit(self, batches) -> None:  # noqa: ARG002
         return None
 
+    def setup(self, memory_bytes: int, scratch) -> None:  # noqa: ARG002
+        """Refuse a filter larger than the step's share of --memory (it is held whole)."""
+        if self.filter_.bits.nbytes > memory_bytes:
+            raise ValueError(f"the Bloom filter needs {self.filter_.bits.nbytes:,} bytes, more "
+                             f"than this step's share of --memory ({memory_bytes:,}: half the "
+                             "budget, split among the steps); raise --memory or --fp-rate")
+
     def _keys(self, texts: list[str]) -> list[str]:
         return [normalized(t) for t in texts] if self.normalize else texts
 

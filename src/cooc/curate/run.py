@@ -149,6 +149,10 @@ def run_steps(source: Any, steps: Sequence[Any], out_dir: str | os.PathLike,
     edits = any(getattr(s, "edits_text", False) for s in steps)
     fp = _fingerprint(files, steps, options.batch_size, checkpoint_every, text_field)
     fp["edits_text"] = edits
+    share = max(options.resolved_memory() // (2 * len(steps)), 1 << 20)
+    for i, s in enumerate(steps):  # before anything is written: a step may refuse its share
+        if hasattr(s, "setup"):
+            s.setup(share, work / "scratch" / f"{i}")
     ckpt = None
     if options.resume and (work / CHECKPOINT).is_file():
         try:
@@ -161,10 +165,6 @@ def run_steps(source: Any, steps: Sequence[Any], out_dir: str | os.PathLike,
         remove_path(work)
     work.mkdir(parents=True, exist_ok=True)
     done = ckpt["batches"] if ckpt else 0
-    share = max(options.resolved_memory() // (2 * len(steps)), 1 << 20)
-    for i, s in enumerate(steps):
-        if hasattr(s, "setup"):
-            s.setup(share, work / "scratch" / f"{i}")
 
     def batches(report: SkipReport) -> Iterator[DocumentBatch]:
         return read_batches(files, report, options.batch_size, text_field)
