@@ -78,12 +78,15 @@ def main() -> None:
             n = sum(len(b) for b in read_batches(CorpusFiles.of([src]), SkipReport(), 8192))
             dt = time.perf_counter() - t
             print(f"reading alone (JSON lines -> batches with records): {n / dt:,.0f} docs/s")
-            t = time.perf_counter()
-            r = run_steps([src], [ExactDedup()], Path(tmp) / "out",
-                          RunOptions(batch_size=8192, quiet=True), checkpoint_every=64)
-            dt = time.perf_counter() - t
-            print(f"end-to-end (read JSONL, dedup, write kept/removed): {len(texts) / dt:,.0f} "
-                  f"docs/s ({dt:.2f} s, kept {r['kept']:,}, removed {r['removed']:,})")
+            for threads in (1, 2):
+                t = time.perf_counter()
+                r = run_steps([src], [ExactDedup()], Path(tmp) / f"out{threads}",
+                              RunOptions(batch_size=8192, quiet=True, num_proc=threads),
+                              checkpoint_every=64)
+                dt = time.perf_counter() - t
+                print(f"end-to-end, {threads} thread(s) (read JSONL, dedup, write kept/removed): "
+                      f"{len(texts) / dt:,.0f} docs/s ({dt:.2f} s, kept {r['kept']:,}, "
+                      f"removed {r['removed']:,})")
 
 
 if __name__ == "__main__":

@@ -322,22 +322,24 @@ def test_runner_keeps_first_copies_and_accounts_for_every_record(texts, fmt, bat
             assert (tmp / "out" / "kept" / "part0.jsonl").is_file()
 
 
-def test_same_output_for_any_batch_size_and_memory(tmp_path, monkeypatch):
+def test_same_output_for_any_batch_size_memory_and_threads(tmp_path, monkeypatch):
     rng = np.random.default_rng(5)
     texts = [f"t{rng.integers(0, 60)}.\n\nP{rng.integers(0, 5)}. S{rng.integers(0, 3)}."
              for _ in range(400)]
     files = write_corpus(tmp_path / "in", texts, "jsonl.gz", bad_every=9)
     monkeypatch.setattr(seen_module, "MIN_CAPACITY", 8)
     outputs = []
-    for i, (batch, memory) in enumerate([(1024, 64 << 20), (3, 1 << 20), (17, 2 << 20)]):
+    runs = [(1024, 64 << 20, 1), (3, 1 << 20, 2), (17, 2 << 20, 2), (5, 8 << 20, 1)]
+    for i, (batch, memory, threads) in enumerate(runs):
         step = ExactDedup("paragraph", memory_bytes=384 if batch == 3 else 0)
         r = run_steps(files, [step, ExactDedup()], tmp_path / f"out{i}",
-                      RunOptions(batch_size=batch, memory_bytes=memory, quiet=True))
+                      RunOptions(batch_size=batch, memory_bytes=memory, num_proc=threads,
+                                 quiet=True))
         assert r["kept"] + r["removed"] + r["skipped"] == r["input_records"]
         outputs.append(run_texts(tmp_path / f"out{i}"))
         if batch == 3:
             assert r["steps"][0]["spilled_runs"] > 0
-    assert outputs[0] == outputs[1] == outputs[2]
+    assert outputs[0] == outputs[1] == outputs[2] == outputs[3]
     kept = [d for k, v in outputs[0].items() if k.startswith("kept") for d in v]
     assert any("cooc_removed_spans" in d for d in kept)
 
@@ -462,3 +464,43 @@ def test_cli_exact_and_errors(tmp_path, capsys):
                  "--expected-items", "10000000", "--memory", "4M"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "raise --memory" in err[0]
+
+
+KILLER = """
+import os, signal, sys
+import numpy as np
+from cooc.curate.exact import ExactDedup
+from cooc.curate.run import run_steps
+from cooc.options import RunOptions
+
+class KillAfter(ExactDedup):
+    def decide(self, batch):
+        if int(batch.ordinals[0]) >= int(sys.argv[3]):
+            os.kill(os.getpid(), signal.SIGKILL)
+        return super().decide(batch)
+
+run_steps(sys.argv[1].split(","), [KillAfter("span")], sys.argv[2],
+          RunOptions(batch_size=5, quiet=True, num_proc=2), checkpoint_every=2)
+"""
+
+
+def test_sigkilled_run_resumes_to_identical_bytes(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    texts = [f"S{i % 7}. T{i % 3}. U{i % 11}. V. W{i % 2}." for i in range(120)]
+    files = write_corpus(tmp_path / "in", texts, "jsonl.zst")
+    src = ",".join(map(str, files))
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src")}
+    proc = subprocess.run([sys.executable, "-c", KILLER, src, str(tmp_path / "cut"), "63"],
+                          env=env, capture_output=True)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    assert (tmp_path / "cut.work" / "checkpoint.json").is_file()
+    opts = RunOptions(batch_size=5, quiet=True, num_proc=2)
+    resumed = run_steps(files, [ExactDedup("span")], tmp_path / "cut", opts, checkpoint_every=2)
+    assert resumed["resumed_at_batch"] == 12
+    run_steps(files, [ExactDedup("span")], tmp_path / "whole", opts, checkpoint_every=2)
+    for p in (tmp_path / "whole").rglob("part*"):
+        assert p.read_bytes() == (tmp_path / "cut" / p.relative_to(tmp_path / "whole")).read_bytes()

@@ -24,7 +24,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="hash seed (default: 0)")
     p.add_argument("--checkpoint-every", type=int, default=16, metavar="N",
                    help="batches between checkpoints of a resumable run (default: 16)")
-    add_run_arguments(p, memory=True, threads=False, batch_size=True, quiet=True, fresh=True)
+    add_run_arguments(p, memory=True, threads=True, batch_size=True, quiet=True, fresh=True)
 
 
 def register_exact(sub) -> None:

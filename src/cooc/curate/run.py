@@ -15,6 +15,10 @@ written are decided again, not written, so every step rebuilds its state exactly
 was (decisions depend only on the documents before, in order), and the output is byte for
 byte that of an uninterrupted run. At the end the output folder is installed at `out` in
 one atomic swap (`cooc.formats.artefact.install_folder`).
+
+Threads: with `num_proc` >= 2 the corpus is read and parsed on a second thread while the
+steps decide and the writers write (`cooc.runtime.prefetch`); decisions themselves are
+sequential (first seen in corpus order), so the output is the same for any thread count.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from cooc.formats.artefact import check_replaceable, install_folder, remove_path
 from cooc.formats.lock import writes_target
 from cooc.formats.manifest import cooc_version, file_entry, file_sha256
 from cooc.options import RunOptions
+from cooc.runtime.prefetch import prefetch
 from cooc.runtime.progress import Progress
 
 MAGIC = "COOC-CURATED"
@@ -185,7 +190,10 @@ def run_steps(source: Any, steps: Sequence[Any], out_dir: str | os.PathLike,
     removed = [dict.fromkeys(s.reasons[1:], 0) for s in steps]
     kept_n = edited_n = 0
     progress = Progress("curate", unit="doc", quiet=options.quiet)
-    for b, batch in enumerate(batches(report)):
+    source_batches = batches(report)
+    if options.resolved_num_proc() >= 2:  # read and parse on a thread, one batch or two ahead
+        source_batches = prefetch(source_batches, depth=2)
+    for b, batch in enumerate(source_batches):
         r = apply_steps(steps, batch)
         kept_n += int(r.kept.sum())
         edited_n += sum(1 for s in r.spans if s)
