@@ -77,6 +77,12 @@ def reference_units(texts, granularity):
     return out
 
 
+def test_references_on_known_answers():
+    assert reference_documents(["a", "b", "a", "a", "b"]) == [-1, -1, 0, 0, 1]
+    assert reference_units(["p\n\nq", "q\n\nr", "p\n\nq"], "paragraph") == [
+        (True, None), (True, "r"), (False, None)]
+
+
 # -- kernels and steps -----------------------------------------------------------------------
 
 
