@@ -60,6 +60,7 @@ def test_every_reader_answers_stats_and_verify(made, kind):
 
 def test_the_magic_table_is_the_formats():
     from cooc.cooccur import format as index_format
+    from cooc.curate import bloom
     from cooc.embed import format as vectors_format
     from cooc.embed import pairs_format
     from cooc.lm import trie
@@ -68,7 +69,7 @@ def test_the_magic_table_is_the_formats():
 
     assert MAGICS == {index_format.MAGIC: "index", store_format.MAGIC: "store",
                       writer.MAGIC: "ngrams", trie.MAGIC: "lm", vectors_format.MAGIC: "vectors",
-                      pairs_format.MAGIC: "pairs"}
+                      pairs_format.MAGIC: "pairs", bloom.MAGIC: "bloom"}
 
 
 def test_index_stats_live_on_the_index(made):

@@ -44,10 +44,10 @@ def _print_json(obj) -> None:
 # what a path holds, by the magic of its manifest.json, spelled out: telling the kinds apart must
 # not import every format (tested against the formats' MAGIC constants)
 MAGICS = {"COOC-INDEX": "index", "COOC-TOKENS": "store", "COOC-NGRAMS": "ngrams", "COOC-LM": "lm",
-          "COOC-VECTORS": "vectors", "COOC-PAIRS": "pairs"}
+          "COOC-VECTORS": "vectors", "COOC-PAIRS": "pairs", "COOC-BLOOM": "bloom"}
 KIND_NAMES = {"index": "co-occurrence index", "store": "token store", "ngrams": "n-gram index",
               "lm": "LM trie", "arpa": "ARPA file", "positions": "positions folder",
-              "vectors": "vectors", "pairs": "skip-gram pairs"}
+              "vectors": "vectors", "pairs": "skip-gram pairs", "bloom": "Bloom filter"}
 
 
 def artefact_kind(path: str) -> str:
@@ -91,6 +91,10 @@ def open_artefact(path: str, kind: str, checksums: bool = True):
         from cooc.embed.pairs import open_pairs
 
         return open_pairs(path, checksums)
+    if kind == "bloom":
+        from cooc.curate.bloom import BloomFilter
+
+        return BloomFilter.load(path)
     if kind == "arpa":
         from cooc.lm.arpa import read_arpa
         from cooc.lm.scorer import LanguageModel
@@ -133,6 +137,11 @@ def cmd_stats(args) -> int:
         print(f"window           {c.get('window')}   ({'dynamic' if c.get('dynamic_window') else 'fixed'}"
               f", sample {c.get('sample')}, seed {c.get('seed')})")
         print(f"bytes            {s['bytes']:,}")
+    elif kind == "bloom":
+        print(f"Bloom filter     {args.index}")
+        print(f"bits m           {s['m']:,}   (k = {s['k']}, seed {s['seed']}, {s['bytes']:,} bytes)")
+        print(f"sized for        n = {s['expected_items']:,} at p = {s['fp_rate']:g}")
+        print(f"items added      {s['items_added']:,}   (fill {s['fill_ratio']:.3f})")
     else:
         from cooc.cli.lm import print_lm_stats
 
@@ -298,6 +307,8 @@ def _checked(kind: str, art) -> str:
     if kind == "vectors":
         return (f"sha256 of {len(art.manifest['files'])} files, {len(art):,} x {art.dim} "
                 "vectors finite, token ids unique")
+    if kind == "bloom":
+        return f"manifest, sha256 of the bit array ({art.bits.nbytes:,} bytes), m and k"
     counts = art.model.counts
     return (f"parsed {sum(counts):,} n-grams of orders 1..{len(counts)}; vocabulary, "
             "probabilities, backoffs and hash tables consistent")

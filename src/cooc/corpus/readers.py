@@ -60,6 +60,7 @@ class Document:
     text: str
     source: str
     line: int
+    record: Any = None  # only from `iter_records`: the raw JSON line (bytes) or Parquet row (dict)
 
 
 def format_of(path: str | os.PathLike[str]) -> tuple[str, str] | None:
@@ -85,6 +86,23 @@ def iter_documents(
     if not isinstance(text_field, str) or not text_field:
         raise ValueError(f"text_field must be a non-empty string, got {text_field!r}")
     return _iter_documents(paths, text_field, report if report is not None else SkipReport())
+
+
+def iter_records(
+    files: Sequence[str | os.PathLike[str]],
+    text_field: str = "text",
+    report: SkipReport | None = None,
+) -> Iterator[Document]:
+    """`iter_documents`, each document also carrying its whole record in ``record``, so that
+    a curation step can write it back with every original field: the raw line (bytes,
+    without the byte-order mark) of a JSON-lines file, the row (a dict of every column) of a
+    Parquet file, None for a ``.txt`` line (the text is the record). The same documents,
+    skips and counts as `iter_documents`; a document is held twice (record and text)."""
+    paths = _check_files(files)
+    if not isinstance(text_field, str) or not text_field:
+        raise ValueError(f"text_field must be a non-empty string, got {text_field!r}")
+    return _iter_documents(paths, text_field, report if report is not None else SkipReport(),
+                           keep_records=True)
 
 
 def iter_batches(
@@ -141,15 +159,16 @@ def _check_files(files: Any) -> list[Path]:
     return paths
 
 
-def _iter_documents(paths: list[Path], text_field: str, report: SkipReport) -> Iterator[Document]:
+def _iter_documents(paths: list[Path], text_field: str, report: SkipReport,
+                    keep_records: bool = False) -> Iterator[Document]:
     for path in paths:
         fmt, compression = format_of(path)  # type: ignore[misc]  # checked in _check_files
         if fmt == "parquet":
-            yield from _parquet_documents(path, text_field, report)
+            yield from _parquet_documents(path, text_field, report, keep_records)
         elif fmt == "txt":
             yield from _txt_documents(path, compression, report)
         else:
-            yield from _jsonl_documents(path, compression, text_field, report)
+            yield from _jsonl_documents(path, compression, text_field, report, keep_records)
 
 
 # --- line-based formats -------------------------------------------------------------------
@@ -165,7 +184,8 @@ def _iter_documents(paths: list[Path], text_field: str, report: SkipReport) -> I
 
 
 def _jsonl_documents(
-    path: Path, compression: str, text_field: str, report: SkipReport
+    path: Path, compression: str, text_field: str, report: SkipReport,
+    keep_records: bool = False,
 ) -> Iterator[Document]:
     src = str(path)
     fast_loads = _fast_loads()
@@ -175,6 +195,7 @@ def _jsonl_documents(
             raw = raw[3:]
         if not raw or raw.isspace():
             continue
+        record = raw if keep_records else None
         obj = _MISSING
         if fast_loads is not None:
             try:
@@ -228,7 +249,8 @@ def _jsonl_documents(
             continue
         report.documents += 1
         raw = obj = None  # a document of 100 MB is held once, as its text, while it is read on
-        yield Document(text, src, lineno)
+        yield Document(text, src, lineno, record)
+        record = None
 
 
 def _txt_documents(path: Path, compression: str, report: SkipReport) -> Iterator[Document]:
@@ -348,7 +370,8 @@ class _ZstdRaw(io.RawIOBase):
 # --- parquet ------------------------------------------------------------------------------
 
 
-def _parquet_documents(path: Path, text_field: str, report: SkipReport) -> Iterator[Document]:
+def _parquet_documents(path: Path, text_field: str, report: SkipReport,
+                       keep_records: bool = False) -> Iterator[Document]:
     import pyarrow as pa  # lazy: keeps `import cooc` cheap
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
@@ -391,10 +414,12 @@ def _parquet_documents(path: Path, text_field: str, report: SkipReport) -> Itera
             batches = (
                 batch
                 for group in range(pf.num_row_groups)
-                for batch in pf.iter_batches(_PARQUET_BATCH, [group], [text_field])
+                for batch in pf.iter_batches(_PARQUET_BATCH, [group],
+                                             None if keep_records else [text_field])
             )
             for batch in batches:
-                col = batch.column(0)
+                rows = batch.to_pylist() if keep_records else None
+                col = batch.column(text_field)
                 if pa.types.is_dictionary(col.type):
                     col = col.dictionary_decode()
                 report.bytes_read += pc.sum(pc.binary_length(col)).as_py() or 0
@@ -411,7 +436,7 @@ def _parquet_documents(path: Path, text_field: str, report: SkipReport) -> Itera
                         )
                     else:
                         report.documents += 1
-                        yield Document(value, src, row)
+                        yield Document(value, src, row, rows[i] if rows is not None else None)
         except (pa.ArrowException, OSError, ValueError) as e:
             report.skip("bad_parquet", f"{src}:{row + 1}", f"{e} (after {row} rows)")
 

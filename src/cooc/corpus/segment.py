@@ -80,3 +80,58 @@ def split_documents(docs: list[Document], granularity: str) -> list[Document]:
     if granularity == "document":
         return docs
     return [Document(u, d.source, d.line) for d in docs for u in split_text(d.text, granularity)]
+
+
+def unit_spans(text: str, granularity: str) -> list[tuple[int, int]]:
+    """(start, end) character offsets in `text` of its units at `granularity` ("paragraph"
+    or "sentence"), by the rules of `split_text`: text[s:e] is the unit (for sentences, with
+    line breaks inside a paragraph left as they are instead of made spaces). Curation cuts
+    units out of a document by these offsets."""
+    if granularity not in ("paragraph", "sentence"):
+        raise ValueError(f"granularity must be 'paragraph' or 'sentence', got {granularity!r}")
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for m in [*_BLANK_LINE.finditer(text), None]:
+        end = len(text) if m is None else m.start()
+        s, e = _stripped(text, start, end)
+        if s < e:
+            if granularity == "paragraph":
+                spans.append((s, e))
+            else:
+                spans.extend(_sentence_spans(text, s, e))
+        if m is not None:
+            start = m.end()
+    return spans
+
+
+def _stripped(text: str, s: int, e: int) -> tuple[int, int]:
+    while s < e and text[s].isspace():
+        s += 1
+    while e > s and text[e - 1].isspace():
+        e -= 1
+    return s, e
+
+
+def _sentence_spans(text: str, s: int, e: int) -> list[tuple[int, int]]:
+    para = text[s:e].replace("\n", " ")  # as split_text: same length, so offsets carry over
+    out = []
+    start = 0
+    ends = _sentence_ends(para)
+    for end in [*ends, len(para)]:
+        a, b = _stripped(para, start, end)
+        if a < b:
+            out.append((s + a, s + b))
+        start = end
+    return out
+
+
+def _sentence_ends(text: str) -> list[int]:
+    ends = {m.end() for m in _CJK_END.finditer(text)}
+    for m in _LATIN_END.finditer(text):
+        if m.group().startswith(".") and len(m.group().rstrip(_CLOSERS)) == 1:
+            word = text[: m.start()].rsplit(None, 1)[-1] if text[: m.start()].strip() else ""
+            w = word.lower().lstrip("(\"'")
+            if w in _ABBREVIATIONS or (len(w) == 1 and w.isalpha()) or "." in w:
+                continue
+        ends.add(m.end())
+    return sorted(ends)

@@ -50,6 +50,11 @@ class Decisions:
     duplicate_of: np.ndarray  # int64 [n]
     cluster: np.ndarray  # int64 [n]
     score: np.ndarray  # float64 [n]
+    # Steps that cut parts out of kept documents (paragraph and span dedup) give their new
+    # texts here ({batch index: text}) and what they cut ({batch index: [[start, end], ...]},
+    # character offsets in the text the step was given); later steps see the new text.
+    texts: dict[int, str] | None = None
+    removed_spans: dict[int, list[list[int]]] | None = None
 
     @classmethod
     def keep_all(cls, n: int) -> Decisions:
@@ -72,3 +77,9 @@ class Step(Protocol):
 
     def report(self) -> dict[str, Any]:
         """What the step found (counts per reason, parameters, ...), JSON-able."""
+
+    # Optional, looked up with getattr by the runner (`cooc.curate.run`):
+    # edits_text: bool, True for a step that may cut parts of kept documents (Decisions.texts);
+    # setup(memory_bytes: int, scratch: Path) -> None: the step's share of the memory budget
+    #   and a folder for what it spills, given before the first batch;
+    # close() -> None: after the last batch (remove spills, save a filter).

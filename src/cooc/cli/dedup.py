@@ -1,0 +1,135 @@
+"""`cooc dedup exact|bloom|bloom-union`: remove duplicate documents, paragraphs or spans.
+
+Each method is one subcommand registered by a `register_<method>` function below; a new
+method (minhash) adds its own function and one line in `METHODS`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from cooc.cli.options import add_run_arguments, run_options_from_args
+from cooc.errors import CoocError
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("data", nargs="+", metavar="SOURCE", help="corpus files, folders or globs")
+    p.add_argument("--out-dir", "-o", required=True,
+                   help="folder to write: kept/, removed/ (the input's formats), report.json")
+    p.add_argument("--text-field", default="text",
+                   help="JSON/Parquet field holding the text (default: text)")
+    p.add_argument("--normalize", action="store_true",
+                   help="compare texts lowercased with whitespace runs made one space")
+    p.add_argument("--seed", type=int, default=0, help="hash seed (default: 0)")
+    p.add_argument("--checkpoint-every", type=int, default=16, metavar="N",
+                   help="batches between checkpoints of a resumable run (default: 16)")
+    add_run_arguments(p, memory=True, threads=True, batch_size=True, quiet=True, fresh=True)
+
+
+def register_exact(sub) -> None:
+    p = sub.add_parser("exact", help="exact duplicates: documents, paragraphs or C4 spans",
+                       description="Keep the first copy (corpus order) of every document, "
+                       "paragraph or three-sentence span (xxh3_128 hashes); cut paragraphs and "
+                       "spans seen before from the documents holding them.")
+    _common(p)
+    p.add_argument("--granularity", choices=("document", "paragraph", "span"), default="document",
+                   help="what is compared (default: document)")
+    p.set_defaults(func=run_exact)
+
+
+def register_bloom(sub) -> None:
+    p = sub.add_parser("bloom", help="probable duplicates with a Bloom filter (fixed memory)",
+                       description="Remove documents (or cut paragraphs) a Bloom filter has "
+                       "seen, at a chosen false-positive rate; the filter can be saved, "
+                       "reloaded and OR-ed with filters of other shards.")
+    _common(p)
+    p.add_argument("--granularity", choices=("document", "paragraph"), default="document",
+                   help="what is compared (default: document)")
+    p.add_argument("--expected-items", type=int, default=1_000_000, metavar="N",
+                   help="items (documents or paragraphs) the filter is sized for (default: 1M)")
+    p.add_argument("--fp-rate", type=float, default=1e-3, metavar="P",
+                   help="target false-positive rate at N items (default: 0.001)")
+    p.add_argument("--load-filter", metavar="PATH", help="start from this saved filter")
+    p.add_argument("--save-filter", metavar="PATH", help="save the final filter here")
+    p.set_defaults(func=run_bloom)
+
+
+def register_bloom_union(sub) -> None:
+    p = sub.add_parser("bloom-union", help="OR Bloom filters of shards into one",
+                       description="The filter of the union of the filters' items; all need "
+                       "the same m, k and seed.")
+    p.add_argument("filters", nargs="+", metavar="FILTER")
+    p.add_argument("--out-file", "-o", required=True, help="filter folder to write")
+    p.set_defaults(func=run_bloom_union)
+
+
+METHODS = (register_exact, register_bloom, register_bloom_union)
+
+
+def register(sub) -> None:
+    p = sub.add_parser("dedup", help="deduplicate a corpus: exact, bloom",
+                       description="Deduplicate a corpus; kept and removed documents are "
+                       "written in the input's format with the reasons.")
+    methods = p.add_subparsers(dest="method", metavar="METHOD", required=True)
+    for fn in METHODS:
+        fn(methods)
+
+
+def _run(args: argparse.Namespace, step) -> int:
+    from cooc.curate.run import run_steps
+
+    options = run_options_from_args(args)
+    try:
+        r = run_steps(args.data, [step], args.out_dir, options, text_field=args.text_field,
+                      checkpoint_every=args.checkpoint_every)
+    except ValueError as e:
+        raise CoocError(str(e)) from None
+    if not args.quiet:
+        s = r["steps"][0]
+        by = ", ".join(f"{k} {v:,}" for k, v in s["removed_by_reason"].items())
+        resumed = f", resumed at batch {r['resumed_at_batch']}" if r["resumed_at_batch"] else ""
+        print(f"cooc: {r['input_records']:,} records: {r['kept']:,} kept ({r['edited']:,} "
+              f"edited), {r['removed']:,} removed ({by}), {r['skipped']:,} skipped -> "
+              f"{args.out_dir} in {r['seconds']:.2f} s{resumed}", file=sys.stderr)
+        for reason, n in r["skip_report"]["skipped"].items():
+            print(f"cooc: skipped {reason}: {n}", file=sys.stderr)
+    return 0
+
+
+def run_exact(args: argparse.Namespace) -> int:
+    from cooc.curate.exact import ExactDedup
+
+    try:
+        step = ExactDedup(args.granularity, args.normalize, args.seed)
+    except ValueError as e:
+        raise CoocError(str(e)) from None
+    return _run(args, step)
+
+
+def run_bloom(args: argparse.Namespace) -> int:
+    from cooc.curate.bloom import BloomDedup
+
+    try:
+        step = BloomDedup(args.expected_items, args.fp_rate, args.seed, args.granularity,
+                          args.normalize, args.load_filter, args.save_filter)
+    except ValueError as e:
+        raise CoocError(str(e)) from None
+    f = step.filter_
+    if not args.quiet:
+        print(f"cooc: Bloom filter m = {f.m:,} bits ({f.bits.nbytes / 2**20:.1f} MiB), k = {f.k} "
+              f"(n = {f.expected_items:,}, p = {f.fp_rate:g}, seed {f.seed})", file=sys.stderr)
+    return _run(args, step)
+
+
+def run_bloom_union(args: argparse.Namespace) -> int:
+    from cooc.curate.bloom import BloomFilter
+
+    filters = [BloomFilter.load(p) for p in args.filters]
+    out = filters[0]
+    for f in filters[1:]:
+        out = out.union(f)
+    out.save(args.out_file)
+    print(f"cooc: {len(filters)} filters -> {args.out_file} (m = {out.m:,}, k = {out.k}, "
+          f"fill {out.fill_ratio():.3f})", file=sys.stderr)
+    return 0

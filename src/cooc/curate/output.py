@@ -1,0 +1,237 @@
+"""Kept and removed documents written in their input's format, with their original fields.
+
+Layout of a run's output folder (installed whole, atomically, by `cooc.curate.run`):
+
+    manifest.json            magic COOC-CURATED, sha256 of every file
+    report.json              counts per step and reason, skipped records, parameters, timings
+    kept/<input path>        the documents kept (texts after any cuts)
+    removed/<input path>     the documents removed, as they were read
+
+`<input path>` is the input's path relative to the inputs' common folder. Formats:
+
+- JSON lines (.jsonl, .json, + .gz / .zst): the same compression. A kept, unedited document
+  is its input line byte for byte; any other record is re-serialized (stdlib json, compact,
+  non-ASCII as is) with every original field, in order, then the added ones.
+- Parquet: the input's columns (schema read from the input file) plus the added ones.
+- .txt (+ .gz / .zst): written as JSON lines (`a.txt` -> `a.jsonl`, same compression)
+  holding {"text": ...} and the added fields, since a line of text has no room for them.
+
+Added fields: on removed documents `cooc_step` (the step that removed it), `cooc_reason`,
+`cooc_duplicate_of` (the ordinal of the kept copy: the 0-based position of a document among
+the corpus's valid documents, in input order; null when not known) and `cooc_cluster`
+(null: none); on kept documents a step cut parts from, `cooc_removed_spans`
+({step name: [[start, end], ...]}, character offsets in the text that step was given).
+In Parquet, `cooc_removed_spans` is that object as a JSON string (a kept-file column only
+when some step can cut).
+
+Compressed files are written as one gzip member / zstd frame per checkpoint, so a resumed
+run truncates each file at its last checkpoint and appends; readers see one stream.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from cooc.curate.records import CorpusFiles
+
+ADDED = ("cooc_step", "cooc_reason", "cooc_duplicate_of", "cooc_cluster")
+SPANS_FIELD = "cooc_removed_spans"
+_TXT_ENDINGS = {".txt": ".jsonl", ".txt.gz": ".jsonl.gz", ".txt.zst": ".jsonl.zst"}
+
+
+def output_name(relative: str) -> str:
+    """The output file name of an input (relative path): .txt inputs become .jsonl."""
+    low = relative.lower()
+    for ending in sorted(_TXT_ENDINGS, key=len, reverse=True):
+        if low.endswith(ending):
+            return relative[: len(relative) - len(ending)] + _TXT_ENDINGS[ending]
+    return relative
+
+
+class LineWriter:
+    """A JSON-lines output file, plain or compressed, that can stop at a checkpoint and be
+    reopened there (`offset`: truncate to it and append)."""
+
+    def __init__(self, path: Path, compression: str, offset: int | None = None):
+        self.path = path
+        self.compression = compression
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if offset is None:
+            self.raw = open(path, "wb", buffering=1 << 20)
+        else:
+            self.raw = open(path, "r+b", buffering=1 << 20)
+            self.raw.truncate(offset)
+            self.raw.seek(offset)
+        self.z: Any = None
+
+    def write(self, data: bytes) -> None:
+        if not data:
+            return
+        if not self.compression:
+            self.raw.write(data)
+            return
+        if self.z is None:
+            if self.compression == "gzip":  # no name, mtime 0: the same bytes on every run
+                self.z = gzip.GzipFile(filename="", mode="wb", fileobj=self.raw, mtime=0)
+            else:
+                import zstandard
+
+                self.z = zstandard.ZstdCompressor(level=3).stream_writer(self.raw, closefd=False)
+        self.z.write(data)
+
+    def checkpoint(self) -> int:
+        """End the current member/frame, flush and fsync; the file's length."""
+        if self.z is not None:
+            self.z.close()
+            self.z = None
+        self.raw.flush()
+        os.fsync(self.raw.fileno())
+        return self.raw.tell()
+
+    def close(self) -> None:
+        self.checkpoint()
+        self.raw.close()
+
+
+class ParquetWriter:
+    """A Parquet output written as one part file per checkpoint, joined into one file (row
+    groups in order) by `close`."""
+
+    def __init__(self, path: Path, parts: Path, schema: Any, done_parts: int | None = None):
+        self.path = path
+        self.parts = parts
+        self.schema = schema
+        self.rows: list[dict] = []
+        if done_parts is None:
+            shutil.rmtree(parts, ignore_errors=True)
+            done_parts = 0
+        parts.mkdir(parents=True, exist_ok=True)
+        for p in parts.glob("*.parquet"):
+            if int(p.stem) >= done_parts:
+                p.unlink()
+        self.n_parts = done_parts
+
+    def write_rows(self, rows: list[dict]) -> None:
+        self.rows.extend(rows)
+
+    def checkpoint(self) -> int:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        if self.rows:
+            table = pa.Table.from_pylist(self.rows, schema=self.schema)
+            tmp = self.parts / f"{self.n_parts:06d}.tmp"
+            pq.write_table(table, tmp)
+            os.replace(tmp, self.parts / f"{self.n_parts:06d}.parquet")
+            self.n_parts += 1
+            self.rows = []
+        return self.n_parts
+
+    def close(self) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        self.checkpoint()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with pq.ParquetWriter(self.path, self.schema) as w:
+            for i in range(self.n_parts):
+                w.write_table(pq.read_table(self.parts / f"{i:06d}.parquet", schema=self.schema))
+            if not self.n_parts:
+                w.write_table(pa.Table.from_pylist([], schema=self.schema))
+        shutil.rmtree(self.parts, ignore_errors=True)
+
+
+class Outputs:
+    """Every kept and removed output file of a run (see the module)."""
+
+    def __init__(self, files: CorpusFiles, out: Path, parts: Path, text_field: str,
+                 edits: bool, resume: dict[str, int] | None = None):
+        self.files = files
+        self.text_field = text_field
+        self.edits = edits
+        self.writers: dict[str, Any] = {}
+        self.formats = [files.format(i)[0] for i in range(len(files.paths))]
+        resume = resume or {}
+        for i, rel in enumerate(files.relative):
+            fmt, compression = files.format(i)
+            for kind in ("kept", "removed"):
+                key = f"{kind}/{output_name(rel)}"
+                if fmt == "parquet":
+                    self.writers[key] = ParquetWriter(out / key, parts / (key + ".parts"),
+                                                      self._schema(i, kind), resume.get(key))
+                else:
+                    self.writers[key] = LineWriter(out / key, compression, resume.get(key))
+        self.keys = {(i, kind): f"{kind}/{output_name(rel)}"
+                     for i, rel in enumerate(files.relative) for kind in ("kept", "removed")}
+
+    def _schema(self, i: int, kind: str) -> Any:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        schema = pq.read_schema(self.files.paths[i])
+        if kind == "removed":
+            for name, typ in zip(ADDED, (pa.string(), pa.string(), pa.int64(), pa.int64()),
+                                 strict=True):
+                schema = schema.append(pa.field(name, typ))
+        elif self.edits:
+            schema = schema.append(pa.field(SPANS_FIELD, pa.string()))
+        return schema
+
+    def write(self, batch, kept, texts, added, spans) -> None:
+        """Write one batch: kept[i] bool; texts[i] the final text; added[i] the removed
+        document's (step, reason, duplicate_of, cluster); spans[i] {step: ranges} or None."""
+        out: dict[str, list] = {}
+        files = batch.extra["file"]
+        records = batch.extra["record"]
+        for i in range(len(batch)):
+            f = int(files[i])
+            fmt = self.formats[f]
+            key = self.keys[(f, "kept" if kept[i] else "removed")]
+            rec = records[i]
+            if kept[i]:
+                fields = {SPANS_FIELD: spans[i]} if spans[i] else None
+                text = texts[i] if spans[i] else None
+            else:
+                s, r, dup, cl = added[i]
+                fields = {"cooc_step": s, "cooc_reason": r,
+                          "cooc_duplicate_of": dup if dup >= 0 else None,
+                          "cooc_cluster": cl if cl >= 0 else None}
+                text = None
+            if fmt == "parquet":
+                row = dict(rec)
+                if text is not None:
+                    row[self.text_field] = text
+                if fields:
+                    if SPANS_FIELD in fields:
+                        fields = {SPANS_FIELD: json.dumps(fields[SPANS_FIELD])}
+                    row.update(fields)
+                out.setdefault(key, []).append(row)
+                continue
+            if fmt == "jsonl" and fields is None:
+                line = rec if rec.endswith(b"\n") else rec + b"\n"
+            else:
+                obj = json.loads(rec) if fmt == "jsonl" else {"text": batch.texts[i]}
+                if text is not None:
+                    obj[self.text_field if fmt == "jsonl" else "text"] = text
+                obj.update(fields or {})
+                line = (json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+            out.setdefault(key, []).append(line)
+        for key, items in out.items():
+            w = self.writers[key]
+            if isinstance(w, ParquetWriter):
+                w.write_rows(items)
+            else:
+                w.write(b"".join(items))
+
+    def checkpoint(self) -> dict[str, int]:
+        return {key: w.checkpoint() for key, w in self.writers.items()}
+
+    def close(self) -> list[str]:
+        for w in self.writers.values():
+            w.close()
+        return sorted(self.writers)
