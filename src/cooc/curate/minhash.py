@@ -12,7 +12,8 @@ What it does, in the three stages a cluster run would split it into:
   partitions that do (documents with equal keys land in the same partition).
 - reduce: documents with an equal key in some band are candidates; a candidate pair is
   joined only if the exact Jaccard similarity of their shingle sets (read from the
-  memory-mapped scratch file) is >= threshold, so no false positive survives, and the
+  scratch file with pread, never memory-mapped: a map's read faults count whole large
+  folios of the page cache in the RSS) is >= threshold, so no false positive survives, and the
   clusters are the connected components of the joined pairs (union-find). A cluster's id
   is its smallest ordinal; one document per cluster is kept: the first, the longest or the
   one with the highest score column (ties: the first).
@@ -33,7 +34,7 @@ weights favour recall (0.01 : 0.99) where datasketch weighs them equally.
 from __future__ import annotations
 
 import math
-import mmap
+import os
 import shutil
 import time
 from collections.abc import Iterable, Sequence
@@ -54,6 +55,18 @@ MAX_PERMUTATIONS = 1024
 _GRID = 4001  # points of the trapezoid integration of the S-curve's error areas
 _SORT_BYTES = 24  # a band's key, position and order index while it is sorted
 _MAX_PARTITIONS = 256  # files a band is split into in one pass
+
+
+def candidate_entries(keys: np.ndarray, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The entries of sorted keys whose key appears twice or more (and is not the empty
+    documents' key): the only ones a bucket check reads."""
+    inb = np.zeros(keys.shape[0], bool)
+    if keys.shape[0] > 1:
+        eq = keys[1:] == keys[:-1]
+        inb[1:] |= eq
+        inb[:-1] |= eq
+    inb &= keys != km.EMPTY_KEY
+    return keys[inb], docs[inb]
 
 
 def candidate_probability(s: float | np.ndarray, bands: int, rows: int) -> float | np.ndarray:
@@ -198,13 +211,10 @@ class MinHashDedup:
             bounds = np.zeros(n + 1, np.int64)
             np.cumsum([len(p) for p in parts], out=bounds[1:])
             buf = np.frombuffer(b"".join(parts), np.uint8)
-            counts = np.empty(n, np.int64)
-            km.count_words(buf, bounds, counts)
-            offsets = np.zeros(n + 1, np.int64)
-            np.cumsum(counts, out=offsets[1:])
-            words = np.empty(int(offsets[-1]), np.uint64)
-            km.hash_words(buf, bounds, words)
-            return words, offsets
+            offsets = np.empty(n + 1, np.int64)
+            words = np.empty(buf.shape[0] // 2 + 1, np.uint64)
+            used = km.hash_words(buf, bounds, words, offsets)
+            return words[:used], offsets
         if self._tok is None:
             from cooc.tokenizers import load_tokenizer
 
@@ -221,9 +231,9 @@ class MinHashDedup:
         km.mix_ids(flat, words)
         return words, offsets
 
-    def sketch(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(shingles, offsets, keys) of a list of texts: document d's sorted unique shingle
-        hashes are shingles[offsets[d]:offsets[d + 1]], keys[j, d] its band j's key."""
+    def shingle_sets(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(shingles, offsets): document d's sorted unique shingle hashes are
+        shingles[offsets[d]:offsets[d + 1]]."""
         words, woff = self._word_hashes(texts)
         n = len(texts)
         counts = np.empty(n, np.int64)
@@ -231,7 +241,13 @@ class MinHashDedup:
         shingles = np.empty(int(counts.sum()), np.uint64)
         offsets = np.empty(n + 1, np.int64)
         used = km.shingle_sets(words, woff, self.ngram, self._shingle_seed, shingles, offsets)
-        shingles = shingles[:used]
+        return shingles[:used], offsets
+
+    def sketch(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(shingles, offsets, keys) of a list of texts (`shingle_sets`); keys[j, d] is
+        document d's band j key."""
+        shingles, offsets = self.shingle_sets(texts)
+        n = len(texts)
         sigs = np.empty((n, self.permutations), np.uint32)
         km.signatures(shingles, offsets, self._mult, self._add, sigs)
         keys = np.empty((self.bands, n), np.uint64)
@@ -342,35 +358,36 @@ class MinHashDedup:
         budget = max(1 << 10, self.options.resolved_memory() // 4)
         partitions = 0
         path = tmp / "shingles.u64"
-        size = path.stat().st_size
-        with open(path, "rb") as f:
-            mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if size else None
-            shingles = np.frombuffer(mm, np.uint64) if mm is not None else np.zeros(0, np.uint64)
-            try:
-                for j in range(self.bands):
-                    band = tmp / f"band-{j}.u64"
-                    if n * _SORT_BYTES <= budget:
-                        keys = np.fromfile(band, np.uint64)
-                        order = np.argsort(keys, kind="stable")
-                        km.verify_buckets(keys[order], order, shingles, offsets,
-                                          self.threshold, parent, stats)
-                        del keys, order
-                    else:
-                        partitions += self._reduce_partitioned(band, n, budget, shingles,
-                                                               offsets, parent, stats)
-                    band.unlink()
-                    if mm is not None and hasattr(mm, "madvise"):
-                        mm.madvise(mmap.MADV_DONTNEED)  # read pages leave the RSS
-            finally:
-                del shingles
-                if mm is not None:
-                    mm.close()
+        most = int(np.diff(offsets).max()) if n else 0
+        buf_u = np.empty(most, np.uint64)
+        buf_v = np.empty(most, np.uint64)
+        fd = os.open(path, os.O_RDONLY)
+
+        def verify(keys: np.ndarray, docs: np.ndarray) -> None:
+            """Verify the buckets of sorted keys (documents' positions in docs)."""
+            keys, docs = candidate_entries(keys, docs)
+            if km.verify_buckets(keys, docs, fd, offsets, self.threshold, parent, stats,
+                                 buf_u, buf_v) < 0:
+                raise CoocError(f"cannot read the scratch file {path}: was it removed?")
+
+        try:
+            for j in range(self.bands):
+                band = tmp / f"band-{j}.u64"
+                if n * _SORT_BYTES <= budget:
+                    keys = np.fromfile(band, np.uint64)
+                    order = np.argsort(keys, kind="stable")
+                    verify(keys[order], order)
+                    del keys, order
+                else:
+                    partitions += self._reduce_partitioned(band, n, budget, verify)
+                band.unlink()
+        finally:
+            os.close(fd)
         self._stats.update(candidate_buckets=int(stats[0]), pairs_checked=int(stats[1]),
                            pairs_joined=int(stats[2]), spilled_partitions=partitions)
         return parent
 
-    def _reduce_partitioned(self, band: Path, n: int, budget: int, shingles: np.ndarray,
-                            offsets: np.ndarray, parent: np.ndarray, stats: np.ndarray) -> int:
+    def _reduce_partitioned(self, band: Path, n: int, budget: int, verify) -> int:
         """Split a band's keys into partitions by their high bits (equal keys together),
         each small enough to sort within the budget, then verify each."""
         parts = min(_MAX_PARTITIONS, 1 << max(1, math.ceil(math.log2(n * _SORT_BYTES / budget))))
@@ -379,9 +396,8 @@ class MinHashDedup:
         names = [(band.with_suffix(f".k{p}"), band.with_suffix(f".p{p}")) for p in range(parts)]
         files = [(open(k, "wb"), open(q, "wb")) for k, q in names]
         try:
-            keys_all = np.memmap(band, np.uint64, mode="r") if n else np.zeros(0, np.uint64)
             for a in range(0, n, chunk):
-                keys = np.array(keys_all[a:a + chunk])
+                keys = np.fromfile(band, np.uint64, count=min(chunk, n - a), offset=8 * a)
                 part = (keys >> shift).astype(np.int64)
                 order = np.argsort(part, kind="stable")
                 bounds = np.searchsorted(part[order], np.arange(parts + 1))
@@ -391,7 +407,6 @@ class MinHashDedup:
                     if e > s:
                         keys[order[s:e]].tofile(files[p][0])
                         pos[s:e].tofile(files[p][1])
-            del keys_all
         finally:
             for kf, pf in files:
                 kf.close()
@@ -400,8 +415,7 @@ class MinHashDedup:
             keys = np.fromfile(k, np.uint64)
             pos = np.fromfile(q, np.int64)
             order = np.argsort(keys, kind="stable")
-            km.verify_buckets(keys[order], pos[order], shingles, offsets, self.threshold,
-                              parent, stats)
+            verify(keys[order], pos[order])
             k.unlink()
             q.unlink()
         return parts

@@ -23,6 +23,8 @@ innermost (a min reduction per permutation) ran slower.
 import numpy as np
 from numba import njit
 
+from cooc.kernels.intrinsics import pread_bytes
+
 _JIT = dict(cache=True, nogil=True)
 _FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 _FNV_PRIME = np.uint64(0x100000001B3)
@@ -41,24 +43,13 @@ def mix64(x):
 
 
 @njit(**_JIT)
-def count_words(buf, doc_bounds, counts):
-    """counts[d] = words (runs of non-space bytes) of buf[doc_bounds[d]:doc_bounds[d + 1]]."""
-    for d in range(doc_bounds.shape[0] - 1):
-        n = 0
-        prev_space = True
-        for p in range(doc_bounds[d], doc_bounds[d + 1]):
-            space = buf[p] == _SPACE
-            if prev_space and not space:
-                n += 1
-            prev_space = space
-        counts[d] = n
-
-
-@njit(**_JIT)
-def hash_words(buf, doc_bounds, out):
-    """The hash of every space-separated word of each document, in order, into out (sized
-    by `count_words`): FNV-1a of the word's bytes, splitmix64-finalised; never 0."""
+def hash_words(buf, doc_bounds, out, word_offsets):
+    """The hash of every space-separated word of each document, in order, into out (room
+    for len(buf) // 2 + 1 words is always enough); document d's are
+    out[word_offsets[d]:word_offsets[d + 1]]. A word's hash is FNV-1a of its bytes,
+    splitmix64-finalised, never 0. Returns the number of words."""
     k = 0
+    word_offsets[0] = 0
     for d in range(doc_bounds.shape[0] - 1):
         h = _FNV_OFFSET
         inside = False
@@ -76,16 +67,20 @@ def hash_words(buf, doc_bounds, out):
         if inside:
             out[k] = mix64(h) | np.uint64(1)
             k += 1
+        word_offsets[d + 1] = k
     return k
 
 
 @njit(inline="always", **_JIT)
 def shingle_hash(words, start, n, seed):
-    """The hash of words[start:start + n]: splitmix64 chained over the word hashes."""
-    h = mix64(seed ^ np.uint64(n))
+    """The hash of words[start:start + n]: the polynomial sum(words[start + i] * K**(n-1-i))
+    mod 2**64 of the (random-looking, never 0) word hashes, K odd, then mixed with the seed
+    and n. Two different n-grams collide only by a 2**-64 chance: the term of a position
+    where they differ is a word hash difference times an odd (invertible) constant."""
+    h = np.uint64(0)
     for i in range(n):
-        h = mix64(h * _GOLDEN + words[start + i])
-    return h
+        h = h * _GOLDEN + words[start + i]
+    return mix64(h ^ seed ^ np.uint64(n))
 
 
 @njit(**_JIT)
@@ -96,10 +91,52 @@ def shingle_counts(word_offsets, ngram, counts):
         counts[d] = 0 if w == 0 else max(1, w - ngram + 1)
 
 
+@njit(inline="always", **_JIT)
+def sort_uniform(x, a, b, tmp, counts):
+    """Sort x[a:b] of uniformly distributed 64-bit hashes in expected linear time: a
+    counting pass puts each into one of ~(b - a) buckets by its high bits (in tmp), then an
+    insertion sort moves each only within its bucket, back into x."""
+    m = b - a
+    if m < 2:
+        return
+    bits = 1
+    while (1 << bits) < m:
+        bits += 1
+    shift = np.uint64(64 - bits)
+    nb = 1 << bits
+    for i in range(nb + 1):
+        counts[i] = 0
+    for i in range(a, b):
+        counts[(x[i] >> shift) + np.uint64(1)] += 1
+    for i in range(nb):
+        counts[i + 1] += counts[i]
+    for i in range(a, b):
+        q = x[i] >> shift
+        tmp[counts[q]] = x[i]
+        counts[q] += 1
+    for i in range(m):
+        v = tmp[i]
+        j = i
+        while j > 0 and x[a + j - 1] > v:
+            x[a + j] = x[a + j - 1]
+            j -= 1
+        x[a + j] = v
+
+
 @njit(**_JIT)
 def shingle_sets(words, word_offsets, ngram, seed, out, out_offsets):
-    """The sorted unique shingle hashes of each document, packed into out;
-    out_offsets[d]:out_offsets[d + 1] are document d's (out_offsets[0] = 0)."""
+    """The sorted unique shingle hashes of each document, packed into out (sized by
+    `shingle_counts`); out_offsets[d]:out_offsets[d + 1] are document d's (out_offsets[0]
+    = 0). Returns the number written.
+
+    Performance notes (100 k documents, 24 M shingles, 2 shared cores): hashing 0.14 s;
+    sorting each document's hashes with np.sort 0.7 s, with `sort_uniform` (the hashes are
+    uniform) 0.2 s."""
+    most = 1
+    for d in range(word_offsets.shape[0] - 1):
+        most = max(most, word_offsets[d + 1] - word_offsets[d])
+    tmp = np.empty(most, np.uint64)
+    counts = np.empty(2 * most + 2, np.int64)
     k = 0
     out_offsets[0] = 0
     for d in range(word_offsets.shape[0] - 1):
@@ -108,16 +145,15 @@ def shingle_sets(words, word_offsets, ngram, seed, out, out_offsets):
         if w > 0:
             m = max(1, w - ngram + 1)
             n = min(ngram, w)
-            tmp = np.empty(m, np.uint64)
             for i in range(m):
-                tmp[i] = shingle_hash(words, a + i, n, seed)
-            tmp.sort()
-            out[k] = tmp[0]
-            k += 1
-            for i in range(1, m):
-                if tmp[i] != tmp[i - 1]:
-                    out[k] = tmp[i]
-                    k += 1
+                out[k + i] = shingle_hash(words, a + i, n, seed)
+            sort_uniform(out, k, k + m, tmp, counts)
+            u = k + 1
+            for i in range(k + 1, k + m):
+                if out[i] != out[u - 1]:
+                    out[u] = out[i]
+                    u += 1
+            k = u
         out_offsets[d + 1] = k
     return k
 
@@ -217,15 +253,32 @@ def union_pairs(parent, left, right):
         union(parent, left[k], right[k])
 
 
+@njit(inline="always", **_JIT)
+def read_set(fd, offsets, d, buf):
+    """Document d's shingle set (offsets index the uint64 file fd) into buf[:size]; returns
+    the size, or -1 if the file could not be read."""
+    count = offsets[d + 1] - offsets[d]
+    done = 0
+    while done < count * 8:
+        r = pread_bytes(fd, buf.view(np.uint8), done, count * 8 - done, offsets[d] * 8 + done)
+        if r <= 0:
+            return -1
+        done += r
+    return count
+
+
 @njit(**_JIT)
-def verify_buckets(keys, docs, shingles, offsets, threshold, parent, stats):
+def verify_buckets(keys, docs, fd, offsets, threshold, parent, stats, buf_u, buf_v):
     """Candidates are the documents with equal keys (keys sorted, docs[i] the document of
     keys[i]; `EMPTY_KEY` skipped): every pair of a bucket whose documents are not joined yet
-    is checked by exact Jaccard of their shingle sets and joined if it is >= threshold.
+    is checked by exact Jaccard of their shingle sets (read from the file fd, uint64 at
+    offsets, into buf_u and buf_v: each as long as the largest set) and joined if it is
+    >= threshold.
 
     Skipping pairs already joined cannot change the clusters (the connected components of
     the verified pairs): they are the same as after checking every candidate pair, in any
     order. stats[0] += buckets of 2 or more, stats[1] += pairs checked, stats[2] += joined.
+    Returns 0, or -1 if the file could not be read.
     """
     n = keys.shape[0]
     i = 0
@@ -235,23 +288,35 @@ def verify_buckets(keys, docs, shingles, offsets, threshold, parent, stats):
             j += 1
         if j - i >= 2 and keys[i] != EMPTY_KEY:
             stats[0] += 1
+            r0 = find(parent, docs[i])
+            joined = True
+            for u in range(i + 1, j):
+                if find(parent, docs[u]) != r0:
+                    joined = False
+                    break
+            if joined:  # the usual case after the first band: nothing to read
+                i = j
+                continue
             for u in range(i + 1, j):
                 du = docs[u]
+                nu = -2
                 for v in range(i, u):
                     dv = docs[v]
                     if find(parent, du) == find(parent, dv):
                         continue
+                    if nu == -2:
+                        nu = read_set(fd, offsets, du, buf_u)
+                    nv = read_set(fd, offsets, dv, buf_v)
+                    if nu < 0 or nv < 0:
+                        return -1
                     stats[1] += 1
-                    a0 = offsets[du]
-                    a1 = offsets[du + 1]
-                    b0 = offsets[dv]
-                    b1 = offsets[dv + 1]
-                    inter = intersection_size(shingles, a0, a1, shingles, b0, b1)
-                    total = (a1 - a0) + (b1 - b0) - inter
+                    inter = intersection_size(buf_u, 0, nu, buf_v, 0, nv)
+                    total = nu + nv - inter
                     if total > 0 and inter >= threshold * total:
                         union(parent, du, dv)
                         stats[2] += 1
         i = j
+    return 0
 
 
 @njit(**_JIT)
