@@ -188,10 +188,10 @@ class MinHashDedup:
         self.tokenizer = tokenizer
         self.options = options or RunOptions()
         rng = np.random.default_rng([seed, 0x6D696E68])
-        self._mult = rng.integers(0, 2**64, permutations, dtype=np.uint64, endpoint=False) \
+        self.mult = rng.integers(0, 2**64, permutations, dtype=np.uint64, endpoint=False) \
             | np.uint64(1)
-        self._add = rng.integers(0, 2**64, permutations, dtype=np.uint64, endpoint=False)
-        self._shingle_seed = np.uint64(int(rng.integers(0, 2**63)))
+        self.add = rng.integers(0, 2**64, permutations, dtype=np.uint64, endpoint=False)
+        self.shingle_seed = np.uint64(int(rng.integers(0, 2**63)))
         self._tok = None
         self._stats: dict[str, Any] = {}
         self._fitted = False
@@ -240,7 +240,7 @@ class MinHashDedup:
         km.shingle_counts(woff, self.ngram, counts)
         shingles = np.empty(int(counts.sum()), np.uint64)
         offsets = np.empty(n + 1, np.int64)
-        used = km.shingle_sets(words, woff, self.ngram, self._shingle_seed, shingles, offsets)
+        used = km.shingle_sets(words, woff, self.ngram, self.shingle_seed, shingles, offsets)
         return shingles[:used], offsets
 
     def sketch(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -249,7 +249,7 @@ class MinHashDedup:
         shingles, offsets = self.shingle_sets(texts)
         n = len(texts)
         sigs = np.empty((n, self.permutations), np.uint32)
-        km.signatures(shingles, offsets, self._mult, self._add, sigs)
+        km.signatures(shingles, offsets, self.mult, self.add, sigs)
         keys = np.empty((self.bands, n), np.uint64)
         km.band_keys(sigs, offsets, self.rows, keys)
         return shingles, offsets, keys
