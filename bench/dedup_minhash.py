@@ -20,7 +20,9 @@ Scores, over pairs of documents (truth: the pairs with Jaccard >= threshold):
 - recall: a truth pair is found if both documents end in the same cluster;
 - precision: found truth pairs / all pairs within predicted clusters;
 - component recall/precision: the same with truth taken as the connected components of the
-  truth pairs (a cluster joining a -> b -> c where J(a, c) < threshold is then right).
+  truth pairs (a cluster joining a -> b -> c where J(a, c) < threshold is then right);
+- removal precision: removed documents (all but the first of a cluster) whose Jaccard with
+  the kept first is >= threshold, over all removed.
 
     python bench/dedup_nearcopies.py --out /tmp/nearcopies
     python bench/dedup_minhash.py --data /tmp/nearcopies --datasketch-python /work/venv-peers/bin/python
@@ -165,6 +167,12 @@ def score(clusters: np.ndarray, truth: dict) -> dict:
             r = parent[r]
         comp[x] = r
     both = pairs_in(lab.astype(np.int64) * (2 * n) + comp)
+    # removal precision: a removed document (not its cluster's first) is right if its
+    # Jaccard with the kept one (the first: both systems keep it) is >= threshold
+    removed = np.flatnonzero((clusters >= 0) & (clusters != np.arange(n)))
+    truth_keys = set((i * n + j).tolist())
+    right = sum(int(c) * n + int(x) in truth_keys for x, c in
+                zip(removed.tolist(), clusters[removed].tolist(), strict=True))
     truth_closure = pairs_in(comp)
     return {
         "truth_pairs": int(len(i)), "predicted_pairs": predicted,
@@ -172,6 +180,8 @@ def score(clusters: np.ndarray, truth: dict) -> dict:
         "precision": float(found.sum() / predicted) if predicted else 1.0,
         "component_recall": both / truth_closure if truth_closure else 1.0,
         "component_precision": both / predicted if predicted else 1.0,
+        "removed": int(len(removed)),
+        "removal_precision": right / len(removed) if len(removed) else 1.0,
     }
 
 
@@ -222,12 +232,12 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(r))
     base = rows[1]
     print("\n| system | bands x rows | precision | recall | comp. precision | comp. recall "
-          "| docs / CPU-s | CPU s | wall s | peak RSS MB |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          "| removal precision | docs / CPU-s | CPU s | wall s | peak RSS MB |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['system']} | {r['bands']} x {r['rows']} | {r['precision']:.4f} | "
               f"{r['recall']:.4f} | {r['component_precision']:.4f} | {r['component_recall']:.4f}"
-              f" | {r['docs_per_cpu_s']:,.0f} | {r['cpu']:.1f} | {r['wall']:.1f} | "
+              f" | {r['removal_precision']:.4f} | {r['docs_per_cpu_s']:,.0f} | {r['cpu']:.1f} | {r['wall']:.1f} | "
               f"{r['peak_rss_mb']:.0f} |")
     c = rows[0]
     print(f"\ncooc vs datasketch: {base['cpu'] / c['cpu']:.1f}x less CPU, "

@@ -8,7 +8,7 @@ import re
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cooc.curate.minhash import (
@@ -330,3 +330,14 @@ def test_misuse_errors():
         step.decide(DocumentBatch(["a"], np.array([5])))
     with pytest.raises(ValueError, match="corpus order"):
         MinHashDedup().fit([DocumentBatch(["a", "b"], np.array([1, 0]))])
+
+
+@settings(max_examples=12)
+@given(st.integers(1, 40), st.sampled_from([0, 512, 3000, 1 << 20]), st.sampled_from([1, 2]),
+       st.integers(0, 3))
+def test_property_same_output_any_batch_memory_threads(size, memory, threads, corpus_seed):
+    texts = make_corpus(corpus_seed, bases=24, length=30)
+    _, ref = run(texts, size=len(texts))
+    _, d = run(texts, size=size, options=RunOptions(num_proc=threads, memory_bytes=memory))
+    for k in ref:
+        assert (d[k] == ref[k]).all()
