@@ -341,3 +341,9 @@ def test_property_same_output_any_batch_memory_threads(size, memory, threads, co
     _, d = run(texts, size=size, options=RunOptions(num_proc=threads, memory_bytes=memory))
     for k in ref:
         assert (d[k] == ref[k]).all()
+
+
+def test_no_documents():
+    step = MinHashDedup().fit([])
+    assert step.report()["documents"] == 0 and step.clusters().shape == (0,)
+    assert len(step.decide(DocumentBatch([], np.zeros(0, np.int64))).keep) == 0
