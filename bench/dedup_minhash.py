@@ -258,7 +258,7 @@ def main(argv: list[str] | None = None) -> None:
           f"{base['peak_rss_mb'] / c['peak_rss_mb']:.1f}x less peak RSS; cooc memory a document "
           f"{(c['peak_rss_mb'] - c['rss_base_mb']) * 2**20 / c['documents']:.0f} B "
           f"(peak RSS {c['peak_rss_mb']:.0f} MB - {c['rss_base_mb']:.0f} MB after imports); "
-          f"step only (reading to clusters, no interpreter start): "
+          f"in-process (reading, fit, decide; no interpreter start or imports): "
           f"{c['documents'] / c['cpu_step']:,.0f} docs / CPU-s")
 
 
