@@ -347,3 +347,10 @@ def test_no_documents():
     step = MinHashDedup().fit([])
     assert step.report()["documents"] == 0 and step.clusters().shape == (0,)
     assert len(step.decide(DocumentBatch([], np.zeros(0, np.int64))).keep) == 0
+
+
+def test_whitespace_tokenizer_keeps_case_and_punctuation():
+    texts = ["The cat sat on the mat today", "the cat sat on the mat today",
+             "The cat sat on the mat today"]
+    assert run(texts)[1]["cluster"].tolist() == [0, 0, 0]  # words: case folded
+    assert run(texts, tokenizer="whitespace")[1]["cluster"].tolist() == [0, -1, 0]
