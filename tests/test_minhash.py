@@ -4,6 +4,7 @@ and results that do not change with batch size, memory budget, threads or runs."
 
 from __future__ import annotations
 
+import os
 import re
 
 import numpy as np
@@ -354,3 +355,31 @@ def test_whitespace_tokenizer_keeps_case_and_punctuation():
              "The cat sat on the mat today"]
     assert run(texts)[1]["cluster"].tolist() == [0, 0, 0]  # words: case folded
     assert run(texts, tokenizer="whitespace")[1]["cluster"].tolist() == [0, -1, 0]
+
+
+@given(st.lists(st.sets(st.integers(0, 12), max_size=8), min_size=2, max_size=14),
+       st.lists(st.integers(0, 3), min_size=14, max_size=14), st.sampled_from([0.3, 0.5, 1.0]))
+def test_verify_buckets_matches_brute_force(tmp_path_factory, sets, bucket_of, threshold):
+    """Clusters = components of the candidate pairs (same key) with Jaccard >= threshold."""
+    n = len(sets)
+    path = tmp_path_factory.mktemp("vb") / "sets.u64"
+    flat = [x + 1 for s in sets for x in sorted(s)]
+    np.array(flat, np.uint64).tofile(path)
+    offsets = np.zeros(n + 1, np.int64)
+    np.cumsum([len(s) for s in sets], out=offsets[1:])
+    keys = np.array([bucket_of[d] + 1 if sets[d] else 0 for d in range(n)], np.uint64)
+    order = np.argsort(keys, kind="stable")
+    parent = np.arange(n, dtype=np.int64)
+    stats = np.zeros(3, np.int64)
+    most = max(1, max(len(s) for s in sets))
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        assert km.verify_buckets(keys[order], order, fd, offsets, threshold, parent, stats,
+                                 np.empty(most, np.uint64), np.empty(most, np.uint64)) == 0
+    finally:
+        os.close(fd)
+    km.resolve(parent)
+    pairs = [(i, j) for i in range(n) for j in range(i) if sets[i] and sets[j]
+             and keys[i] == keys[j]
+             and len(sets[i] & sets[j]) >= threshold * len(sets[i] | sets[j])]
+    assert parent.tolist() == ref_components(n, pairs)
