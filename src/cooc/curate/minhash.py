@@ -20,7 +20,9 @@ What it does, in the three stages a cluster run would split it into:
 
 In memory stay ~40 bytes a document (ordinals, shingle offsets, scores, the union-find
 arrays), whatever the number of documents; a band's keys (24 bytes a document while
-sorted) are bounded by the memory budget. No result depends on the batch size, the number
+sorted) are bounded by the memory budget. Not bounded: a bucket of k documents that share a
+band key but are not near-duplicates of one another (say, boilerplate with little else)
+costs up to k (k - 1) / 2 checks in each band. No result depends on the batch size, the number
 of threads or the memory budget (tests/test_minhash.py).
 
 Choosing bands and rows: the chance that a pair of Jaccard similarity s becomes a
