@@ -51,3 +51,31 @@ def load_u64(typingctx, arr, idx):
 
     return sig, codegen
 
+
+
+@intrinsic
+def pread_bytes(typingctx, fd, arr, idx, nbytes, offset):
+    """libc pread(fd, &arr[idx], nbytes, offset): bytes read, 0 at the end of the file, -1 on
+    an error. A kernel reads spans of a file into its own buffer with it, where a memory map
+    would count every page the kernel maps around a read (up to a large folio) in the RSS.
+    The caller keeps arr[idx:] at least nbytes long: nothing is checked."""
+    if not isinstance(arr, types.Array):
+        return None
+    sig = types.int64(fd, arr, idx, nbytes, offset)
+
+    def codegen(context, builder, signature, args):
+        arrty = signature.args[1]
+        ary = context.make_array(arrty)(context, builder, args[1])
+        ptr = cgutils.get_item_pointer(context, builder, arrty, ary, [args[2]],
+                                       wraparound=False, boundscheck=False)
+        i8p = builder.bitcast(ptr, ir.IntType(8).as_pointer())
+        i64 = ir.IntType(64)
+        i32 = ir.IntType(32)
+        fnty = ir.FunctionType(i64, [i32, i8p.type, i64, i64])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "pread")
+        fd32 = builder.trunc(context.cast(builder, args[0], signature.args[0], types.int64), i32)
+        n = context.cast(builder, args[3], signature.args[3], types.int64)
+        off = context.cast(builder, args[4], signature.args[4], types.int64)
+        return builder.call(fn, [fd32, i8p, n, off])
+
+    return sig, codegen
