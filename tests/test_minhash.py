@@ -383,3 +383,37 @@ def test_verify_buckets_matches_brute_force(tmp_path_factory, sets, bucket_of, t
              and keys[i] == keys[j]
              and len(sets[i] & sets[j]) >= threshold * len(sets[i] | sets[j])]
     assert parent.tolist() == ref_components(n, pairs)
+
+
+def test_cli_minhash_writes_kept_and_removed_with_the_keep_field(tmp_path, capsys):
+    import json
+    import random
+
+    from cooc.cli.main import main
+
+    rnd = random.Random(3)
+    vocab = [f"w{i}" for i in range(400)]
+    rows = []
+    for i in range(20):
+        words = [rnd.choice(vocab) for _ in range(80)]
+        rows.append({"text": " ".join(words), "id": i, "q": 1})
+        if i % 4 == 0:  # a near-copy (one word changed) with a higher score
+            words[40] = "changed"
+            rows.append({"text": " ".join(words), "id": 100 + i, "q": 5})
+    rows.append({"text": "a document without a score field " * 3, "id": 999})
+    src = tmp_path / "c.jsonl"
+    src.write_text("\n".join(json.dumps(r) for r in rows) + "\n{not json\n")
+    out = tmp_path / "o"
+    assert main(["dedup", "minhash", str(src), "-o", str(out), "--keep", "q",
+                 "--tokenizer", "whitespace", "-q"]) == 0
+    kept = [json.loads(x) for x in (out / "kept" / "c.jsonl").read_text().splitlines()]
+    removed = [json.loads(x) for x in (out / "removed" / "c.jsonl").read_text().splitlines()]
+    assert len(kept) + len(removed) == len(rows)  # the bad line is skipped, counted
+    assert sorted(r["id"] for r in removed) == [0, 4, 8, 12, 16]  # the lower-scored copies
+    assert all(r["cooc_reason"] == "near-duplicate" for r in removed)
+    report = json.loads((out / "report.json").read_text())
+    assert report["skipped"] == 1 and report["steps"][0]["missing_scores"] == 1
+    assert main(["dedup", "minhash", str(src), "-o", str(tmp_path / "x"), "--threshold",
+                 "1.5"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "threshold" in err[-1]

@@ -13,14 +13,15 @@ from cooc.cli.options import add_run_arguments, run_options_from_args
 from cooc.errors import CoocError
 
 
-def _common(p: argparse.ArgumentParser) -> None:
+def _common(p: argparse.ArgumentParser, normalize: bool = True) -> None:
     p.add_argument("data", nargs="+", metavar="SOURCE", help="corpus files, folders or globs")
     p.add_argument("--out-dir", "-o", required=True,
                    help="folder to write: kept/, removed/ (the input's formats), report.json")
     p.add_argument("--text-field", default="text",
                    help="JSON/Parquet field holding the text (default: text)")
-    p.add_argument("--normalize", action="store_true",
-                   help="compare texts lowercased with whitespace runs made one space")
+    if normalize:
+        p.add_argument("--normalize", action="store_true",
+                       help="compare texts lowercased with whitespace runs made one space")
     p.add_argument("--seed", type=int, default=0, help="hash seed (default: 0)")
     p.add_argument("--checkpoint-every", type=int, default=16, metavar="N",
                    help="batches between checkpoints of a resumable run (default: 16)")
@@ -64,11 +65,33 @@ def register_bloom_union(sub) -> None:
     p.set_defaults(func=run_bloom_union)
 
 
-METHODS = (register_exact, register_bloom, register_bloom_union)
+def register_minhash(sub) -> None:
+    p = sub.add_parser("minhash", help="near duplicates: MinHash-LSH over word n-grams",
+                       description="Cluster documents whose shingle sets (word n-grams) have "
+                       "a Jaccard similarity >= --threshold: MinHash signatures, LSH bands "
+                       "(chosen from the threshold; the S-curve is printed), every candidate "
+                       "pair verified by exact Jaccard, clusters by union-find; one document "
+                       "kept per cluster. Two passes over the corpus; band keys and shingle "
+                       "sets go to scratch files.")
+    _common(p, normalize=False)
+    p.add_argument("--threshold", type=float, default=0.8, help="Jaccard threshold (0.8)")
+    p.add_argument("--ngram", type=int, default=5, help="words per shingle (5)")
+    p.add_argument("--permutations", type=int, default=128, help="MinHash permutations (128)")
+    p.add_argument("--bands", type=int, default=None, help="LSH bands (default: from the "
+                   "threshold, with --rows)")
+    p.add_argument("--rows", type=int, default=None, help="rows per band (with --bands)")
+    p.add_argument("--keep", default="first", help="which document of a cluster is kept: "
+                   "first (corpus order), longest, or the name of a numeric field (the highest)")
+    p.add_argument("--tokenizer", choices=("words", "whitespace"), default="words",
+                   help="shingle words: words (lower-cased letter runs, default) or whitespace")
+    p.set_defaults(func=run_minhash)
+
+
+METHODS = (register_exact, register_bloom, register_bloom_union, register_minhash)
 
 
 def register(sub) -> None:
-    p = sub.add_parser("dedup", help="deduplicate a corpus: exact, bloom",
+    p = sub.add_parser("dedup", help="deduplicate a corpus: exact, bloom, minhash",
                        description="Deduplicate a corpus; kept and removed documents are "
                        "written in the input's format with the reasons.")
     methods = p.add_subparsers(dest="method", metavar="METHOD", required=True)
@@ -133,3 +156,18 @@ def run_bloom_union(args: argparse.Namespace) -> int:
     print(f"cooc: {len(filters)} filters -> {args.out_file} (m = {out.m:,}, k = {out.k}, "
           f"fill {out.fill_ratio():.3f})", file=sys.stderr)
     return 0
+
+
+def run_minhash(args: argparse.Namespace) -> int:
+    from cooc.curate.minhash import MinHashDedup, describe_bands
+
+    try:
+        step = MinHashDedup(args.threshold, args.ngram, args.permutations, args.bands,
+                            args.rows, args.seed, args.keep, args.tokenizer,
+                            run_options_from_args(args))
+    except ValueError as e:
+        raise CoocError(str(e)) from None
+    if not args.quiet:
+        for line in describe_bands(args.threshold, step.bands, step.rows).splitlines():
+            print(f"cooc: {line}", file=sys.stderr)
+    return _run(args, step)

@@ -46,6 +46,7 @@ from typing import Any
 
 import numpy as np
 
+from cooc.curate.fields import numeric_field
 from cooc.curate.step import KEPT, NO_CLUSTER, Decisions, DocumentBatch
 from cooc.errors import CoocError
 from cooc.kernels import minhash as km
@@ -186,6 +187,7 @@ class MinHashDedup:
         self.bands = bands
         self.rows = rows
         self.seed = seed
+        self.missing_scores = 0  # documents without a numeric keep score
         self.keep = keep
         self.tokenizer = tokenizer
         self.options = options or RunOptions()
@@ -278,21 +280,13 @@ class MinHashDedup:
             return np.zeros(n)
         if self.keep == "longest":
             return np.array([len(t) for t in batch.texts], float)
-        extra = batch.extra or {}
-        if self.keep in extra:
-            values = extra[self.keep]
-        elif "records" in extra:
-            values = [r.get(self.keep) if isinstance(r, dict) else None for r in extra["records"]]
-        else:
-            raise CoocError(f"keep={self.keep!r}: no such score column in the documents; use "
-                            f"'first', 'longest' or a numeric field of the records")
-        try:
-            scores = np.asarray(values, dtype=float)
-        except (TypeError, ValueError):
-            raise CoocError(f"keep={self.keep!r}: the score column holds a value that is not a "
-                            f"number") from None
-        if scores.shape != (n,) or np.isnan(scores).any():
-            raise CoocError(f"keep={self.keep!r}: every document needs a numeric score")
+        scores = numeric_field(batch, self.keep)
+        if scores is None:
+            raise CoocError(f"keep={self.keep!r}: the documents carry no records to read a "
+                            f"score from; use 'first' or 'longest'")
+        missing = np.isnan(scores)
+        self.missing_scores += int(missing.sum())  # never preferred, counted in the report
+        scores[missing] = -np.inf
         return scores
 
     def fit(self, batches: Iterable[DocumentBatch]) -> MinHashDedup:
@@ -463,6 +457,8 @@ class MinHashDedup:
             "seed": self.seed, "keep": self.keep, "tokenizer": self.tokenizer,
             "s_curve": s_curve(self.bands, self.rows),
             "false_negative_rate_at_threshold": fn,
+            **({"missing_scores": self.missing_scores} if self.keep not in ("first", "longest")
+               else {}),
             **self._stats,
         }
 
