@@ -7,7 +7,8 @@ Counts: the first `--mb` MB of ../shared/corpus/en as whitespace words, one docu
 counts: `bench_glove.py` checks the parity). Both trainers then get the same entries: the
 index's tokens seen 5+ times and their nonzero counts, written for `glove` as its vocabulary
 file and its shuffled CREC records (int32 w1, int32 w2, float64 val; 1-based ids), as
-`shuffle` would hand them over. Same settings: dim 100, x_max 100, alpha 0.75, eta 0.05,
+`shuffle` would hand them over, shuffled anew for every seed (cooc shuffles its own entries
+by its seed). Same settings: dim 100, x_max 100, alpha 0.75, eta 0.05,
 `--threads` threads. glove's time per iteration is (wall of `--iterations` iterations - wall
 of one) / (iterations - 1), which removes its loading and saving; cooc's is the mean of
 `GloveResult.iteration_seconds` after the first (the first holds the kernel's load).
@@ -43,8 +44,8 @@ from common import SHARED  # noqa: E402
 _COST = re.compile(r"iter: (\d+), cost: ([0-9.eE+-]+)")
 
 
-def export_for_glove(index_path: Path, work: Path, min_count: int, seed: int) -> dict:
-    """vocab.txt and cooccurrence.shuf.bin of the entries train_glove uses."""
+def export_for_glove(index_path: Path, work: Path, min_count: int) -> dict:
+    """vocab.txt and cooccurrence.bin (index order) of the entries train_glove uses."""
     from types import SimpleNamespace
 
     import cooc
@@ -69,9 +70,17 @@ def export_for_glove(index_path: Path, work: Path, min_count: int, seed: int) ->
         rec["val"] = counts[keep] / index.count_scale
         parts.append(rec)
     rec = np.concatenate(parts)
-    rec = rec[np.random.default_rng(seed).permutation(len(rec))]
-    rec.tofile(work / "cooccurrence.shuf.bin")
+    rec.tofile(work / "cooccurrence.bin")
     return {"vocab": len(tokens), "entries": len(rec)}
+
+
+def shuffle_for_glove(work: Path, seed: int) -> None:
+    """cooccurrence.shuf.bin: the records in a random order of `seed`, as GloVe's `shuffle`
+    writes them. Each seed gets its own order: the order alone moves the scores (one fixed
+    order gave every glove run SimLex-999 rho 0.078; cooc's kernel on that same order
+    0.078, on fresh orders 0.073), so both sides must average over orders."""
+    rec = np.fromfile(work / "cooccurrence.bin", CREC)
+    rec[np.random.default_rng(seed).permutation(len(rec))].tofile(work / "cooccurrence.shuf.bin")
 
 
 def run_glove(bin_dir: Path, work: Path, iterations: int, threads: int, dim: int,
@@ -148,6 +157,9 @@ def main() -> int:
     ap.add_argument("--iterations", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--dim", type=int, default=100)
+    ap.add_argument("--tokenizer", default="whitespace", choices=("whitespace", "words"),
+                    help="words: lower-cased letter runs (more of the evaluation's pairs in "
+                    "the vocabulary)")
     ap.add_argument("--seeds", type=int, nargs="+", default=[1],
                     help="train both once per seed (scores: their mean)")
     ap.add_argument("--work", type=Path, default=None, help="folder for the files (temp)")
@@ -160,13 +172,14 @@ def main() -> int:
     corpus = write_corpus(args.corpus, text, int(args.mb * 1e6))
     index = work / "corpus.cooc"
     subprocess.run([sys.executable, "-m", "cooc", "build", str(text), "-o", str(index),
-                    "--tokenizer", "whitespace", "--context-length", "0", "--count-mode",
+                    "--tokenizer", args.tokenizer, "--context-length", "0", "--count-mode",
                     "harmonic", "--radius", "10", "--include-self", "--min-count", "5", "-q",
                     "--fresh"], check=True)
-    counts = export_for_glove(index, work, 5, 1)
+    counts = export_for_glove(index, work, 5)
     data = args.gensim_data or gensim_data()
     runs, one = [], None
     for seed in args.seeds:  # in turn: glove, then cooc, per seed
+        shuffle_for_glove(work, seed)
         glove = run_glove(args.glove_bin, work, args.iterations, args.threads, args.dim, seed,
                           one)
         one = glove["one_iteration_wall_s"]

@@ -324,7 +324,7 @@ def test_bad_settings_one_line_errors(kw, match):
 def test_misuse_errors():
     with pytest.raises(CoocError, match="before fit"):
         MinHashDedup().decide(DocumentBatch(["a"], np.arange(1)))
-    with pytest.raises(CoocError, match="score column"):
+    with pytest.raises(CoocError, match="no records to read a score from"):
         run(["a b c d e f"] * 2, keep="nope")
     step, _ = run(["a b c d e f"] * 2)
     with pytest.raises(CoocError, match="never saw"):
