@@ -10,8 +10,11 @@ Layout of a run's output folder (installed whole, atomically, by `cooc.curate.ru
 `<input path>` is the input's path relative to the inputs' common folder. Formats:
 
 - JSON lines (.jsonl, .json, + .gz / .zst): the same compression. A kept, unedited document
-  is its input line byte for byte; any other record is re-serialized (stdlib json, compact,
-  non-ASCII as is) with every original field, in order, then the added ones.
+  is its input line byte for byte. A removed one is its input line with the added fields
+  spliced in before its closing brace (the line is a JSON object, so this is the object
+  with every original field, in order, then the added ones; trailing blanks and \r after
+  the brace are dropped). Any other record (an edited text, a line that already holds a
+  "cooc_" key) is re-serialized (stdlib json, compact, non-ASCII as is).
 - Parquet: the input's columns (schema read from the input file) plus the added ones.
 - .txt (+ .gz / .zst): written as JSON lines (`a.txt` -> `a.jsonl`, same compression)
   holding {"text": ...} and the added fields, since a line of text has no room for them.
@@ -31,11 +34,16 @@ run truncates each file at its last checkpoint and appends; readers see one stre
 from __future__ import annotations
 
 import gzip
+import itertools
 import json
+import operator
 import os
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from cooc.curate.records import CorpusFiles
 
@@ -182,51 +190,88 @@ class Outputs:
             schema = schema.append(pa.field(SPANS_FIELD, pa.string()))
         return schema
 
-    def write(self, batch, kept, texts, added, spans) -> None:
-        """Write one batch: kept[i] bool; texts[i] the final text; added[i] the removed
-        document's (step, reason, duplicate_of, cluster); spans[i] {step: ranges} or None."""
-        out: dict[str, list] = {}
+    def write(self, batch, result, labels: Sequence[tuple[str, Sequence[str]]]) -> None:
+        """Write one batch as `result` (a `cooc.curate.run.BatchResult`: kept, step, reason,
+        duplicate_of, cluster, texts, spans per document) says; labels[s] is step s's
+        (name, reasons). JSON lines go through `_jsonl_lines` (no Python statement per
+        document); Parquet rows and .txt lines are made one by one."""
         files = batch.extra["file"]
-        records = batch.extra["record"]
-        for i in range(len(batch)):
-            f = int(files[i])
-            fmt = self.formats[f]
-            key = self.keys[(f, "kept" if kept[i] else "removed")]
-            rec = records[i]
-            if kept[i]:
-                fields = {SPANS_FIELD: spans[i]} if spans[i] else None
-                text = texts[i] if spans[i] else None
-            else:
-                s, r, dup, cl = added[i]
-                fields = {"cooc_step": s, "cooc_reason": r,
-                          "cooc_duplicate_of": dup if dup >= 0 else None,
-                          "cooc_cluster": cl if cl >= 0 else None}
-                text = None
-            if fmt == "parquet":
-                row = dict(rec)
-                if text is not None:
-                    row[self.text_field] = text
-                if fields:
-                    if SPANS_FIELD in fields:
-                        fields = {SPANS_FIELD: json.dumps(fields[SPANS_FIELD])}
-                    row.update(fields)
-                out.setdefault(key, []).append(row)
-                continue
-            if fmt == "jsonl" and fields is None:
-                line = rec if rec.endswith(b"\n") else rec + b"\n"
-            else:
-                obj = json.loads(rec) if fmt == "jsonl" else {"text": batch.texts[i]}
-                if text is not None:
-                    obj[self.text_field if fmt == "jsonl" else "text"] = text
-                obj.update(fields or {})
-                line = (json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
-            out.setdefault(key, []).append(line)
-        for key, items in out.items():
-            w = self.writers[key]
-            if isinstance(w, ParquetWriter):
-                w.write_rows(items)
-            else:
-                w.write(b"".join(items))
+        n = len(batch)
+        cuts = [0, *(np.flatnonzero(files[1:] != files[:-1]) + 1).tolist(), n]
+        for a, b in itertools.pairwise(cuts):
+            f = int(files[a])
+            kept = result.kept[a:b]
+            for kind, idx in (("kept", np.flatnonzero(kept) + a),
+                              ("removed", np.flatnonzero(~kept) + a)):
+                if idx.size == 0:
+                    continue
+                w = self.writers[self.keys[(f, kind)]]
+                if self.formats[f] == "jsonl":
+                    w.write(self._jsonl_lines(batch, result, labels, idx, kind == "kept"))
+                    continue
+                items = [self._record(batch, result, labels, i) for i in idx.tolist()]
+                if isinstance(w, ParquetWriter):
+                    w.write_rows(items)
+                else:
+                    w.write(b"".join(items))
+
+    def _jsonl_lines(self, batch, result, labels, idx: np.ndarray, kept: bool) -> bytes:
+        """The output lines of documents `idx` (all kept or all removed) of a JSON-lines file."""
+        pick = _picker(idx)
+        lines = pick(batch.extra["record"])
+        slow: list[int] = []  # positions in idx written by `_record`
+        if kept:
+            if self.edits:
+                spans = pick(result.spans)
+                slow = np.flatnonzero(np.fromiter(map(operator.truth, spans), bool,
+                                                  len(spans))).tolist()
+        else:
+            bodies = list(map(bytes.rstrip, lines, itertools.repeat(b" \t\r")))
+            if not all(map(bytes.endswith, bodies, itertools.repeat(b"}"))) or any(
+                    map(bytes.__contains__, bodies, itertools.repeat(b'"cooc_'))):
+                slow = [j for j, x in enumerate(bodies)
+                        if not x.endswith(b"}") or b'"cooc_' in x]
+            lines = list(map(bytes.__add__, map(operator.getitem, bodies,
+                                                itertools.repeat(slice(None, -1))),
+                             _added_fields(result, labels, idx)))
+        for j in slow:
+            lines[j] = self._record(batch, result, labels, int(idx[j]))[:-1]
+        lines.append(b"")
+        return b"\n".join(lines)
+
+    def _record(self, batch, result, labels, i: int) -> Any:
+        """Document i's output: a Parquet row (dict) or a JSON line (bytes, with its \\n),
+        re-serialized with its added fields (the slow, obviously correct way)."""
+        f = int(batch.extra["file"][i])
+        fmt = self.formats[f]
+        rec = batch.extra["record"][i]
+        spans = result.spans[i]
+        if result.kept[i]:
+            fields = {SPANS_FIELD: spans} if spans else None
+            text = result.texts[i] if spans else None
+        else:
+            s, r = int(result.step[i]), int(result.reason[i])
+            dup, cl = int(result.duplicate_of[i]), int(result.cluster[i])
+            fields = {"cooc_step": labels[s][0], "cooc_reason": labels[s][1][r],
+                      "cooc_duplicate_of": dup if dup >= 0 else None,
+                      "cooc_cluster": cl if cl >= 0 else None}
+            text = None
+        if fmt == "parquet":
+            row = dict(rec)
+            if text is not None:
+                row[self.text_field] = text
+            if fields:
+                if SPANS_FIELD in fields:
+                    fields = {SPANS_FIELD: json.dumps(fields[SPANS_FIELD])}
+                row.update(fields)
+            return row
+        if fmt == "jsonl" and fields is None:
+            return rec + b"\n"
+        obj = json.loads(rec) if fmt == "jsonl" else {"text": batch.texts[i]}
+        if text is not None:
+            obj[self.text_field if fmt == "jsonl" else "text"] = text
+        obj.update(fields or {})
+        return (json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
 
     def checkpoint(self) -> dict[str, int]:
         return {key: w.checkpoint() for key, w in self.writers.items()}
@@ -235,3 +280,35 @@ class Outputs:
         for w in self.writers.values():
             w.close()
         return sorted(self.writers)
+
+
+def _picker(idx: np.ndarray):
+    """A function taking the items `idx` of a list, as a list (operator.itemgetter: C)."""
+    get = operator.itemgetter(*idx.tolist())
+    if idx.size == 1:
+        return lambda seq: [get(seq)]
+    return lambda seq: list(get(seq))
+
+
+def _added_fields(result, labels, idx: np.ndarray) -> list[bytes]:
+    """`,"cooc_step":...,"cooc_cluster":...}` of each removed document `idx`: compact JSON
+    as json.dumps writes it, made with one str.format per document (C)."""
+    code = result.step[idx].astype(np.int64) * 256 + result.reason[idx]
+    uniq, inverse = np.unique(code, return_inverse=True)
+    fmts = []
+    for c in uniq.tolist():
+        name, reasons = labels[c // 256]
+        head = (f',"cooc_step":{json.dumps(name, ensure_ascii=False)},"cooc_reason":'
+                f'{json.dumps(reasons[c % 256], ensure_ascii=False)}')
+        fmts.append(head.replace("{", "{{").replace("}", "}}")
+                    + ',"cooc_duplicate_of":{},"cooc_cluster":{}}}')
+    per_doc = np.array(fmts, object)[inverse.reshape(-1)].tolist()
+    text = map(str.format, per_doc, _ints(result.duplicate_of[idx]), _ints(result.cluster[idx]))
+    return list(map(str.encode, text))
+
+
+def _ints(a: np.ndarray) -> list[str]:
+    """Each int as JSON: its digits, or null when negative."""
+    s = a.astype("U21")
+    s[a < 0] = "null"
+    return s.tolist()

@@ -188,6 +188,7 @@ def run_steps(source: Any, steps: Sequence[Any], out_dir: str | os.PathLike,
                       ckpt["outputs"] if ckpt else None)
     report = SkipReport()
     removed = [dict.fromkeys(s.reasons[1:], 0) for s in steps]
+    labels = [(s.name, tuple(s.reasons)) for s in steps]
     kept_n = edited_n = 0
     progress = Progress("curate", unit="doc", quiet=options.quiet)
     source_batches = batches(report)
@@ -196,15 +197,16 @@ def run_steps(source: Any, steps: Sequence[Any], out_dir: str | os.PathLike,
     for b, batch in enumerate(source_batches):
         r = apply_steps(steps, batch)
         kept_n += int(r.kept.sum())
-        edited_n += sum(1 for s in r.spans if s)
-        for si, code in zip(r.step[~r.kept], r.reason[~r.kept], strict=True):
-            key = steps[si].reasons[code]
-            removed[si][key] = removed[si].get(key, 0) + 1
+        edited_n += len(r.spans) - r.spans.count(None)
+        if not r.kept.all():  # counts per (step, reason), in order of first appearance
+            code = r.step[~r.kept].astype(np.int64) * 256 + r.reason[~r.kept]
+            uniq, first, counts = np.unique(code, return_index=True, return_counts=True)
+            for k in np.argsort(first, kind="stable").tolist():
+                si, c = divmod(int(uniq[k]), 256)
+                key = steps[si].reasons[c]
+                removed[si][key] = removed[si].get(key, 0) + int(counts[k])
         if b >= done:
-            added = [None if k else (steps[s].name, steps[s].reasons[c], int(d), int(cl))
-                     for k, s, c, d, cl in zip(r.kept, r.step, r.reason, r.duplicate_of,
-                                               r.cluster, strict=True)]
-            outputs.write(batch, r.kept, r.texts, added, r.spans)
+            outputs.write(batch, r, labels)
             if (b + 1) % checkpoint_every == 0:
                 offsets = outputs.checkpoint()
                 _write_json(work / CHECKPOINT, {"fingerprint": _jsonable(fp), "batches": b + 1,
