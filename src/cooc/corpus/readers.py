@@ -326,24 +326,21 @@ def _jsonl_blocks(
         if first == 1 and lines[0].startswith(_BOM):
             lines[0] = lines[0][3:]
         n = len(lines)
-        objs: list[Any] = []
-        it = iter(lines)
-        while True:  # a line that fails is left out of objs as None; map resumes after it
-            try:
-                objs.extend(map(fast_loads, it))
-                break
-            except (ValueError, RecursionError):
-                objs.append(None)
         texts: list[Any] = []
-        it = iter(objs)
-        while True:  # dict.get refuses a non-object (or None above): None in its place
+        it = iter(lines)
+        while True:  # each object lives only until its text is taken (dict.get)
             try:
-                texts.extend(map(get, it, itertools.repeat(text_field)))
+                texts.extend(map(get, map(fast_loads, it), itertools.repeat(text_field)))
                 break
-            except TypeError:
+            except (ValueError, RecursionError, TypeError):
+                # bad JSON, or not an object (dict.get refuses it): None in its place, and
+                # map resumes after it (the line was taken from `it`)
                 texts.append(None)
-        if (all(map(isinstance, texts, itertools.repeat(str))) and all(texts)
-                and not any(map(str.isspace, texts))):
+        try:  # str.isspace refuses a non-str (None: missing, null, refused above)
+            fast = not any(map(str.isspace, texts)) and all(texts)
+        except TypeError:
+            fast = False
+        if fast:
             report.documents += n
             yield first, texts, np.arange(n, dtype=np.int64), lines
             continue

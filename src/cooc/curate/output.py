@@ -226,14 +226,21 @@ class Outputs:
                 slow = np.flatnonzero(np.fromiter(map(operator.truth, spans), bool,
                                                   len(spans))).tolist()
         else:
-            bodies = list(map(bytes.rstrip, lines, itertools.repeat(b" \t\r")))
-            if not all(map(bytes.endswith, bodies, itertools.repeat(b"}"))) or any(
-                    map(bytes.__contains__, bodies, itertools.repeat(b'"cooc_'))):
-                slow = [j for j, x in enumerate(bodies)
-                        if not x.endswith(b"}") or b'"cooc_' in x]
+            lines_in = lines
+            if all(map(bytes.endswith, lines, itertools.repeat(b"}"))):
+                bodies = lines
+            else:  # JSON allows blanks (and a \r) after the brace
+                bodies = list(map(bytes.rstrip, lines, itertools.repeat(b" \t\r")))
+            added = _added_fields(result, labels, idx)
             lines = list(map(bytes.__add__, map(operator.getitem, bodies,
-                                                itertools.repeat(slice(None, -1))),
-                             _added_fields(result, labels, idx)))
+                                                itertools.repeat(slice(None, -1))), added))
+            lines.append(b"")
+            out = b"\n".join(lines)
+            # each added part holds '"cooc_' 4 times: more means a line already had one
+            if out.count(b'"cooc_') == 4 * len(bodies) and bodies is lines_in:
+                return out
+            slow = [j for j, x in enumerate(bodies) if not x.endswith(b"}") or b'"cooc_' in x]
+            lines.pop()
         for j in slow:
             lines[j] = self._record(batch, result, labels, int(idx[j]))[:-1]
         lines.append(b"")
@@ -292,23 +299,29 @@ def _picker(idx: np.ndarray):
 
 def _added_fields(result, labels, idx: np.ndarray) -> list[bytes]:
     """`,"cooc_step":...,"cooc_cluster":...}` of each removed document `idx`: compact JSON
-    as json.dumps writes it, made with one str.format per document (C)."""
+    as json.dumps writes it, made with one bytes % per document (C)."""
     code = result.step[idx].astype(np.int64) * 256 + result.reason[idx]
     uniq, inverse = np.unique(code, return_inverse=True)
+    dup, cluster = result.duplicate_of[idx], result.cluster[idx]
+    ints = (dup >= 0).all() and (cluster >= 0).all()
     fmts = []
     for c in uniq.tolist():
         name, reasons = labels[c // 256]
         head = (f',"cooc_step":{json.dumps(name, ensure_ascii=False)},"cooc_reason":'
-                f'{json.dumps(reasons[c % 256], ensure_ascii=False)}')
-        fmts.append(head.replace("{", "{{").replace("}", "}}")
-                    + ',"cooc_duplicate_of":{},"cooc_cluster":{}}}')
+                f'{json.dumps(reasons[c % 256], ensure_ascii=False)}').encode()
+        fmts.append(head.replace(b"%", b"%%") + (b',"cooc_duplicate_of":%d,"cooc_cluster":%d}'
+                                                 if ints else
+                                                 b',"cooc_duplicate_of":%s,"cooc_cluster":%s}'))
+    values = (zip(dup.tolist(), cluster.tolist(), strict=True) if ints
+              else zip(_ints(dup), _ints(cluster), strict=True))
+    if len(fmts) == 1:
+        return list(map(fmts[0].__mod__, values))
     per_doc = np.array(fmts, object)[inverse.reshape(-1)].tolist()
-    text = map(str.format, per_doc, _ints(result.duplicate_of[idx]), _ints(result.cluster[idx]))
-    return list(map(str.encode, text))
+    return list(map(bytes.__mod__, per_doc, values))
 
 
-def _ints(a: np.ndarray) -> list[str]:
+def _ints(a: np.ndarray) -> list[bytes]:
     """Each int as JSON: its digits, or null when negative."""
-    s = a.astype("U21")
-    s[a < 0] = "null"
+    s = a.astype("S21")
+    s[a < 0] = b"null"
     return s.tolist()
