@@ -322,7 +322,7 @@ def _jsonl_blocks(
     any fast step refuses go through `_jsonl_text` one by one (same reports)."""
     src = str(path)
     get = dict.get
-    for first, lines in _line_blocks(path, compression, report):
+    for first, lines, ended in _line_blocks(path, compression, report):
         if first == 1 and lines[0].startswith(_BOM):
             lines[0] = lines[0][3:]
         n = len(lines)
@@ -349,7 +349,9 @@ def _jsonl_blocks(
         good[good] = (np.fromiter(map(len, strs), np.int64, len(strs)) > 0) & ~np.fromiter(
             map(str.isspace, strs), bool, len(strs))
         for i in np.flatnonzero(~good).tolist():  # the refused lines only
-            text = _jsonl_text(lines[i], src, first + i, text_field, report, fast_loads)
+            # with its \\n as read, so that the stdlib parser's message is the per-line one
+            raw = lines[i] + b"\n" if ended else lines[i]
+            text = _jsonl_text(raw, src, first + i, text_field, report, fast_loads)
             if text is not None:
                 texts[i] = text
                 good[i] = True
@@ -417,8 +419,9 @@ def _lines(path: Path, compression: str, report: SkipReport) -> Iterator[tuple[i
 
 
 def _line_blocks(path: Path, compression: str,
-                 report: SkipReport) -> Iterator[tuple[int, list[bytes]]]:
-    """``(number of the first line, lines without their \\n)`` per block of about
+                 report: SkipReport) -> Iterator[tuple[int, list[bytes], bool]]:
+    """``(number of the first line, lines without their \\n, whether they had one)`` (only
+    a last line without \\n has not) per block of about
     `_CHUNK` bytes: the lines, counts and skips of `_lines`. A line is handed on once its
     \\n is read (or the file ends cleanly), so a cut stream loses only its partial line."""
     src = str(path)
@@ -444,7 +447,7 @@ def _line_blocks(path: Path, compression: str,
                 lines = chunk.split(b"\n")
                 report.bytes_read += len(chunk) + 1
                 del chunk
-                yield lineno + 1, lines
+                yield lineno + 1, lines, True
                 lineno += len(lines)
         except truncated_errors as e:
             report.skip(
@@ -459,7 +462,7 @@ def _line_blocks(path: Path, compression: str,
     tail = b"".join(parts)
     if tail:
         report.bytes_read += len(tail)
-        yield lineno + 1, [tail]
+        yield lineno + 1, [tail], False
         lineno += 1
     if lineno == 0:
         report.skip("empty_file", f"{src}:0", "file holds no data")
