@@ -34,6 +34,7 @@ run truncates each file at its last checkpoint and appends; readers see one stre
 from __future__ import annotations
 
 import gzip
+import hashlib
 import itertools
 import json
 import operator
@@ -50,6 +51,10 @@ from cooc.curate.records import CorpusFiles
 ADDED = ("cooc_step", "cooc_reason", "cooc_duplicate_of", "cooc_cluster")
 SPANS_FIELD = "cooc_removed_spans"
 _TXT_ENDINGS = {".txt": ".jsonl", ".txt.gz": ".jsonl.gz", ".txt.zst": ".jsonl.zst"}
+# gzip level 6 (zlib's and the gzip tool's default), not Python's 9: on JSON lines 1.7x the
+# speed (30 vs 18 MB/s) for 0.5% more bytes. zstd level 3 (its default): 230 MB/s.
+GZIP_LEVEL = 6
+ZSTD_LEVEL = 3
 
 
 def output_name(relative: str) -> str:
@@ -63,33 +68,43 @@ def output_name(relative: str) -> str:
 
 class LineWriter:
     """A JSON-lines output file, plain or compressed, that can stop at a checkpoint and be
-    reopened there (`offset`: truncate to it and append)."""
+    reopened there (`offset`: truncate to it and append). The file's sha256 is kept as it
+    is written (`sha256`), so the manifest need not read the file back."""
 
     def __init__(self, path: Path, compression: str, offset: int | None = None):
         self.path = path
         self.compression = compression
         path.parent.mkdir(parents=True, exist_ok=True)
+        self.hash = hashlib.sha256()
         if offset is None:
             self.raw = open(path, "wb", buffering=1 << 20)
         else:
             self.raw = open(path, "r+b", buffering=1 << 20)
             self.raw.truncate(offset)
+            while chunk := self.raw.read(min(1 << 22, offset - self.raw.tell())):
+                self.hash.update(chunk)
             self.raw.seek(offset)
         self.z: Any = None
+
+    def _write_raw(self, data: bytes) -> int:  # every byte of the file goes through here
+        self.hash.update(data)
+        return self.raw.write(data)
 
     def write(self, data: bytes) -> None:
         if not data:
             return
         if not self.compression:
-            self.raw.write(data)
+            self._write_raw(data)
             return
         if self.z is None:
             if self.compression == "gzip":  # no name, mtime 0: the same bytes on every run
-                self.z = gzip.GzipFile(filename="", mode="wb", fileobj=self.raw, mtime=0)
+                self.z = gzip.GzipFile(filename="", mode="wb", fileobj=_Sink(self._write_raw),
+                                       mtime=0, compresslevel=GZIP_LEVEL)
             else:
                 import zstandard
 
-                self.z = zstandard.ZstdCompressor(level=3).stream_writer(self.raw, closefd=False)
+                self.z = zstandard.ZstdCompressor(level=ZSTD_LEVEL).stream_writer(
+                    _Sink(self._write_raw), closefd=False)
         self.z.write(data)
 
     def checkpoint(self) -> int:
@@ -104,6 +119,19 @@ class LineWriter:
     def close(self) -> None:
         self.checkpoint()
         self.raw.close()
+
+    def sha256(self) -> str:
+        return self.hash.hexdigest()
+
+
+class _Sink:
+    """The file object a compressor writes into: hands every write to `write`."""
+
+    def __init__(self, write):
+        self.write = write
+
+    def flush(self) -> None:
+        pass
 
 
 class ParquetWriter:
@@ -283,11 +311,12 @@ class Outputs:
     def checkpoint(self) -> dict[str, int]:
         return {key: w.checkpoint() for key, w in self.writers.items()}
 
-    def close(self) -> list[str]:
+    def close(self) -> dict[str, str | None]:
+        """Close every file: {output name: its sha256, or None where not known (Parquet)}."""
         for w in self.writers.values():
             w.close()
-        return sorted(self.writers)
-
+        return {key: w.sha256() if isinstance(w, LineWriter) else None
+                for key, w in sorted(self.writers.items())}
 
 def _picker(idx: np.ndarray):
     """A function taking the items `idx` of a list, as a list (operator.itemgetter: C)."""

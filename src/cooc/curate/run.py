@@ -213,7 +213,8 @@ def run_steps(source: Any, steps: Sequence[Any], out_dir: str | os.PathLike,
                                                 "outputs": offsets})
         progress.update(len(batch))
     progress.close()
-    out_files = outputs.close()
+    hashes = outputs.close()
+    out_files = list(hashes)
     step_reports = [_jsonable(s.report()) for s in steps]
     for s in steps:
         if hasattr(s, "close"):
@@ -234,8 +235,9 @@ def run_steps(source: Any, steps: Sequence[Any], out_dir: str | os.PathLike,
                            f"{report.documents} documents read")
     out = work / "out"
     (out / "report.json").write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    hashes["report.json"] = None
     entries = [file_entry(name, name, None, None, (out / name).stat().st_size,
-                          file_sha256(out / name)) for name in [*out_files, "report.json"]]
+                          sha or file_sha256(out / name)) for name, sha in hashes.items()]
     install_folder(out, out_dir, {"magic": MAGIC, "format_version": FORMAT_VERSION,
                                   "created_by": f"cooc {cooc_version()}", "files": entries,
                                   "documents": report.documents, "kept": kept_n,
