@@ -608,3 +608,17 @@ def test_jsonl_output_equals_the_re_serializing_reference(lines, batch_size, fmt
         for g, want in zip(got, removed, strict=True):
             a, b = loads_any(g), json.loads(want)
             assert a == b and list(a) == list(b)
+
+
+@pytest.mark.parametrize("fmt", ["jsonl.gz", "jsonl.zst", "jsonl"])
+def test_writing_thread_gives_the_same_bytes(tmp_path, fmt):
+    texts = [f"doc {i % 17} é" for i in range(300)]
+    files = write_corpus(tmp_path / "in", texts, fmt, bad_every=11)
+    for threads in (1, 2):
+        run_steps(files, [ExactDedup()], tmp_path / f"out{threads}",
+                  RunOptions(batch_size=7, num_proc=threads, quiet=True), checkpoint_every=3)
+        check_output(tmp_path / f"out{threads}")
+    names = sorted(p.relative_to(tmp_path / "out1") for p in (tmp_path / "out1").rglob("part*"))
+    assert len(names) == 4
+    for name in names:
+        assert (tmp_path / "out1" / name).read_bytes() == (tmp_path / "out2" / name).read_bytes()

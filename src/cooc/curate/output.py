@@ -33,6 +33,7 @@ run truncates each file at its last checkpoint and appends; readers see one stre
 
 from __future__ import annotations
 
+import collections
 import gzip
 import hashlib
 import itertools
@@ -55,6 +56,7 @@ _TXT_ENDINGS = {".txt": ".jsonl", ".txt.gz": ".jsonl.gz", ".txt.zst": ".jsonl.zs
 # speed (30 vs 18 MB/s) for 0.5% more bytes. zstd level 3 (its default): 230 MB/s.
 GZIP_LEVEL = 6
 ZSTD_LEVEL = 3
+_MAX_PENDING = 4  # writes queued for the writing thread (two batches' kept + removed)
 
 
 def output_name(relative: str) -> str:
@@ -186,8 +188,16 @@ class Outputs:
     """Every kept and removed output file of a run (see the module)."""
 
     def __init__(self, files: CorpusFiles, out: Path, parts: Path, text_field: str,
-                 edits: bool, resume: dict[str, int] | None = None):
+                 edits: bool, resume: dict[str, int] | None = None, background: bool = False):
+        """background: JSON lines are compressed, hashed and written on a thread (zlib, zstd
+        and hashlib release the GIL), in the order given, so the bytes are the same."""
         self.files = files
+        self._pool: Any = None
+        self._pending: collections.deque = collections.deque()
+        if background:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="cooc-write")
         self.text_field = text_field
         self.edits = edits
         self.writers: dict[str, Any] = {}
@@ -235,13 +245,26 @@ class Outputs:
                     continue
                 w = self.writers[self.keys[(f, kind)]]
                 if self.formats[f] == "jsonl":
-                    w.write(self._jsonl_lines(batch, result, labels, idx, kind == "kept"))
+                    self._write(w, self._jsonl_lines(batch, result, labels, idx, kind == "kept"))
                     continue
                 items = [self._record(batch, result, labels, i) for i in idx.tolist()]
                 if isinstance(w, ParquetWriter):
                     w.write_rows(items)
                 else:
-                    w.write(b"".join(items))
+                    self._write(w, b"".join(items))
+
+    def _write(self, w: LineWriter, data: bytes) -> None:
+        if self._pool is None:
+            w.write(data)
+            return
+        while len(self._pending) >= _MAX_PENDING:  # bounds the memory of queued batches
+            self._pending.popleft().result()
+        self._pending.append(self._pool.submit(w.write, data))
+
+    def _drain(self) -> None:
+        """Wait for the queued writes; an error in one is raised here."""
+        while self._pending:
+            self._pending.popleft().result()
 
     def _jsonl_lines(self, batch, result, labels, idx: np.ndarray, kept: bool) -> bytes:
         """The output lines of documents `idx` (all kept or all removed) of a JSON-lines file."""
@@ -308,11 +331,23 @@ class Outputs:
         obj.update(fields or {})
         return (json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
 
+    def abort(self) -> None:
+        """After an error: let the queued writes end (their errors dropped), stop the thread."""
+        if self._pool is not None:
+            for f in self._pending:
+                f.exception()
+            self._pending.clear()
+            self._pool.shutdown()
+
     def checkpoint(self) -> dict[str, int]:
+        self._drain()
         return {key: w.checkpoint() for key, w in self.writers.items()}
 
     def close(self) -> dict[str, str | None]:
         """Close every file: {output name: its sha256, or None where not known (Parquet)}."""
+        self._drain()
+        if self._pool is not None:
+            self._pool.shutdown()
         for w in self.writers.values():
             w.close()
         return {key: w.sha256() if isinstance(w, LineWriter) else None

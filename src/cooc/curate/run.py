@@ -17,8 +17,10 @@ byte that of an uninterrupted run. At the end the output folder is installed at 
 one atomic swap (`cooc.formats.artefact.install_folder`).
 
 Threads: with `num_proc` >= 2 the corpus is read and parsed on a second thread while the
-steps decide and the writers write (`cooc.runtime.prefetch`); decisions themselves are
-sequential (first seen in corpus order), so the output is the same for any thread count.
+steps decide (`cooc.runtime.prefetch`), and JSON-lines outputs are compressed, hashed and
+written on a third (`Outputs(background=True)`); decisions themselves are sequential (first
+seen in corpus order) and writes keep their order, so the output is the same bytes for any
+thread count.
 """
 
 from __future__ import annotations
@@ -184,34 +186,39 @@ def run_steps(source: Any, steps: Sequence[Any], out_dir: str | os.PathLike,
                     yield b if r is None else subset(b, np.flatnonzero(r.kept))
 
             step.fit(survivors())
+    threads = options.resolved_num_proc() >= 2
     outputs = Outputs(files, work / "out", work / "parts", text_field, edits,
-                      ckpt["outputs"] if ckpt else None)
+                      ckpt["outputs"] if ckpt else None, background=threads)
     report = SkipReport()
     removed = [dict.fromkeys(s.reasons[1:], 0) for s in steps]
     labels = [(s.name, tuple(s.reasons)) for s in steps]
     kept_n = edited_n = 0
     progress = Progress("curate", unit="doc", quiet=options.quiet)
     source_batches = batches(report)
-    if options.resolved_num_proc() >= 2:  # read and parse on a thread, one batch or two ahead
+    if threads:  # read and parse on a thread, one batch or two ahead
         source_batches = prefetch(source_batches, depth=2)
-    for b, batch in enumerate(source_batches):
-        r = apply_steps(steps, batch)
-        kept_n += int(r.kept.sum())
-        edited_n += len(r.spans) - r.spans.count(None)
-        if not r.kept.all():  # counts per (step, reason), in order of first appearance
-            code = r.step[~r.kept].astype(np.int64) * 256 + r.reason[~r.kept]
-            uniq, first, counts = np.unique(code, return_index=True, return_counts=True)
-            for k in np.argsort(first, kind="stable").tolist():
-                si, c = divmod(int(uniq[k]), 256)
-                key = steps[si].reasons[c]
-                removed[si][key] = removed[si].get(key, 0) + int(counts[k])
-        if b >= done:
-            outputs.write(batch, r, labels)
-            if (b + 1) % checkpoint_every == 0:
-                offsets = outputs.checkpoint()
-                _write_json(work / CHECKPOINT, {"fingerprint": _jsonable(fp), "batches": b + 1,
-                                                "outputs": offsets})
-        progress.update(len(batch))
+    try:
+        for b, batch in enumerate(source_batches):
+            r = apply_steps(steps, batch)
+            kept_n += int(r.kept.sum())
+            edited_n += len(r.spans) - r.spans.count(None)
+            if not r.kept.all():  # counts per (step, reason), in order of first appearance
+                code = r.step[~r.kept].astype(np.int64) * 256 + r.reason[~r.kept]
+                uniq, first, counts = np.unique(code, return_index=True, return_counts=True)
+                for k in np.argsort(first, kind="stable").tolist():
+                    si, c = divmod(int(uniq[k]), 256)
+                    key = steps[si].reasons[c]
+                    removed[si][key] = removed[si].get(key, 0) + int(counts[k])
+            if b >= done:
+                outputs.write(batch, r, labels)
+                if (b + 1) % checkpoint_every == 0:
+                    offsets = outputs.checkpoint()
+                    _write_json(work / CHECKPOINT, {"fingerprint": _jsonable(fp), "batches": b + 1,
+                                                    "outputs": offsets})
+            progress.update(len(batch))
+    except BaseException:
+        outputs.abort()
+        raise
     progress.close()
     hashes = outputs.close()
     out_files = list(hashes)
