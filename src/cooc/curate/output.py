@@ -267,7 +267,13 @@ class Outputs:
             self._pending.popleft().result()
 
     def _jsonl_lines(self, batch, result, labels, idx: np.ndarray, kept: bool) -> bytes:
-        """The output lines of documents `idx` (all kept or all removed) of a JSON-lines file."""
+        """The output lines of documents `idx` (all kept or all removed) of a JSON-lines file.
+
+        Performance notes: kept lines are one itemgetter and one join; a removed line is
+        line[:-1] + its added fields (one bytes % each), all `map`s in C: ~0.3 us a removed
+        document, where json.loads + json.dumps took ~4 us. A line that already holds a
+        "cooc_" key (its added field must replace it, in place) or does not end with "}"
+        is found by counting '"cooc_' in the joined output, and re-serialized."""
         pick = _picker(idx)
         lines = pick(batch.extra["record"])
         slow: list[int] = []  # positions in idx written by `_record`
