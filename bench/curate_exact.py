@@ -2,7 +2,7 @@
 corpus (paragraphs, the corpus repeated until there are enough, so about half are copies).
 
     python bench/curate_exact.py [--docs 1000000] [--end-to-end] [--skip-decide]
-                                 [--formats jsonl,jsonl.gz,jsonl.zst] [--repeat 3]
+                                 [--formats jsonl,jsonl.gz,jsonl.zst] [--threads 1,2] [--repeat 3]
 
 Reports documents/s of the dedup itself (hash + first-seen decision over in-memory batches,
 ExactDedup.decide) and, with --end-to-end, of `run_steps` reading and writing JSON lines
