@@ -1,10 +1,13 @@
 """Exact dedup speed on one core (issue 14): ~1M small documents cut from the shared English
 corpus (paragraphs, the corpus repeated until there are enough, so about half are copies).
 
-    python bench/curate_exact.py [--docs 1000000] [--end-to-end]
+    python bench/curate_exact.py [--docs 1000000] [--end-to-end] [--skip-decide]
+                                 [--formats jsonl,jsonl.gz,jsonl.zst] [--threads 1,2] [--repeat 3]
 
 Reports documents/s of the dedup itself (hash + first-seen decision over in-memory batches,
-ExactDedup.decide) and, with --end-to-end, of `run_steps` reading and writing JSON lines.
+ExactDedup.decide) and, with --end-to-end, of `run_steps` reading and writing JSON lines
+(plain, .gz, .zst), both per second of wall time and per CPU-second of this process (the
+machine is shared: CPU-seconds do not count the time other jobs held the core).
 (Named curate_*, not dedup_*: bench/dedup_* belongs to the MinHash work.)
 """
 
@@ -49,13 +52,17 @@ def main() -> None:
     ap.add_argument("--docs", type=int, default=1_000_000)
     ap.add_argument("--batch", type=int, default=65536)
     ap.add_argument("--end-to-end", action="store_true")
+    ap.add_argument("--skip-decide", action="store_true", help="only the end-to-end runs")
+    ap.add_argument("--formats", default="jsonl")
+    ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
     texts = small_docs(args.docs)
     chars = sum(map(len, texts))
     print(f"{len(texts):,} documents, {chars / len(texts):.0f} chars each on average")
     warm = ExactDedup()
     warm.decide(DocumentBatch(texts[:1000], np.arange(1000)))  # numba compile / cache load
-    for granularity in ("document", "paragraph"):
+    for granularity in () if args.skip_decide else ("document", "paragraph"):
         best = float("inf")
         for _ in range(3):
             step = ExactDedup(granularity, memory_bytes=1 << 30)
@@ -70,24 +77,50 @@ def main() -> None:
               f"{removed:,} removed)")
     if args.end_to_end:
         with tempfile.TemporaryDirectory(dir=os.environ.get("TMPDIR")) as tmp:
-            src = Path(tmp) / "docs.jsonl"
-            with open(src, "w", encoding="utf-8") as f:
+            plain = Path(tmp) / "docs.jsonl"
+            with open(plain, "w", encoding="utf-8") as f:
                 for i, t in enumerate(texts):
                     f.write(json.dumps({"id": i, "text": t}, ensure_ascii=False) + "\n")
-            t = time.perf_counter()
-            n = sum(len(b) for b in read_batches(CorpusFiles.of([src]), SkipReport(), 8192))
-            dt = time.perf_counter() - t
-            print(f"reading alone (JSON lines -> batches with records): {n / dt:,.0f} docs/s")
-            for threads in (1, 2):
-                t = time.perf_counter()
-                r = run_steps([src], [ExactDedup()], Path(tmp) / f"out{threads}",
-                              RunOptions(batch_size=8192, quiet=True, num_proc=threads),
-                              checkpoint_every=64)
-                dt = time.perf_counter() - t
-                print(f"end-to-end, {threads} thread(s) (read JSONL, dedup, write kept/removed): "
-                      f"{len(texts) / dt:,.0f} docs/s ({dt:.2f} s, kept {r['kept']:,}, "
-                      f"removed {r['removed']:,})")
+            for fmt in args.formats.split(","):
+                src = compressed(plain, fmt)
+                t, c = time.perf_counter(), time.process_time()
+                n = sum(len(b) for b in read_batches(CorpusFiles.of([src]), SkipReport(), 8192))
+                dt, dc = time.perf_counter() - t, time.process_time() - c
+                print(f"{fmt}: reading alone (batches with records): {n / dt:,.0f} docs/s, "
+                      f"{n / dc:,.0f} docs per CPU-s")
+                for threads in map(int, args.threads.split(",")):
+                    runs = []
+                    for _ in range(args.repeat):
+                        t, c = time.perf_counter(), time.process_time()
+                        r = run_steps([src], [ExactDedup()], Path(tmp) / f"out{threads}",
+                                      RunOptions(batch_size=8192, quiet=True, num_proc=threads),
+                                      checkpoint_every=64)
+                        runs.append((time.perf_counter() - t, time.process_time() - c))
+                    walls = sorted(n / w for w, _ in runs)
+                    cpus = sorted(n / c for _, c in runs)
+                    print(f"{fmt}: end to end, {threads} thread(s) (read, dedup, write kept/removed):"
+                          f" {walls[0]:,.0f}-{walls[-1]:,.0f} docs/s, {cpus[0]:,.0f}-{cpus[-1]:,.0f}"
+                          f" docs per CPU-s (kept {r['kept']:,}, removed {r['removed']:,})")
 
+
+def compressed(plain: Path, fmt: str) -> Path:
+    """The benchmark file in format fmt (jsonl, jsonl.gz, jsonl.zst), made once."""
+    if fmt == "jsonl":
+        return plain
+    out = plain.with_name(f"docs.{fmt}")
+    if not out.exists():
+        data = plain.read_bytes()
+        if fmt == "jsonl.gz":
+            import gzip
+
+            out.write_bytes(gzip.compress(data, compresslevel=6, mtime=0))
+        elif fmt == "jsonl.zst":
+            import zstandard
+
+            out.write_bytes(zstandard.ZstdCompressor(level=3).compress(data))
+        else:
+            raise ValueError(f"format must be jsonl, jsonl.gz or jsonl.zst, got {fmt!r}")
+    return out
 
 if __name__ == "__main__":
     main()

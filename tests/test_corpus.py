@@ -519,3 +519,75 @@ def test_cooc_artefacts_inside_a_corpus_folder_are_not_read(tmp_path):
     (other / "manifest.json").write_text(json.dumps({"magic": "something else"}))
     assert discover_files(tmp_path / "data") == [tmp_path / "data" / "a.jsonl",
                                                  other / "manifest.json"]
+
+
+# --- record blocks (the fast JSON-lines path) against the per-line reader ------------------
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats(allow_nan=False)
+    | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner,
+                                                                 max_size=3),
+    max_leaves=6)
+LINE_KINDS = st.one_of(
+    # good objects: unicode, escapes (ensure_ascii), nested fields, blanks around the braces
+    st.tuples(st.text(min_size=1, max_size=12).filter(lambda t: not t.isspace()),
+              st.dictionaries(st.sampled_from(["id", "meta", "cooc_x", "t"]), JSON_VALUES,
+                              max_size=3),
+              st.booleans(), st.sampled_from(["", " ", "\r", " \t"]), st.booleans()).map(
+        lambda a: (json.dumps({**a[1], "text": a[0]} if a[4] else {"text": a[0], **a[1]},
+                              ensure_ascii=a[2]) + a[3]).encode("utf-8", "surrogatepass")),
+    st.sampled_from([
+        b"", b"   ", b"{not json", b"[1, 2]", b'"text"', b"{}", b'{"id": 1}', b'{"text": null}',
+        b'{"text": 3}', b'{"text": ""}', b'{"text": " \\n "}', b'{"text": "bad \xff byte"}',
+        b'{"text": "lone \\ud800"}', b'{"text": "pair \\ud83d\\ude00"}', b'{"text": "x", "n": NaN}',
+        b'{"text": "big", "n": 123456789012345678901234567890}', b'{"text": "a", "text": "b"}',
+        b'{"text": "nested", "o": {"a": [1, {"b": "\\u00e9\\/"}]}}', b"\xef\xbb\xbf{}",
+        b'{"text": "ws"}  ', b'{"text": "cr"}\r', b'{"text": "x"} trailing', b"\x00", b'{"text": "cut',
+        b'{"text": "x"',
+    ]))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(LINE_KINDS, max_size=25), st.sampled_from(["jsonl", "jsonl.gz", "jsonl.zst"]),
+       st.booleans(), st.booleans(), st.sampled_from([2, 5, 64, 1 << 20]), st.booleans(),
+       st.floats(0, 1))
+def test_record_blocks_equal_the_per_line_reader(lines, fmt, bom, final_newline, chunk, fast,
+                                                 cut_at):
+    """Same documents, line numbers, records (minus their \\n) and report (skips, messages,
+    counts) as iter_records, for any read size, with and without orjson, through cut files."""
+    data = b"\n".join(lines) + (b"\n" if final_newline and lines else b"")
+    if bom:
+        data = b"\xef\xbb\xbf" + data
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"a.{fmt}"
+        compress(path, data)
+        if fmt != "jsonl" and cut_at < 0.3:  # a cut stream: the same lines before the cut
+            raw = path.read_bytes()
+            path.write_bytes(raw[: int(len(raw) * (0.5 + cut_at))])
+        patch = pytest.MonkeyPatch()
+        patch.setattr(readers_mod, "_CHUNK", chunk)
+        if not fast:
+            patch.setattr(readers_mod, "_fast_loads", lambda: None)
+        try:
+            slow_report, block_report = SkipReport(), SkipReport()
+            want = [(d.line, d.text, d.record[:-1] if d.record.endswith(b"\n") else d.record)
+                    for d in readers_mod.iter_records([path], report=slow_report)]
+            got = [(int(line), text, rec)
+                   for b in readers_mod.iter_record_blocks([path], report=block_report)
+                   for line, text, rec in zip(b.lines, b.texts, b.records, strict=True)]
+        finally:
+            patch.undo()
+    assert got == want
+    assert block_report == slow_report
+
+
+def test_record_blocks_on_the_bad_corpus(bad_corpus):
+    root, _ = bad_corpus
+    files = discover_files(root)
+    slow, fast = SkipReport(), SkipReport()
+    want = [(d.source, d.line, d.text) for d in readers_mod.iter_records(files, report=slow)]
+    got = [(str(files[b.file]), int(line), text)
+           for b in readers_mod.iter_record_blocks(files, report=fast)
+           for line, text in zip(b.lines, b.texts, strict=True)]
+    assert got == want and fast == slow and fast.skipped

@@ -510,3 +510,115 @@ def test_sigkilled_run_resumes_to_identical_bytes(tmp_path):
     run_steps(files, [ExactDedup("span")], tmp_path / "whole", opts, checkpoint_every=2)
     for p in (tmp_path / "whole").rglob("part*"):
         assert p.read_bytes() == (tmp_path / "cut" / p.relative_to(tmp_path / "whole")).read_bytes()
+
+
+# -- JSON lines written without re-serializing (the fast writer) against the old reference ----
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats(allow_nan=False)
+    | st.text(max_size=6),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner,
+                                                                 max_size=3),
+    max_leaves=5)
+RECORD_LINE = st.tuples(
+    st.sampled_from(["same", "other", "é 日本", "tab\t\"q\"\\", "\u2028 sep", "x"]),
+    st.dictionaries(st.sampled_from(["id", "meta", "cooc_step", "cooc_cluster", "k"]),
+                    JSON_VALUES, max_size=3),
+    st.booleans(), st.sampled_from(["", " ", "\r", " \t "]), st.booleans(),
+).map(lambda a: (json.dumps({**a[1], "text": a[0]} if a[4] else {"text": a[0], **a[1]},
+                            ensure_ascii=a[2]) + a[3]).encode())
+
+
+class EveryThird:
+    """Removes ordinals 1 and 2 mod 3 with odd names, reasons and null/known fields."""
+
+    name, reasons, needs_fit = 'third"{%s}', ("kept", "one%d", "two{}é"), False
+
+    def decide(self, batch):
+        from cooc.curate.step import Decisions
+
+        d = Decisions.keep_all(len(batch))
+        m = batch.ordinals % 3
+        d.keep = m == 0
+        d.reason = m.astype(np.uint8)
+        d.duplicate_of = np.where(m == 1, -1, batch.ordinals - 1)
+        d.cluster = np.where(m == 1, 7, -1)
+        return d
+
+    def report(self):
+        return {}
+
+
+def loads_any(line: bytes):
+    import orjson
+
+    try:
+        return orjson.loads(line)
+    except ValueError:  # beyond orjson (integers over 64 bits): the stdlib parser
+        return json.loads(line)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(RECORD_LINE | st.sampled_from([b"{bad", b"", b'{"text": 1}']), min_size=1,
+                max_size=30), st.integers(1, 9), st.sampled_from(["jsonl", "jsonl.zst"]),
+       st.booleans())
+def test_jsonl_output_equals_the_re_serializing_reference(lines, batch_size, fmt, two_steps):
+    """Kept lines are the input lines byte for byte; removed lines parse (orjson) to what
+    the old writer made: the record re-serialized with the added fields after its own."""
+    import tempfile
+
+    import zstandard
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        path = tmp / "in" / f"a.{fmt}"
+        path.parent.mkdir()
+        data = b"".join(line + b"\n" for line in lines)
+        path.write_bytes(zstandard.ZstdCompressor().compress(data) if fmt.endswith("zst")
+                         else data)
+        steps = [ExactDedup(), EveryThird()] if two_steps else [ExactDedup()]
+        r = run_steps([path], steps, tmp / "out", RunOptions(batch_size=batch_size, quiet=True),
+                      checkpoint_every=2)
+        docs = list(iter_records([path]))  # the reference reader
+        texts = [d.text for d in docs]
+        kept, removed = [], []
+        for i, (doc, dup) in enumerate(zip(docs, reference_documents(texts), strict=True)):
+            line = doc.record.rstrip(b"\n")
+            if dup >= 0:
+                fields = ("dedup-exact", "duplicate", dup, dup)
+            elif two_steps and i % 3:
+                fields = (EveryThird.name, EveryThird.reasons[i % 3],
+                          None if i % 3 == 1 else i - 1, 7 if i % 3 == 1 else None)
+            else:
+                kept.append(line + b"\n")
+                continue
+            obj = json.loads(line)
+            obj.update(zip(("cooc_step", "cooc_reason", "cooc_duplicate_of", "cooc_cluster"),
+                           fields, strict=True))
+            removed.append(json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode())
+        assert r["kept"] == len(kept) and r["removed"] == len(removed)
+        raw = {}
+        for kind in ("kept", "removed"):
+            b = (tmp / "out" / kind / f"a.{fmt}").read_bytes()
+            raw[kind] = (zstandard.ZstdDecompressor().stream_reader(
+                io.BytesIO(b), read_across_frames=True).read() if fmt.endswith("zst") else b)
+        assert raw["kept"] == b"".join(kept)
+        got = raw["removed"].splitlines()
+        assert len(got) == len(removed)
+        for g, want in zip(got, removed, strict=True):
+            a, b = loads_any(g), json.loads(want)
+            assert a == b and list(a) == list(b)
+
+
+@pytest.mark.parametrize("fmt", ["jsonl.gz", "jsonl.zst", "jsonl"])
+def test_writing_thread_gives_the_same_bytes(tmp_path, fmt):
+    texts = [f"doc {i % 17} é" for i in range(300)]
+    files = write_corpus(tmp_path / "in", texts, fmt, bad_every=11)
+    for threads in (1, 2):
+        run_steps(files, [ExactDedup()], tmp_path / f"out{threads}",
+                  RunOptions(batch_size=7, num_proc=threads, quiet=True), checkpoint_every=3)
+        check_output(tmp_path / f"out{threads}")
+    names = sorted(p.relative_to(tmp_path / "out1") for p in (tmp_path / "out1").rglob("part*"))
+    assert len(names) == 4
+    for name in names:
+        assert (tmp_path / "out1" / name).read_bytes() == (tmp_path / "out2" / name).read_bytes()

@@ -4,8 +4,9 @@ Every batch's `extra` holds, per document (aligned with `texts`):
 
 - ``file``: int32 index into the run's file list (`CorpusFiles.paths`);
 - ``line``: int64 1-based line (JSON lines, .txt) or row (Parquet) in that file;
-- ``record``: the raw JSON line (bytes), the Parquet row (dict of every column) or None
-  (.txt: the text is the whole record), from `cooc.corpus.readers.iter_records`.
+- ``record``: the raw JSON line (bytes, without its ending newline), the Parquet row (dict
+  of every column) or None (.txt: the text is the whole record), from
+  `cooc.corpus.readers.iter_record_blocks`.
 
 Bad records are skipped and counted in the `SkipReport` with their file:line, exactly as
 every other cooc job reads a corpus; they are neither kept nor removed.
@@ -13,7 +14,6 @@ every other cooc job reads a corpus; they are neither kept nor removed.
 
 from __future__ import annotations
 
-import itertools
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cooc.corpus.readers import format_of, iter_records
+from cooc.corpus.readers import format_of, iter_record_blocks
 from cooc.corpus.report import SkipReport
 from cooc.curate.step import DocumentBatch
 
@@ -53,24 +53,39 @@ class CorpusFiles:
 
 def read_batches(files: CorpusFiles, report: SkipReport, batch_size: int = 8192,
                  text_field: str = "text") -> Iterator[DocumentBatch]:
-    """The corpus as batches of `batch_size` documents in corpus order, ordinals from 0."""
+    """The corpus as batches of `batch_size` documents in corpus order, ordinals from 0.
+    Blocks of records are cut and joined with list slices: nothing runs per document."""
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-    index = {str(p): i for i, p in enumerate(files.paths)}
-    docs = iter_records(list(files.paths), text_field, report)
+    texts: list[str] = []
+    records: list = []
+    file_ids: list[np.ndarray] = []
+    lines: list[np.ndarray] = []
     ordinal = 0
-    while True:
-        chunk = list(itertools.islice(docs, batch_size))
-        if not chunk:
-            return
-        n = len(chunk)
-        yield DocumentBatch(
-            texts=[d.text for d in chunk],
+
+    def batch() -> DocumentBatch:
+        n = len(texts)
+        return DocumentBatch(
+            texts=texts,
             ordinals=np.arange(ordinal, ordinal + n, dtype=np.int64),
-            extra={
-                "file": np.array([index[d.source] for d in chunk], np.int32),
-                "line": np.array([d.line for d in chunk], np.int64),
-                "record": [d.record for d in chunk],
-            },
+            extra={"file": np.concatenate(file_ids), "line": np.concatenate(lines),
+                   "record": records},
         )
-        ordinal += n
+
+    for block in iter_record_blocks(list(files.paths), text_field, report):
+        pos, n = 0, len(block)
+        while pos < n:
+            take = min(batch_size - len(texts), n - pos)
+            end = pos + take
+            whole = pos == 0 and end == n
+            texts.extend(block.texts if whole else block.texts[pos:end])
+            records.extend(block.records if whole else block.records[pos:end])
+            file_ids.append(np.full(take, block.file, np.int32))
+            lines.append(block.lines[pos:end])
+            pos = end
+            if len(texts) == batch_size:
+                yield batch()
+                ordinal += batch_size
+                texts, records, file_ids, lines = [], [], [], []
+    if texts:
+        yield batch()

@@ -17,8 +17,10 @@ byte that of an uninterrupted run. At the end the output folder is installed at 
 one atomic swap (`cooc.formats.artefact.install_folder`).
 
 Threads: with `num_proc` >= 2 the corpus is read and parsed on a second thread while the
-steps decide and the writers write (`cooc.runtime.prefetch`); decisions themselves are
-sequential (first seen in corpus order), so the output is the same for any thread count.
+steps decide (`cooc.runtime.prefetch`), and JSON-lines outputs are compressed, hashed and
+written on a third (`Outputs(background=True)`); decisions themselves are sequential (first
+seen in corpus order) and writes keep their order, so the output is the same bytes for any
+thread count.
 """
 
 from __future__ import annotations
@@ -184,34 +186,42 @@ def run_steps(source: Any, steps: Sequence[Any], out_dir: str | os.PathLike,
                     yield b if r is None else subset(b, np.flatnonzero(r.kept))
 
             step.fit(survivors())
+    threads = options.resolved_num_proc() >= 2
     outputs = Outputs(files, work / "out", work / "parts", text_field, edits,
-                      ckpt["outputs"] if ckpt else None)
+                      ckpt["outputs"] if ckpt else None, background=threads)
     report = SkipReport()
     removed = [dict.fromkeys(s.reasons[1:], 0) for s in steps]
+    labels = [(s.name, tuple(s.reasons)) for s in steps]
     kept_n = edited_n = 0
     progress = Progress("curate", unit="doc", quiet=options.quiet)
     source_batches = batches(report)
-    if options.resolved_num_proc() >= 2:  # read and parse on a thread, one batch or two ahead
+    if threads:  # read and parse on a thread, one batch or two ahead
         source_batches = prefetch(source_batches, depth=2)
-    for b, batch in enumerate(source_batches):
-        r = apply_steps(steps, batch)
-        kept_n += int(r.kept.sum())
-        edited_n += sum(1 for s in r.spans if s)
-        for si, code in zip(r.step[~r.kept], r.reason[~r.kept], strict=True):
-            key = steps[si].reasons[code]
-            removed[si][key] = removed[si].get(key, 0) + 1
-        if b >= done:
-            added = [None if k else (steps[s].name, steps[s].reasons[c], int(d), int(cl))
-                     for k, s, c, d, cl in zip(r.kept, r.step, r.reason, r.duplicate_of,
-                                               r.cluster, strict=True)]
-            outputs.write(batch, r.kept, r.texts, added, r.spans)
-            if (b + 1) % checkpoint_every == 0:
-                offsets = outputs.checkpoint()
-                _write_json(work / CHECKPOINT, {"fingerprint": _jsonable(fp), "batches": b + 1,
-                                                "outputs": offsets})
-        progress.update(len(batch))
+    try:
+        for b, batch in enumerate(source_batches):
+            r = apply_steps(steps, batch)
+            kept_n += int(r.kept.sum())
+            edited_n += len(r.spans) - r.spans.count(None)
+            if not r.kept.all():  # counts per (step, reason), in order of first appearance
+                code = r.step[~r.kept].astype(np.int64) * 256 + r.reason[~r.kept]
+                uniq, first, counts = np.unique(code, return_index=True, return_counts=True)
+                for k in np.argsort(first, kind="stable").tolist():
+                    si, c = divmod(int(uniq[k]), 256)
+                    key = steps[si].reasons[c]
+                    removed[si][key] = removed[si].get(key, 0) + int(counts[k])
+            if b >= done:
+                outputs.write(batch, r, labels)
+                if (b + 1) % checkpoint_every == 0:
+                    offsets = outputs.checkpoint()
+                    _write_json(work / CHECKPOINT, {"fingerprint": _jsonable(fp), "batches": b + 1,
+                                                    "outputs": offsets})
+            progress.update(len(batch))
+    except BaseException:
+        outputs.abort()
+        raise
     progress.close()
-    out_files = outputs.close()
+    hashes = outputs.close()
+    out_files = list(hashes)
     step_reports = [_jsonable(s.report()) for s in steps]
     for s in steps:
         if hasattr(s, "close"):
@@ -232,8 +242,9 @@ def run_steps(source: Any, steps: Sequence[Any], out_dir: str | os.PathLike,
                            f"{report.documents} documents read")
     out = work / "out"
     (out / "report.json").write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    hashes["report.json"] = None
     entries = [file_entry(name, name, None, None, (out / name).stat().st_size,
-                          file_sha256(out / name)) for name in [*out_files, "report.json"]]
+                          sha or file_sha256(out / name)) for name, sha in hashes.items()]
     install_folder(out, out_dir, {"magic": MAGIC, "format_version": FORMAT_VERSION,
                                   "created_by": f"cooc {cooc_version()}", "files": entries,
                                   "documents": report.documents, "kept": kept_n,
