@@ -417,3 +417,14 @@ def test_cli_minhash_writes_kept_and_removed_with_the_keep_field(tmp_path, capsy
                  "1.5"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "threshold" in err[-1]
+
+
+def test_one_letter_documents_fill_the_word_buffer_exactly():
+    # packed without separators, n one-byte documents hold n words in n bytes: the word
+    # buffer was sized len // 2 + 1 and the kernel wrote past it (a heap corruption that
+    # aborted a later test)
+    m = MinHashDedup(ngram=1, permutations=8, bands=2, rows=4, seed=3)
+    texts = ["a", "b", "c", "d", "e", "f", "g", "h"] * 50
+    sh, off = m.shingle_sets(texts)
+    assert (np.diff(off) == 1).all()
+    assert sh[off[0]] == sh[off[8]] and sh[off[0]] != sh[off[1]]

@@ -216,8 +216,12 @@ class MinHashDedup:
             np.cumsum([len(p) for p in parts], out=bounds[1:])
             buf = np.frombuffer(b"".join(parts), np.uint8)
             offsets = np.empty(n + 1, np.int64)
-            words = np.empty(buf.shape[0] // 2 + 1, np.uint64)
+            # a document of L bytes holds at most (L + 1) // 2 words: the sum is at most
+            # len(buf) // 2 + n (documents are packed without separators between them)
+            words = np.empty(buf.shape[0] // 2 + n + 1, np.uint64)
             used = km.hash_words(buf, bounds, words, offsets)
+            if used < 0:
+                raise RuntimeError("minhash: the word buffer was sized too small (a bug)")
             return words[:used], offsets
         if self._tok is None:
             from cooc.tokenizers import load_tokenizer

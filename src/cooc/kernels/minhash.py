@@ -46,9 +46,11 @@ def mix64(x):
 @njit(**_JIT)
 def hash_words(buf, doc_bounds, out, word_offsets):
     """The hash of every space-separated word of each document, in order, into out (room
-    for len(buf) // 2 + 1 words is always enough); document d's are
+    for len(buf) // 2 + documents + 1 words is always enough: a document of L bytes holds
+    at most (L + 1) // 2); document d's are
     out[word_offsets[d]:word_offsets[d + 1]]. A word's hash is FNV-1a of its bytes,
-    splitmix64-finalised, never 0. Returns the number of words."""
+    splitmix64-finalised, never 0. Returns the number of words, or -1 if out is too short
+    (nothing past it is written)."""
     k = 0
     word_offsets[0] = 0
     for d in range(doc_bounds.shape[0] - 1):
@@ -58,6 +60,8 @@ def hash_words(buf, doc_bounds, out, word_offsets):
             c = buf[p]
             if c == _SPACE:
                 if inside:
+                    if k >= out.shape[0]:
+                        return -1
                     out[k] = mix64(h) | np.uint64(1)
                     k += 1
                     inside = False
@@ -66,6 +70,8 @@ def hash_words(buf, doc_bounds, out, word_offsets):
                 h = (h ^ np.uint64(c)) * _FNV_PRIME
                 inside = True
         if inside:
+            if k >= out.shape[0]:
+                return -1
             out[k] = mix64(h) | np.uint64(1)
             k += 1
         word_offsets[d + 1] = k
