@@ -90,8 +90,8 @@ class BloomFilter:
         if (self.m, self.k, self.seed) != (other.m, other.k, other.seed):
             raise CoocError(f"cannot union Bloom filters of different shapes: m={self.m}, "
                             f"k={self.k}, seed={self.seed} vs m={other.m}, k={other.k}, "
-                            f"seed={other.seed}; build both with the same --expected-items, "
-                            "--fp-rate and --seed")
+                            f"seed={other.seed}; build both with the same expected_items, "
+                            "fp_rate and seed")
         out = BloomFilter.__new__(BloomFilter)
         out.__dict__.update(self.__dict__)
         out.bits = self.bits | other.bits
@@ -180,11 +180,11 @@ class BloomDedup:
         return None
 
     def setup(self, memory_bytes: int, scratch) -> None:  # noqa: ARG002
-        """Refuse a filter larger than the step's share of --memory (it is held whole)."""
+        """Refuse a filter larger than the step's share of the memory budget (it is held whole)."""
         if self.filter_.bits.nbytes > memory_bytes:
             raise ValueError(f"the Bloom filter needs {self.filter_.bits.nbytes:,} bytes, more "
-                             f"than this step's share of --memory ({memory_bytes:,}: half the "
-                             "budget, split among the steps); raise --memory or --fp-rate")
+                             f"than this step's share of the memory budget ({memory_bytes:,}: half "
+                             "the budget, split among the steps); raise memory or fp_rate")
 
     def _keys(self, texts: list[str]) -> list[str]:
         return [normalized(t) for t in texts] if self.normalize else texts

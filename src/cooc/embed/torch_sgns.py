@@ -76,7 +76,7 @@ def train_sgns_torch(pairs: str | os.PathLike, *, dim: int = 100, negative: int 
     torch = import_torch()
     if device == "cuda" and not torch.cuda.is_available():
         raise CoocError("device cuda was asked for but torch sees no CUDA GPU (a CPU build of "
-                        "torch, or no driver); use --device cpu")
+                        "torch, or no driver); use device cpu")
     V, lr = p.vocab_size, float(lr)
     dev = torch.device(device)
     gen = torch.Generator(device=dev).manual_seed(int(seed))
@@ -131,7 +131,7 @@ def train_sgns_torch(pairs: str | os.PathLike, *, dim: int = 100, negative: int 
     seconds = time.perf_counter() - t0
     vectors = inp.weight.detach().to("cpu").numpy().astype(np.float32, copy=True)
     if not np.isfinite(vectors).all():
-        raise CoocError(f"training diverged (a vector is NaN or infinite); lower --lr ({lr})")
+        raise CoocError(f"training diverged (a vector is NaN or infinite); lower lr ({lr})")
     pcfg = p.config
     config: dict[str, Any] = {
         "method": "sgns-torch", "model": "sgns", "dim": int(dim), "negative": int(negative),
