@@ -283,7 +283,7 @@ class MinHashDedup:
         if self.keep == "first":
             return np.zeros(n)
         if self.keep == "longest":
-            return np.array([len(t) for t in batch.texts], float)
+            return np.fromiter(map(len, batch.texts), np.float64, len(batch.texts))
         scores = numeric_field(batch, self.keep)
         if scores is None:
             raise CoocError(f"keep={self.keep!r}: the documents carry no records to read a "
