@@ -282,7 +282,10 @@ def read_output(path: Path) -> list[dict]:
     elif path.suffix == ".zst":
         import zstandard
 
-        data = b"".join(zstandard.ZstdDecompressor().read_to_iter(io.BytesIO(data)))
+        # every frame: the writer starts a new frame at each checkpoint
+        with zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data),
+                                                        read_across_frames=True) as r:
+            data = r.read()
     return [json.loads(line) for line in io.BytesIO(data)]
 
 
