@@ -428,3 +428,17 @@ def test_one_letter_documents_fill_the_word_buffer_exactly():
     sh, off = m.shingle_sets(texts)
     assert (np.diff(off) == 1).all()
     assert sh[off[0]] == sh[off[8]] and sh[off[0]] != sh[off[1]]
+
+
+def test_a_bad_line_is_reported_once_though_the_corpus_is_read_twice(tmp_path, caplog):
+    import logging
+
+    from cooc.cli.main import main
+
+    src = tmp_path / "c.jsonl"
+    src.write_text('{"text": "one two three four five six"}\n{oops\n'
+                   '{"text": "one two three four five six"}\n')
+    with caplog.at_level(logging.WARNING):
+        assert main(["dedup", "minhash", str(src), "-o", str(tmp_path / "o"), "-q"]) == 0
+    hits = [r for r in caplog.records if "skipped: malformed_json" in r.getMessage()]
+    assert len(hits) == 1 and "c.jsonl:2" in hits[0].getMessage()

@@ -61,6 +61,8 @@ class SkipReport:
     bytes_read: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
     samples: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    # False for a second read of the same files (a fit pass): counted, not logged twice
+    log: bool = field(default=True, compare=False)
 
     def skip(self, reason: str, where: str, message: str) -> None:
         """Count one skipped record or file. ``where`` is ``"path:line"``."""
@@ -74,6 +76,9 @@ class SkipReport:
         self.skipped[reason] = n
         if n <= MAX_SAMPLES:
             self.samples.setdefault(reason, []).append((where, message))
+        if not self.log:
+            return
+        if n <= MAX_SAMPLES:
             logger.warning("%s: %s (skipped: %s)", where, message, reason)
         elif n == MAX_SAMPLES + 1:
             # A corpus with a million bad lines must not bury the log; the count stays exact.

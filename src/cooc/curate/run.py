@@ -181,7 +181,7 @@ def run_steps(source: Any, steps: Sequence[Any], out_dir: str | os.PathLike,
             before = copy.deepcopy(steps[:g])
 
             def survivors(before=before) -> Iterator[DocumentBatch]:
-                for b in batches(SkipReport()):
+                for b in batches(SkipReport(log=False)):  # the write pass reports skips
                     r = apply_steps(before, b) if before else None
                     yield b if r is None else subset(b, np.flatnonzero(r.kept))
 
