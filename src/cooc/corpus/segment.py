@@ -55,16 +55,9 @@ def split_text(text: str, granularity: str) -> list[str]:
 
 
 def _sentences(text: str) -> list[str]:
-    ends = {m.end() for m in _CJK_END.finditer(text)}
-    for m in _LATIN_END.finditer(text):
-        if m.group().startswith(".") and len(m.group().rstrip(_CLOSERS)) == 1:
-            word = text[: m.start()].rsplit(None, 1)[-1] if text[: m.start()].strip() else ""
-            w = word.lower().lstrip("(\"'")
-            if w in _ABBREVIATIONS or (len(w) == 1 and w.isalpha()) or "." in w:
-                continue
-        ends.add(m.end())
+    ends = _sentence_ends(text)
     out, start = [], 0
-    for e in sorted(ends):
+    for e in ends:
         s = text[start:e].strip()
         if s:
             out.append(s)
