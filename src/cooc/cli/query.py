@@ -60,6 +60,8 @@ def artefact_kind(path: str) -> str:
             magic = json.loads((p / "manifest.json").read_text(encoding="utf-8")).get("magic")
         except (OSError, ValueError, AttributeError):
             magic = None
+        if not isinstance(magic, str):  # a damaged manifest: the index reader names the fault
+            magic = None
         if magic is None and (p / "positions.json").is_file():
             return "positions"
         return MAGICS.get(magic, "index")

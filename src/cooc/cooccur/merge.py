@@ -29,7 +29,8 @@ import numpy as np
 from cooc import __version__
 from cooc.cooccur.build.csr import Csr, concat_rows, sum_csrs
 from cooc.cooccur.reader import CoocIndex, open_index
-from cooc.cooccur.writer import IndexWriter
+from cooc.cooccur.verify import verify_index
+from cooc.cooccur.writer import IndexWriter, NotSymmetricError
 from cooc.corpus import SkipReport
 from cooc.errors import CoocError
 from cooc.formats.lock import writes_target
@@ -212,5 +213,18 @@ def _write(indexes: list[CoocIndex], maps: list[np.ndarray], texts: list[str], m
             entries += rows.num_entries
         occurrences = _summed_stat(indexes, maps, "occurrences", size)
         windows = _summed_stat(indexes, maps, "windows", size)
-        writer.finish(occurrences, windows, texts, meta)
+        try:
+            writer.finish(occurrences, windows, texts, meta)
+        except NotSymmetricError as e:
+            raise CoocError(damaged_input_message(indexes, e)) from None
     return entries
+
+
+def damaged_input_message(indexes: list[CoocIndex], error: Exception) -> str:
+    """Sound inputs sum to a symmetric matrix, so one of them is damaged behind checksums that
+    match (a buggy writer): name the first that `verify` refuses."""
+    for index in indexes:
+        problems = verify_index(index.path)
+        if problems:
+            return f"cannot merge: {problems[0]} (nothing was written)"
+    return f"cannot merge: the summed counts are not symmetric ({error}); nothing was written"

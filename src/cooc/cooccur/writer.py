@@ -63,6 +63,10 @@ def _degree_order(deg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return token_of_rank, rank
 
 
+class NotSymmetricError(ValueError):
+    """The rows given do not form a symmetric matrix (count(a, b) != count(b, a))."""
+
+
 @dataclass
 class EncodedRows:
     """Rows [row_start, row_start + n) in final form (columns as degree ranks), with their
@@ -377,7 +381,7 @@ class IndexWriter:
             raise ValueError(f"meta must be JSON-serialisable: {e}") from None
         diff = np.flatnonzero(self._h_row != self._h_col)
         if diff.size:
-            raise ValueError(
+            raise NotSymmetricError(
                 f"the matrix is not symmetric: row {int(diff[0])} differs from column "
                 f"{int(diff[0])} (count(a, b) must equal count(b, a), both stored)"
             )
