@@ -2,15 +2,13 @@
 runner's invariants (kept + removed + skipped = input, same output for any batch size and
 memory budget, kill + resume gives the same bytes), formats round-trip, Bloom FP rate."""
 
-import gzip
 import io
 import json
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
+from curate_fixtures import read_output, run_texts, write_corpus
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -238,59 +236,6 @@ def test_bloom_dedup_step_against_exact_on_small_corpus(tmp_path):
 
 
 # -- the runner ------------------------------------------------------------------------------
-
-
-def write_corpus(folder: Path, texts: list[str], fmt: str, bad_every: int = 0,
-                 split: int | None = None) -> list[Path]:
-    """texts split over two files (at `split`, default half) of format fmt (jsonl, jsonl.gz,
-    jsonl.zst, parquet, txt), each record with an id field; with bad_every, a malformed line
-    every so many (not for parquet)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    half = len(texts) // 2 if split is None else split
-    paths = []
-    for part, chunk in enumerate([texts[:half], texts[half:]]):
-        path = folder / f"part{part}.{fmt}"
-        ids = [f"{part}-{i}" for i in range(len(chunk))]
-        if fmt == "parquet":
-            pq.write_table(pa.table({"id": ids, "text": chunk, "n": list(range(len(chunk)))}),
-                           path)
-        else:
-            lines = []
-            for i, (id_, t) in enumerate(zip(ids, chunk, strict=True)):
-                if bad_every and i % bad_every == 1:
-                    lines.append("{not json" if fmt != "txt" else "\udcff")
-                lines.append(json.dumps({"id": id_, "text": t, "meta": {"k": [1, 2]}})
-                             if fmt != "txt" else t.replace("\n", " "))
-            data = "".join(line + "\n" for line in lines).encode("utf-8", "surrogateescape")
-            if fmt.endswith(".gz"):
-                data = gzip.compress(data, mtime=0)
-            elif fmt.endswith(".zst"):
-                import zstandard
-
-                data = zstandard.ZstdCompressor().compress(data)
-            path.write_bytes(data)
-        paths.append(path)
-    return paths
-
-
-def read_output(path: Path) -> list[dict]:
-    if path.suffix == ".parquet":
-        return pq.read_table(path).to_pylist()
-    data = path.read_bytes()
-    if path.suffix == ".gz":
-        data = gzip.decompress(data)
-    elif path.suffix == ".zst":
-        import zstandard
-
-        # every frame: the writer starts a new frame at each checkpoint
-        with zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data),
-                                                        read_across_frames=True) as r:
-            data = r.read()
-    return [json.loads(line) for line in io.BytesIO(data)]
-
-
-def run_texts(out: Path) -> dict[str, list[dict]]:
-    return {str(p.relative_to(out)): read_output(p) for p in sorted(out.rglob("part*"))}
 
 
 @settings(max_examples=20)

@@ -13,7 +13,7 @@ from cooc.cli.options import add_run_arguments, run_options_from_args
 from cooc.errors import CoocError
 
 
-def _common(p: argparse.ArgumentParser, normalize: bool = True) -> None:
+def _common(p: argparse.ArgumentParser, normalize: bool = True, engine: bool = False) -> None:
     p.add_argument("data", nargs="+", metavar="SOURCE", help="corpus files, folders or globs")
     p.add_argument("--out-dir", "-o", required=True,
                    help="folder to write: kept/, removed/ (the input's formats), report.json")
@@ -25,15 +25,17 @@ def _common(p: argparse.ArgumentParser, normalize: bool = True) -> None:
     p.add_argument("--seed", type=int, default=0, help="hash seed (default: 0)")
     p.add_argument("--checkpoint-every", type=int, default=16, metavar="N",
                    help="batches between checkpoints of a resumable run (default: 16)")
-    add_run_arguments(p, memory=True, threads=True, batch_size=True, quiet=True, fresh=True)
+    add_run_arguments(p, memory=True, threads=True, batch_size=True, quiet=True, fresh=True,
+                      engine=engine)
 
 
 def register_exact(sub) -> None:
     p = sub.add_parser("exact", help="exact duplicates: documents, paragraphs or C4 spans",
                        description="Keep the first copy (corpus order) of every document, "
                        "paragraph or three-sentence span (xxh3_128 hashes); cut paragraphs and "
-                       "spans seen before from the documents holding them.")
-    _common(p)
+                       "spans seen before from the documents holding them. --engine ray runs "
+                       "document dedup as map/shuffle/reduce tasks on a Ray cluster.")
+    _common(p, engine=True)
     p.add_argument("--granularity", choices=("document", "paragraph", "span"), default="document",
                    help="what is compared (default: document)")
     p.set_defaults(func=run_exact)
@@ -72,8 +74,9 @@ def register_minhash(sub) -> None:
                        "(chosen from the threshold; the S-curve is printed), every candidate "
                        "pair verified by exact Jaccard, clusters by union-find; one document "
                        "kept per cluster. Two passes over the corpus; band keys and shingle "
-                       "sets go to scratch files.")
-    _common(p, normalize=False)
+                       "sets go to scratch files. --engine ray runs it as map (a task a file) / "
+                       "shuffle and reduce (a task a band) / write tasks on a Ray cluster.")
+    _common(p, normalize=False, engine=True)
     p.add_argument("--threshold", type=float, default=0.8, help="Jaccard threshold (0.8)")
     p.add_argument("--ngram", type=int, default=5, help="words per shingle (5)")
     p.add_argument("--permutations", type=int, default=128, help="MinHash permutations (128)")
@@ -104,14 +107,20 @@ def _run(args: argparse.Namespace, step) -> int:
 
     options = run_options_from_args(args)
     try:
-        r = run_steps(args.data, [step], args.out_dir, options, text_field=args.text_field,
-                      checkpoint_every=args.checkpoint_every)
+        if options.engine == "local":
+            r = run_steps(args.data, [step], args.out_dir, options, text_field=args.text_field,
+                          checkpoint_every=args.checkpoint_every)
+        else:
+            from cooc.curate.sharded import run_sharded
+
+            r = run_sharded(args.data, step, args.out_dir, options, text_field=args.text_field)
     except ValueError as e:
         raise CoocError(str(e)) from None
     if not args.quiet:
         s = r["steps"][0]
         by = ", ".join(f"{k} {v:,}" for k, v in s["removed_by_reason"].items())
-        resumed = f", resumed at batch {r['resumed_at_batch']}" if r["resumed_at_batch"] else ""
+        resumed = f", resumed at batch {r['resumed_at_batch']}" \
+            if r.get("resumed_at_batch") else ""
         print(f"cooc: {r['input_records']:,} records: {r['kept']:,} kept ({r['edited']:,} "
               f"edited), {r['removed']:,} removed ({by}), {r['skipped']:,} skipped -> "
               f"{args.out_dir} in {r['seconds']:.2f} s{resumed}", file=sys.stderr)

@@ -106,7 +106,7 @@ def add_run_arguments(parser: argparse.ArgumentParser, *, memory: bool = True,
     if engine:
         parser.add_argument("--engine", choices=("local", "ray"), default=d.engine,
                             help="local: this process, all cores (default); ray: map/reduce "
-                            "tasks on a Ray cluster (pip install 'cooc[ray]'), the same bytes")
+                            "tasks on a Ray cluster (pip install 'cooc[ray]'), the same output")
         parser.add_argument("--address", default=d.address,
                             help="--engine ray: the cluster to join, e.g. auto or "
                             "ray://head:10001 (default: start a local one); data, output and "

@@ -17,6 +17,8 @@ step's budget, spilled to disk beyond it.
 
 from __future__ import annotations
 
+import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +27,11 @@ import numpy as np
 from cooc.curate.hashing import GRANULARITIES, cut, hash128, normalized, units
 from cooc.curate.seen import FirstSeen
 from cooc.curate.step import NO_CLUSTER, Decisions, DocumentBatch
+from cooc.errors import CoocError
 
 DEFAULT_MEMORY = 256 << 20
+_PARTITION_BYTES = 48  # a hash (16), its ordinal (8) and the sort's copies, per document
+_MAX_PARTITIONS = 4096
 REASONS = {"document": ("kept", "duplicate"),
            "paragraph": ("kept", "duplicate-paragraphs"),
            "span": ("kept", "duplicate-spans")}
@@ -120,6 +125,50 @@ class ExactDedup:
         self.counts_["units"] += len(flat)
         return d
 
+    # -- the same job as tasks over shards (`cooc.curate.sharded`), documents only ---------
+
+    def check_shardable(self) -> None:
+        """CoocError unless the step can run as shards (documents only)."""
+        if self.granularity != "document":
+            raise CoocError(f"granularity {self.granularity!r} runs on the local engine only "
+                            f"(its cuts depend on every unit before, in corpus order); "
+                            f"use engine local")
+
+    def map_shard(self, batches, folder: Path) -> int:
+        """Map one shard: its documents' 128-bit hashes to folder/hashes.u64 (hi, lo rows)."""
+        self.check_shardable()
+        folder.mkdir(parents=True, exist_ok=True)
+        n = 0
+        with open(folder / "hashes.u64", "wb") as f:
+            for batch in batches:
+                hi, lo = hash128(self._key_texts(batch.texts), self.seed)
+                np.stack([hi, lo], axis=1).tofile(f)
+                n += len(batch)
+        return n
+
+    def reduce_shards(self, folders, work: Path, engine, memory_bytes: int) -> Decisions:
+        """Shuffle the hashes by their high bits into partitions that fit `memory_bytes`,
+        one task each finds every hash's first ordinal; returns the decisions by ordinal
+        (those a streaming run gives)."""
+        sizes = [(Path(f) / "hashes.u64").stat().st_size // 16 for f in folders]
+        n = int(sum(sizes))
+        bases = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64).tolist()
+        need = max(1, n * _PARTITION_BYTES // max(memory_bytes, 1 << 10))
+        parts = min(_MAX_PARTITIONS, 1 << max(0, math.ceil(math.log2(need))))
+        calls = [(p, parts, [str(f) for f in folders], bases, str(work), memory_bytes)
+                 for p in range(parts)]
+        first = np.full(n, -1, np.int64)
+        for path in engine.run(exact_partition_task, calls):
+            pairs = np.load(path)
+            first[pairs[0]] = pairs[1]
+            os.unlink(path)
+        removed = first >= 0
+        d = Decisions(~removed, removed.astype(np.uint8), first, first.copy(), np.full(n, np.nan))
+        self.counts_["documents"] += n
+        self.counts_["removed"] += int(removed.sum())
+        self.counts_["partitions"] = parts
+        return d
+
     def report(self) -> dict[str, Any]:
         seen = self.seen_
         return {"granularity": self.granularity, "normalize": self.normalize, "seed": self.seed,
@@ -130,3 +179,38 @@ class ExactDedup:
     def close(self) -> None:
         if self.seen_ is not None:
             self.seen_.close()
+
+
+def exact_partition_task(part: int, parts: int, folders: list[str], bases: list[int],
+                         work: str, memory_bytes: int) -> str:
+    """Partition `part` of `parts` (hashes whose high bits say so) of `ExactDedup.reduce_shards`
+    (an engine task): the file of [ordinal, first ordinal of its hash] of every later copy."""
+    shift = np.uint64(64 - int(math.log2(parts))) if parts > 1 else None
+    chunk = max(1 << 10, memory_bytes // (2 * _PARTITION_BYTES))
+    his, los, ords = [], [], []
+    for folder, base in zip(folders, bases, strict=False):
+        path = Path(folder) / "hashes.u64"
+        rows = path.stat().st_size // 16
+        for a in range(0, rows, chunk):
+            h = np.fromfile(path, np.uint64, count=2 * min(chunk, rows - a), offset=16 * a)
+            h = h.reshape(-1, 2)
+            mine = np.arange(a, a + h.shape[0], dtype=np.int64) + base
+            if shift is not None:
+                keep = (h[:, 0] >> shift) == np.uint64(part)
+                h, mine = h[keep], mine[keep]
+            his.append(np.ascontiguousarray(h[:, 0]))
+            los.append(np.ascontiguousarray(h[:, 1]))
+            ords.append(mine)
+    hi = np.concatenate(his) if his else np.zeros(0, np.uint64)
+    lo = np.concatenate(los) if los else np.zeros(0, np.uint64)
+    o = np.concatenate(ords) if ords else np.zeros(0, np.int64)
+    del his, los, ords
+    order = np.lexsort((o, lo, hi))  # by hash, then corpus order
+    hi, lo, o = hi[order], lo[order], o[order]
+    start = np.ones(o.shape[0], bool)
+    start[1:] = (hi[1:] != hi[:-1]) | (lo[1:] != lo[:-1])
+    group_first = o[np.flatnonzero(start)][np.cumsum(start) - 1]
+    later = ~start
+    out = Path(work) / f"exact-{part}.npy"
+    np.save(out, np.stack([o[later], group_first[later]]))
+    return str(out)

@@ -333,59 +333,74 @@ class MinHashDedup:
             del offsets
             score = np.concatenate(scores) if scores else np.zeros(0)
             del scores
-            km.resolve(parent)
-            kept = np.full(n, -1, np.int64)
-            size = np.zeros(n, np.int32)
-            km.choose_kept(parent, score, kept, size)
-            del score
-            self.parent_ = parent
-            self.kept_ = kept
-            self.multi_ = size > 1
-            self._stats.update(documents=n, clusters=int(self.multi_.sum()),
-                               removed=int(n - (size > 0).sum()),
-                               map_seconds=round(t1 - t0, 3),
+            self._clusters_from(parent, score)
+            self._stats.update(map_seconds=round(t1 - t0, 3),
                                reduce_seconds=round(time.perf_counter() - t1, 3))
-            self._fitted = True
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         return self
 
+    def _clusters_from(self, parent: np.ndarray, score: np.ndarray) -> None:
+        """The fitted state from the joined pairs' union-find (`parent`) and the keep scores."""
+        n = parent.shape[0]
+        km.resolve(parent)
+        kept = np.full(n, -1, np.int64)
+        size = np.zeros(n, np.int32)
+        km.choose_kept(parent, score, kept, size)
+        self.parent_ = parent
+        self.kept_ = kept
+        self.multi_ = size > 1
+        self._stats.update(documents=n, clusters=int(self.multi_.sum()),
+                           removed=int(n - (size > 0).sum()))
+        self._fitted = True
+
     # -- shuffle and reduce ---------------------------------------------------------------
 
     def _reduce(self, tmp: Path, n: int, offsets: np.ndarray) -> np.ndarray:
+        """Every band verified into one union-find (a pair joined in an earlier band is
+        not read again)."""
         parent = np.arange(n, dtype=np.int64)
-        stats = np.zeros(3, np.int64)
+        stats = np.zeros(4, np.int64)
         budget = max(1 << 10, self.options.resolved_memory() // 4)
-        partitions = 0
-        path = tmp / "shingles.u64"
+        for j in range(self.bands):
+            band = tmp / f"band-{j}.u64"
+            self.reduce_band(band, tmp / "shingles.u64", offsets, parent, stats, budget)
+            band.unlink()
+        self._add_stats(stats)
+        return parent
+
+    def _add_stats(self, stats: np.ndarray) -> None:
+        for k, name in enumerate(("candidate_buckets", "pairs_checked", "pairs_joined",
+                                  "spilled_partitions")):
+            self._stats[name] = self._stats.get(name, 0) + int(stats[k])
+
+    def reduce_band(self, band: Path, shingles: Path, offsets: np.ndarray, parent: np.ndarray,
+                    stats: np.ndarray, budget: int) -> None:
+        """Join in `parent` the candidate pairs of one band's keys (the uint64 file `band`,
+        one key a document) whose shingle sets (the file `shingles`, at `offsets`) are
+        similar enough. stats += [buckets, pairs checked, pairs joined, partitions spilled]."""
+        n = parent.shape[0]
         most = int(np.diff(offsets).max()) if n else 0
         buf_u = np.empty(most, np.uint64)
         buf_v = np.empty(most, np.uint64)
-        fd = os.open(path, os.O_RDONLY)
+        fd = os.open(shingles, os.O_RDONLY)
 
         def verify(keys: np.ndarray, docs: np.ndarray) -> None:
             """Verify the buckets of sorted keys (documents' positions in docs)."""
             keys, docs = candidate_entries(keys, docs)
             if km.verify_buckets(keys, docs, fd, offsets, self.threshold, parent, stats,
                                  buf_u, buf_v) < 0:
-                raise CoocError(f"cannot read the scratch file {path}: was it removed?")
+                raise CoocError(f"cannot read the scratch file {shingles}: was it removed?")
 
         try:
-            for j in range(self.bands):
-                band = tmp / f"band-{j}.u64"
-                if n * _SORT_BYTES <= budget:
-                    keys = np.fromfile(band, np.uint64)
-                    order = np.argsort(keys, kind="stable")
-                    verify(keys[order], order)
-                    del keys, order
-                else:
-                    partitions += self._reduce_partitioned(band, n, budget, verify)
-                band.unlink()
+            if n * _SORT_BYTES <= budget:
+                keys = np.fromfile(band, np.uint64)
+                order = np.argsort(keys, kind="stable")
+                verify(keys[order], order)
+            else:
+                stats[3] += self._reduce_partitioned(band, n, budget, verify)
         finally:
             os.close(fd)
-        self._stats.update(candidate_buckets=int(stats[0]), pairs_checked=int(stats[1]),
-                           pairs_joined=int(stats[2]), spilled_partitions=partitions)
-        return parent
 
     def _reduce_partitioned(self, band: Path, n: int, budget: int, verify) -> int:
         """Split a band's keys into partitions by their high bits (equal keys together),
@@ -420,6 +435,68 @@ class MinHashDedup:
             q.unlink()
         return parts
 
+    # -- the same stages as tasks over shards (`cooc.curate.sharded`) ---------------------
+
+    def map_shard(self, batches: Iterable[DocumentBatch], folder: Path) -> int:
+        """Map one shard: its documents' shingle sets, band keys and keep scores written to
+        `folder` (shingles.u64, counts.i64, band-<j>.u64, scores.f64); returns the count."""
+        folder.mkdir(parents=True, exist_ok=True)
+        n = 0
+        names = ["shingles.u64", "counts.i64", "scores.f64",
+                 *(f"band-{j}.u64" for j in range(self.bands))]
+        files = {name: open(folder / name, "wb") for name in names}
+        try:
+            for batch in batches:
+                if len(batch) == 0:
+                    continue
+                shingles, offsets, keys = self._sketch_threads(batch.texts)
+                shingles.tofile(files["shingles.u64"])
+                np.diff(offsets).tofile(files["counts.i64"])
+                self._scores(batch).astype(np.float64).tofile(files["scores.f64"])
+                for j in range(self.bands):
+                    keys[j].tofile(files[f"band-{j}.u64"])
+                n += len(batch)
+        finally:
+            for f in files.values():
+                f.close()
+        return n
+
+    def reduce_shards(self, folders: Sequence[Path], work: Path, engine: Any,
+                      memory_bytes: int) -> Decisions:
+        """Shuffle and reduce the mapped shards (in corpus order): one task per band
+        verifies that band's candidates into a union-find of its own and returns the pairs
+        it joined; their union gives the clusters `fit` gives (the connected components of
+        the verified candidate pairs, whatever the order). Returns every document's
+        decisions, by ordinal. memory_bytes: each task's budget."""
+        t0 = time.perf_counter()
+        counts = np.concatenate([np.fromfile(f / "counts.i64", np.int64) for f in folders]) \
+            if folders else np.zeros(0, np.int64)
+        n = counts.shape[0]
+        offsets = np.zeros(n + 1, np.int64)
+        np.cumsum(counts, out=offsets[1:])
+        del counts
+        np.save(work / "offsets.npy", offsets)
+        concatenate_files([f / "shingles.u64" for f in folders], work / "shingles.u64")
+        budget = max(1 << 10, memory_bytes // 4)
+        calls = [(self, j, [str(f) for f in folders], str(work), budget)
+                 for j in range(self.bands)]
+        parent = np.arange(n, dtype=np.int64)
+        stats = np.zeros(4, np.int64)
+        for pairs_file, band_stats in engine.run(band_task, calls):
+            pairs = np.load(pairs_file)
+            km.union_pairs(parent, pairs[0], pairs[1])
+            stats += np.asarray(band_stats, np.int64)
+            os.unlink(pairs_file)
+        self._add_stats(stats)
+        score = np.concatenate([np.fromfile(f / "scores.f64", np.float64) for f in folders]) \
+            if folders else np.zeros(0)
+        if self.keep not in ("first", "longest"):  # the map tasks' counts stayed with them
+            self.missing_scores = int(np.isneginf(score).sum())
+        self.ordinals_ = np.arange(n, dtype=np.int64)
+        self._clusters_from(parent, score)
+        self._stats.update(reduce_seconds=round(time.perf_counter() - t0, 3))
+        return self._decisions(np.arange(n, dtype=np.int64))
+
     # -- decisions ------------------------------------------------------------------------
 
     def decide(self, batch: DocumentBatch) -> Decisions:
@@ -435,11 +512,15 @@ class MinHashDedup:
                 (self.ordinals_[np.minimum(pos, self.ordinals_.shape[0] - 1)] != ords).any():
             raise CoocError("decide got a document fit never saw: give decide the batches "
                             "given to fit")
+        return self._decisions(pos)
+
+    def _decisions(self, pos: np.ndarray) -> Decisions:
+        """The decisions of the fitted documents at positions `pos`."""
         root = self.parent_[pos]
         best = self.kept_[root]
         multi = self.multi_[root]
         removed = multi & (best != pos)
-        d = Decisions.keep_all(n)
+        d = Decisions.keep_all(pos.shape[0])
         d.keep = ~removed
         d.reason = np.where(removed, 1, KEPT).astype(np.uint8)
         d.duplicate_of = np.where(removed, self.ordinals_[best], -1).astype(np.int64)
@@ -466,3 +547,30 @@ class MinHashDedup:
             **self._stats,
         }
 
+
+
+def concatenate_files(parts: Sequence[Path], out: Path) -> None:
+    """The files `parts` one after the other into `out`."""
+    with open(out, "wb") as w:
+        for p in parts:
+            with open(p, "rb") as r:
+                shutil.copyfileobj(r, w, 1 << 22)
+
+
+def band_task(step: MinHashDedup, band: int, folders: list[str], work: str,
+              budget: int) -> tuple[str, list[int]]:
+    """One band of `MinHashDedup.reduce_shards` (an engine task): the shards' keys of the
+    band joined into one file, its candidates verified; returns the file of the joined
+    pairs (each document and its union-find parent, where they differ) and the stats."""
+    w = Path(work)
+    keys = w / f"band-{band}.u64"
+    concatenate_files([Path(f) / f"band-{band}.u64" for f in folders], keys)
+    offsets = np.load(w / "offsets.npy")
+    parent = np.arange(offsets.shape[0] - 1, dtype=np.int64)
+    stats = np.zeros(4, np.int64)
+    step.reduce_band(keys, w / "shingles.u64", offsets, parent, stats, budget)
+    keys.unlink()
+    moved = np.flatnonzero(parent != np.arange(parent.shape[0]))
+    out = w / f"pairs-{band}.npy"
+    np.save(out, np.stack([moved, parent[moved]]))
+    return str(out), stats.tolist()

@@ -110,20 +110,25 @@ def apply_steps(steps: Sequence[Any], batch: DocumentBatch) -> BatchResult:
     return r
 
 
-def _fingerprint(files: CorpusFiles, steps, batch_size: int, every: int, text_field: str) -> dict:
+def file_stats(files: CorpusFiles) -> list[list]:
+    """[path, size, mtime] of every input: a resumed run must read the same files."""
     stats = []
     for p in files.paths:
         st = os.stat(p)
         stats.append([str(p), st.st_size, st.st_mtime_ns])
-    return {"files": stats, "steps": [[s.name, _jsonable(s.report())] for s in steps],
+    return stats
+
+
+def _fingerprint(files: CorpusFiles, steps, batch_size: int, every: int, text_field: str) -> dict:
+    return {"files": file_stats(files), "steps": [[s.name, jsonable(s.report())] for s in steps],
             "batch_size": batch_size, "checkpoint_every": every, "text_field": text_field}
 
 
-def _jsonable(x: Any) -> Any:
+def jsonable(x: Any) -> Any:
     return json.loads(json.dumps(x, default=str))
 
 
-def _write_json(path: Path, obj: Any) -> None:
+def write_json(path: Path, obj: Any) -> None:
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(obj, f, indent=1)
@@ -166,7 +171,7 @@ def run_steps(source: Any, steps: Sequence[Any], out_dir: str | os.PathLike,
             ckpt = json.loads((work / CHECKPOINT).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             ckpt = None
-        if ckpt is not None and ckpt.get("fingerprint") != _jsonable(fp):
+        if ckpt is not None and ckpt.get("fingerprint") != jsonable(fp):
             ckpt = None
     if ckpt is None:
         remove_path(work)
@@ -213,7 +218,7 @@ def run_steps(source: Any, steps: Sequence[Any], out_dir: str | os.PathLike,
                 outputs.write(batch, r, labels)
                 if (b + 1) % checkpoint_every == 0:
                     offsets = outputs.checkpoint()
-                    _write_json(work / CHECKPOINT, {"fingerprint": _jsonable(fp), "batches": b + 1,
+                    write_json(work / CHECKPOINT, {"fingerprint": jsonable(fp), "batches": b + 1,
                                                     "outputs": offsets})
             progress.update(len(batch))
     except BaseException:
@@ -222,7 +227,7 @@ def run_steps(source: Any, steps: Sequence[Any], out_dir: str | os.PathLike,
     progress.close()
     hashes = outputs.close()
     out_files = list(hashes)
-    step_reports = [_jsonable(s.report()) for s in steps]
+    step_reports = [jsonable(s.report()) for s in steps]
     for s in steps:
         if hasattr(s, "close"):
             s.close()
@@ -240,18 +245,24 @@ def run_steps(source: Any, steps: Sequence[Any], out_dir: str | os.PathLike,
     if kept_n + total_removed != report.documents:
         raise RuntimeError(f"internal error: kept {kept_n} + removed {total_removed} != "
                            f"{report.documents} documents read")
-    out = work / "out"
+    install_output(work / "out", out_dir, hashes, result)
+    shutil.rmtree(work, ignore_errors=True)
+    return result
+
+
+def install_output(out: Path, out_dir: Path, hashes: dict[str, str | None],
+                   result: dict[str, Any]) -> None:
+    """report.json written into the finished folder `out`, the manifest (sha256 of every
+    file: `hashes`' where known), and the folder installed at `out_dir` in one swap."""
     (out / "report.json").write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
-    hashes["report.json"] = None
+    hashes = {**hashes, "report.json": None}
     entries = [file_entry(name, name, None, None, (out / name).stat().st_size,
                           sha or file_sha256(out / name)) for name, sha in hashes.items()]
     install_folder(out, out_dir, {"magic": MAGIC, "format_version": FORMAT_VERSION,
                                   "created_by": f"cooc {cooc_version()}", "files": entries,
-                                  "documents": report.documents, "kept": kept_n,
-                                  "removed": total_removed, "skipped": report.total_skipped},
+                                  "documents": result["documents"], "kept": result["kept"],
+                                  "removed": result["removed"], "skipped": result["skipped"]},
                    "cooc curation output")
-    shutil.rmtree(work, ignore_errors=True)
-    return result
 
 
 def check_output(path: str | os.PathLike) -> None:

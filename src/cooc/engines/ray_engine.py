@@ -49,7 +49,16 @@ class RayEngine:
                                              max_retries=2)
         refs = [remote.remote(*args) for args in calls]
         for ref in refs:  # in order; the cluster works on all of them meanwhile
-            yield self.ray.get(ref)
+            try:
+                result = self.ray.get(ref)
+            except self.ray.exceptions.RayTaskError as e:
+                # a task's refusal (CoocError, ValueError) reads as it would in this
+                # process: one line, not the remote traceback Ray wraps around it
+                cause = getattr(e, "cause", None)
+                if isinstance(cause, (CoocError, ValueError)):
+                    raise cause from None
+                raise
+            yield result
 
     def close(self) -> None:
         if self._started:
