@@ -176,3 +176,44 @@ def test_ray_equals_local(tmp_path):
         assert records(tmp_path / "cli") == records(tmp_path / "minhash-local")
     finally:
         ray.shutdown()
+
+
+class DiesInDecide:
+    """Wraps a global step; raises after `k` decided batches, like a kill mid-write."""
+
+    def __init__(self, step, k):
+        self.step, self.k = step, k
+        self.name, self.reasons, self.needs_fit = step.name, step.reasons, step.needs_fit
+
+    def fit(self, batches):
+        self.step.fit(batches)
+
+    def decide(self, batch):
+        if self.k == 0:
+            raise Killed
+        self.k -= 1
+        return self.step.decide(batch)
+
+    def report(self):
+        return self.step.report()
+
+
+@pytest.mark.parametrize("fmt", ["jsonl.zst", "parquet"])
+def test_streaming_minhash_killed_run_resumes_to_identical_bytes(tmp_path, fmt):
+    texts = near_copies(17, 150)
+    files = write_corpus(tmp_path / "in", texts, fmt, split=[40, 90])
+    opts = RunOptions(batch_size=6, quiet=True)
+
+    def step():
+        return MinHashDedup(0.6, ngram=2, permutations=32)
+
+    whole = run_steps(files, [step()], tmp_path / "whole", opts, checkpoint_every=4)
+    with pytest.raises(Killed):
+        run_steps(files, [DiesInDecide(step(), 14)], tmp_path / "cut", opts, checkpoint_every=4)
+    resumed = run_steps(files, [step()], tmp_path / "cut", opts, checkpoint_every=4)
+    assert resumed["resumed_at_batch"] == 12 and whole["removed"] > 0
+    same_report(whole, resumed)
+    names = sorted(p.relative_to(tmp_path / "whole") for p in (tmp_path / "whole").rglob("part*"))
+    assert names
+    for name in names:
+        assert (tmp_path / "whole" / name).read_bytes() == (tmp_path / "cut" / name).read_bytes()
