@@ -67,9 +67,10 @@ def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
     if problem:
         raise _fail(path, f"{format.MANIFEST} {problem}")
     files = manifest_files(manifest)
-    if files is not None:
-        manifest.pop("arrays", None)
-        manifest["files"] = files
+    if files is None:
+        raise _fail(path, f"{format.MANIFEST}: 'files' must be a list of objects")
+    manifest.pop("arrays", None)
+    manifest["files"] = files
     return manifest
 
 

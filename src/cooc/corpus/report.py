@@ -130,6 +130,15 @@ class SkipReport:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SkipReport:
+        """The report `to_dict` wrote; ValueError, in one line, for anything else (a
+        damaged manifest)."""
+        try:
+            return cls._from_dict(d)
+        except (AttributeError, TypeError, ValueError) as e:
+            raise ValueError(f"not a skip report ({type(e).__name__}: {e})") from None
+
+    @classmethod
+    def _from_dict(cls, d: dict[str, Any]) -> SkipReport:
         return cls(
             documents=int(d.get("documents", 0)),
             files=int(d.get("files", 0)),

@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from cooc.corpus.report import SkipReport
 from cooc.errors import CoocError
 from cooc.formats.artefact import restore_interrupted
 from cooc.formats.manifest import (
@@ -100,6 +101,11 @@ def read_manifest(path: Path, name: str = MANIFEST) -> dict[str, Any]:
                    or manifest_field_problem(tok, {"kind": str, "spec": str, "vocab_size": int})
                    or next((p for sh in shards for p in [manifest_field_problem(
                        sh, {"name": str, "documents": int, "tokens": int})] if p), None))
+        if not problem and "skip_report" in m:
+            try:
+                SkipReport.from_dict(m["skip_report"])
+            except ValueError as e:
+                problem = f"skip_report: {e}"
         if problem:
             raise CoocError(f"{path}/{name}: {problem}; tokenize again")
     if "files" not in m:  # written before: each shard lists its arrays
