@@ -168,6 +168,24 @@ def read_folder_manifest(path: Path, manifest: str, magic: str, version: int, wh
     return m
 
 
+def array_entry_problem(entry: dict[str, Any], size: int) -> str | None:
+    """What is wrong with an array's manifest entry (`dtype`, `shape`) for a file of `size`
+    bytes, or None: a reader maps the file with them, so they must say exactly its bytes."""
+    shape = entry.get("shape")
+    if not isinstance(shape, list) or not all(
+            isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in shape):
+        return f"{entry.get('file')!r}: shape must be a list of ints >= 0, got {shape!r}"
+    try:
+        dtype = np.dtype(entry.get("dtype"))
+    except (TypeError, ValueError):
+        dtype = None
+    if dtype is None or dtype.kind not in "biuf" or entry.get("dtype") is None:
+        return f"{entry.get('file')!r}: dtype {entry.get('dtype')!r} is not a numeric dtype"
+    if int(np.prod(shape, dtype=object)) * dtype.itemsize != size:
+        return (f"{entry.get('file')!r}: shape {shape} of {dtype} is not its {size} bytes")
+    return None
+
+
 def manifest_field_problem(m: dict[str, Any], fields: dict[str, type]) -> str | None:
     """The first of `fields` (name -> type) missing from manifest `m` or of another type
     (bool is not an int; an int must be >= 0), or None: a sealed manifest a writer's bug

@@ -71,6 +71,7 @@ from cooc.formats.checked import check_once
 from cooc.formats.lock import writes_target
 from cooc.formats.manifest import (
     HashedFile,
+    array_entry_problem,
     cooc_version,
     file_problem,
     int_table,
@@ -369,6 +370,9 @@ class TrieLanguageModel:
             if size != spec["bytes"]:
                 raise IndexFormatError(f"{p} has {size} bytes, the manifest says "
                                        f"{spec['bytes']}: the LM trie is truncated or damaged")
+            problem = array_entry_problem(spec, size)
+            if problem:
+                raise IndexFormatError(f"{self.path}/{MANIFEST}: {problem}; rebuild the LM trie")
             shape = tuple(spec["shape"])
             dt = np.dtype(spec["dtype"])
             a[name] = np.memmap(p, dt, "r", shape=shape) if size else np.zeros(shape, dt)
