@@ -62,3 +62,28 @@ def read_output(path: Path) -> list[dict]:
 
 def run_texts(out: Path) -> dict[str, list[dict]]:
     return {str(p.relative_to(out)): read_output(p) for p in sorted(out.rglob("part*"))}
+
+
+class Killed(Exception):
+    pass
+
+
+class DiesInDecide:
+    """Wraps a global step; raises after `k` decided batches, like a kill mid-write."""
+
+    def __init__(self, step, k):
+        self.step, self.k = step, k
+        self.name, self.reasons, self.needs_fit = step.name, step.reasons, step.needs_fit
+        self.writes_scores = getattr(step, "writes_scores", False)
+
+    def fit(self, batches):
+        self.step.fit(batches)
+
+    def decide(self, batch):
+        if self.k == 0:
+            raise Killed
+        self.k -= 1
+        return self.step.decide(batch)
+
+    def report(self):
+        return self.step.report()

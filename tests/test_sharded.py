@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from curate_fixtures import run_texts, write_corpus
+from curate_fixtures import DiesInDecide, Killed, run_texts, write_corpus
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -97,10 +97,6 @@ def test_small_memory_splits_into_partitions(tmp_path):
     assert records(tmp_path / "mlocal") == records(tmp_path / "mtasks")
 
 
-class Killed(Exception):
-    pass
-
-
 def test_killed_run_resumes_and_skips_finished_tasks(tmp_path, monkeypatch):
     texts = near_copies(11, 120)
     files = write_corpus(tmp_path / "in", texts, "jsonl.gz", bad_every=7, split=[30, 60, 90])
@@ -176,26 +172,6 @@ def test_ray_equals_local(tmp_path):
         assert records(tmp_path / "cli") == records(tmp_path / "minhash-local")
     finally:
         ray.shutdown()
-
-
-class DiesInDecide:
-    """Wraps a global step; raises after `k` decided batches, like a kill mid-write."""
-
-    def __init__(self, step, k):
-        self.step, self.k = step, k
-        self.name, self.reasons, self.needs_fit = step.name, step.reasons, step.needs_fit
-
-    def fit(self, batches):
-        self.step.fit(batches)
-
-    def decide(self, batch):
-        if self.k == 0:
-            raise Killed
-        self.k -= 1
-        return self.step.decide(batch)
-
-    def report(self):
-        return self.step.report()
 
 
 @pytest.mark.parametrize("fmt", ["jsonl.zst", "parquet"])

@@ -9,24 +9,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cooc.cli.options import add_run_arguments, run_options_from_args
+from cooc.cli.curate import add_curation_arguments, run_curation
+from cooc.cli.options import run_options_from_args
 from cooc.errors import CoocError
-
-
-def _common(p: argparse.ArgumentParser, normalize: bool = True, engine: bool = False) -> None:
-    p.add_argument("data", nargs="+", metavar="SOURCE", help="corpus files, folders or globs")
-    p.add_argument("--out-dir", "-o", required=True,
-                   help="folder to write: kept/, removed/ (the input's formats), report.json")
-    p.add_argument("--text-field", default="text",
-                   help="JSON/Parquet field holding the text (default: text)")
-    if normalize:
-        p.add_argument("--normalize", action="store_true",
-                       help="compare texts lowercased with whitespace runs made one space")
-    p.add_argument("--seed", type=int, default=0, help="hash seed (default: 0)")
-    p.add_argument("--checkpoint-every", type=int, default=16, metavar="N",
-                   help="batches between checkpoints of a resumable run (default: 16)")
-    add_run_arguments(p, memory=True, threads=True, batch_size=True, quiet=True, fresh=True,
-                      engine=engine)
 
 
 def register_exact(sub) -> None:
@@ -35,7 +20,7 @@ def register_exact(sub) -> None:
                        "paragraph or three-sentence span (xxh3_128 hashes); cut paragraphs and "
                        "spans seen before from the documents holding them. --engine ray runs "
                        "document dedup as map/shuffle/reduce tasks on a Ray cluster.")
-    _common(p, engine=True)
+    add_curation_arguments(p, engine=True)
     p.add_argument("--granularity", choices=("document", "paragraph", "span"), default="document",
                    help="what is compared (default: document)")
     p.set_defaults(func=run_exact)
@@ -46,7 +31,7 @@ def register_bloom(sub) -> None:
                        description="Remove documents (or cut paragraphs) a Bloom filter has "
                        "seen, at a chosen false-positive rate; the filter can be saved, "
                        "reloaded and OR-ed with filters of other shards.")
-    _common(p)
+    add_curation_arguments(p)
     p.add_argument("--granularity", choices=("document", "paragraph"), default="document",
                    help="what is compared (default: document)")
     p.add_argument("--expected-items", type=int, default=1_000_000, metavar="N",
@@ -76,7 +61,7 @@ def register_minhash(sub) -> None:
                        "kept per cluster. Two passes over the corpus; band keys and shingle "
                        "sets go to scratch files. --engine ray runs it as map (a task a file) / "
                        "shuffle and reduce (a task a band) / write tasks on a Ray cluster.")
-    _common(p, normalize=False, engine=True)
+    add_curation_arguments(p, normalize=False, engine=True)
     p.add_argument("--threshold", type=float, default=0.8, help="Jaccard threshold (0.8)")
     p.add_argument("--ngram", type=int, default=5, help="words per shingle (5)")
     p.add_argument("--permutations", type=int, default=128, help="MinHash permutations (128)")
@@ -102,33 +87,6 @@ def register(sub) -> None:
         fn(methods)
 
 
-def _run(args: argparse.Namespace, step) -> int:
-    from cooc.curate.run import run_steps
-
-    options = run_options_from_args(args)
-    try:
-        if options.engine == "local":
-            r = run_steps(args.data, [step], args.out_dir, options, text_field=args.text_field,
-                          checkpoint_every=args.checkpoint_every)
-        else:
-            from cooc.curate.sharded import run_sharded
-
-            r = run_sharded(args.data, step, args.out_dir, options, text_field=args.text_field)
-    except ValueError as e:
-        raise CoocError(str(e)) from None
-    if not args.quiet:
-        s = r["steps"][0]
-        by = ", ".join(f"{k} {v:,}" for k, v in s["removed_by_reason"].items())
-        resumed = f", resumed at batch {r['resumed_at_batch']}" \
-            if r.get("resumed_at_batch") else ""
-        print(f"cooc: {r['input_records']:,} records: {r['kept']:,} kept ({r['edited']:,} "
-              f"edited), {r['removed']:,} removed ({by}), {r['skipped']:,} skipped -> "
-              f"{args.out_dir} in {r['seconds']:.2f} s{resumed}", file=sys.stderr)
-        for reason, n in r["skip_report"]["skipped"].items():
-            print(f"cooc: skipped {reason}: {n}", file=sys.stderr)
-    return 0
-
-
 def run_exact(args: argparse.Namespace) -> int:
     from cooc.curate.exact import ExactDedup
 
@@ -136,7 +94,7 @@ def run_exact(args: argparse.Namespace) -> int:
         step = ExactDedup(args.granularity, args.normalize, args.seed)
     except ValueError as e:
         raise CoocError(str(e)) from None
-    return _run(args, step)
+    return run_curation(args, step)
 
 
 def run_bloom(args: argparse.Namespace) -> int:
@@ -151,7 +109,7 @@ def run_bloom(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"cooc: Bloom filter m = {f.m:,} bits ({f.bits.nbytes / 2**20:.1f} MiB), k = {f.k} "
               f"(n = {f.expected_items:,}, p = {f.fp_rate:g}, seed {f.seed})", file=sys.stderr)
-    return _run(args, step)
+    return run_curation(args, step)
 
 
 def run_bloom_union(args: argparse.Namespace) -> int:
@@ -179,4 +137,4 @@ def run_minhash(args: argparse.Namespace) -> int:
     if not args.quiet:
         for line in describe_bands(args.threshold, step.bands, step.rows).splitlines():
             print(f"cooc: {line}", file=sys.stderr)
-    return _run(args, step)
+    return run_curation(args, step)

@@ -16,7 +16,7 @@ EXIT_INTERRUPTED = 130
 def build_parser() -> argparse.ArgumentParser:
     """The `cooc` parser: every command and its flags."""
     from cooc import __version__
-    from cooc.cli import build, dedup, diff, embed, lm, merge, ngram, query, tokenize
+    from cooc.cli import build, dedup, diff, embed, filters, lm, merge, ngram, query, tokenize
 
     p = argparse.ArgumentParser(
         prog="cooc",
@@ -34,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     lm.register(sub)
     embed.register(sub)
     dedup.register(sub)
+    filters.register(sub)
     return p
 
 

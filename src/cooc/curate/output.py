@@ -25,7 +25,9 @@ the corpus's valid documents, in input order; null when not known) and `cooc_clu
 (null: none); on kept documents a step cut parts from, `cooc_removed_spans`
 ({step name: [[start, end], ...]}, character offsets in the text that step was given).
 In Parquet, `cooc_removed_spans` is that object as a JSON string (a kept-file column only
-when some step can cut).
+when some step can cut). When a step of the run scores documents (filters), every document,
+kept or removed, carries `cooc_scores`: {step name: score} of the steps that scored it (a
+JSON string in Parquet).
 
 Compressed files are written as one gzip member / zstd frame per checkpoint, so a resumed
 run truncates each file at its last checkpoint and appends; readers see one stream.
@@ -51,6 +53,7 @@ from cooc.curate.records import CorpusFiles
 
 ADDED = ("cooc_step", "cooc_reason", "cooc_duplicate_of", "cooc_cluster")
 SPANS_FIELD = "cooc_removed_spans"
+SCORES_FIELD = "cooc_scores"
 _TXT_ENDINGS = {".txt": ".jsonl", ".txt.gz": ".jsonl.gz", ".txt.zst": ".jsonl.zst"}
 # gzip level 6 (zlib's and the gzip tool's default), not Python's 9: on JSON lines 1.7x the
 # speed (30 vs 18 MB/s) for 0.5% more bytes. zstd level 3 (its default): 230 MB/s.
@@ -188,8 +191,12 @@ class Outputs:
     """Every kept and removed output file of a run (see the module)."""
 
     def __init__(self, files: CorpusFiles, out: Path, parts: Path, text_field: str,
-                 edits: bool, resume: dict[str, int] | None = None, background: bool = False):
-        """background: JSON lines are compressed, hashed and written on a thread (zlib, zstd
+                 edits: bool, resume: dict[str, int] | None = None, background: bool = False,
+                 score_names: Sequence[str] = ()):
+        """edits: some step may cut text (kept documents may carry `cooc_removed_spans`);
+        score_names: the steps that score documents, in order (every document then carries
+        `cooc_scores`; `BatchResult.scores` has a column each);
+        background: JSON lines are compressed, hashed and written on a thread (zlib, zstd
         and hashlib release the GIL), in the order given, so the bytes are the same."""
         self.files = files
         self._pool: Any = None
@@ -200,6 +207,11 @@ class Outputs:
             self._pool = ThreadPoolExecutor(1, thread_name_prefix="cooc-write")
         self.text_field = text_field
         self.edits = edits
+        self.score_names = list(score_names)
+        self.scores = bool(self.score_names)
+        # '"name":%a' of every scoring step: a float's repr is its JSON (scores are finite)
+        self._score_keys = [json.dumps(n, ensure_ascii=False).encode().replace(b"%", b"%%")
+                            + b":%a" for n in self.score_names]
         self.writers: dict[str, Any] = {}
         self.formats = [files.format(i)[0] for i in range(len(files.paths))]
         resume = resume or {}
@@ -226,6 +238,8 @@ class Outputs:
                 schema = schema.append(pa.field(name, typ))
         elif self.edits:
             schema = schema.append(pa.field(SPANS_FIELD, pa.string()))
+        if self.scores:
+            schema = schema.append(pa.field(SCORES_FIELD, pa.string()))
         return schema
 
     def write(self, batch, result, labels: Sequence[tuple[str, Sequence[str]]]) -> None:
@@ -269,39 +283,75 @@ class Outputs:
     def _jsonl_lines(self, batch, result, labels, idx: np.ndarray, kept: bool) -> bytes:
         """The output lines of documents `idx` (all kept or all removed) of a JSON-lines file.
 
-        Performance notes: kept lines are one itemgetter and one join; a removed line is
-        line[:-1] + its added fields (one bytes % each), all `map`s in C: ~0.3 us a removed
-        document, where json.loads + json.dumps took ~4 us. A line that already holds a
-        "cooc_" key (its added field must replace it, in place) or does not end with "}"
-        is found by counting '"cooc_' in the joined output, and re-serialized."""
+        Performance notes: kept lines are one itemgetter and one join; a line that gains
+        fields (removed, or scored) is line[:-1] + its added fields (one bytes % each), all
+        `map`s in C: ~0.3 us a document, where json.loads + json.dumps took ~4 us. A line
+        that already holds a "cooc_" key (its added field must replace it, in place) or does
+        not end with "}" is found by counting '"cooc_' in the joined output, and
+        re-serialized; so is a kept line a step cut text from."""
         pick = _picker(idx)
         lines = pick(batch.extra["record"])
         slow: list[int] = []  # positions in idx written by `_record`
-        if kept:
-            if self.edits:
-                spans = pick(result.spans)
-                slow = np.flatnonzero(np.fromiter(map(operator.truth, spans), bool,
-                                                  len(spans))).tolist()
-        else:
-            lines_in = lines
-            if all(map(bytes.endswith, lines, itertools.repeat(b"}"))):
-                bodies = lines
-            else:  # JSON allows blanks (and a \r) after the brace
-                bodies = list(map(bytes.rstrip, lines, itertools.repeat(b" \t\r")))
-            added = _added_fields(result, labels, idx)
-            lines = list(map(bytes.__add__, map(operator.getitem, bodies,
-                                                itertools.repeat(slice(None, -1))), added))
+        if kept and self.edits:
+            spans = pick(result.spans)
+            slow = np.flatnonzero(np.fromiter(map(operator.truth, spans), bool,
+                                              len(spans))).tolist()
+        if kept and not self.scores:
+            for j in slow:
+                lines[j] = self._record(batch, result, labels, int(idx[j]))[:-1]
             lines.append(b"")
-            out = b"\n".join(lines)
-            # each added part holds '"cooc_' 4 times: more means a line already had one
-            if out.count(b'"cooc_') == 4 * len(bodies) and bodies is lines_in:
-                return out
-            slow = [j for j, x in enumerate(bodies) if not x.endswith(b"}") or b'"cooc_' in x]
-            lines.pop()
+            return b"\n".join(lines)
+        lines_in = lines
+        if all(map(bytes.endswith, lines, itertools.repeat(b"}"))):
+            bodies = lines
+        else:  # JSON allows blanks (and a \r) after the brace
+            bodies = list(map(bytes.rstrip, lines, itertools.repeat(b" \t\r")))
+        # what goes before each closing brace: the removal's fields, then the scores
+        added = [b""] * len(bodies) if kept else _added_fields(result, labels, idx)
+        if self.scores:
+            added = list(map(bytes.__add__, added, self._score_fields(result, idx)))
+        lines = list(map(bytes.__add__, map(operator.getitem, bodies,
+                                            itertools.repeat(slice(None, -1))), added))
+        lines = list(map(bytes.__add__, lines, itertools.repeat(b"}")))
+        lines.append(b"")
+        out = b"\n".join(lines)
+        # each added part holds '"cooc_' 4 times (a removal) and once (scores): more means
+        # a line already had one
+        per_line = (0 if kept else 4) + (1 if self.scores else 0)
+        if not slow and out.count(b'"cooc_') == per_line * len(bodies) and bodies is lines_in:
+            return out
+        slow = sorted(set(slow) | {j for j, x in enumerate(bodies)
+                                   if not x.endswith(b"}") or b'"cooc_' in x})
+        lines.pop()
         for j in slow:
             lines[j] = self._record(batch, result, labels, int(idx[j]))[:-1]
         lines.append(b"")
         return b"\n".join(lines)
+
+    def _score_fields(self, result, idx: np.ndarray) -> list[bytes]:
+        """`,"cooc_scores":{"step":score,...}` of each document `idx` (the steps that scored
+        it), one bytes % each, grouped by which steps scored."""
+        sc = result.scores[idx]
+        present = ~np.isnan(sc)
+        code = present.astype(np.int64) @ (np.int64(1) << np.arange(sc.shape[1], dtype=np.int64))
+        uniq, inverse = np.unique(code, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        out = np.empty(idx.shape[0], object)
+        for u, c in enumerate(uniq.tolist()):
+            cols = [k for k in range(sc.shape[1]) if c >> k & 1]
+            fmt = b',"cooc_scores":{' + b",".join(self._score_keys[k] for k in cols) + b"}"
+            sel = np.flatnonzero(inverse == u)
+            if cols:
+                values = zip(*(sc[sel, k].tolist() for k in cols), strict=True)
+                out[sel] = list(map(fmt.__mod__, values))
+            else:
+                out[sel] = [fmt] * sel.shape[0]
+        return out.tolist()
+
+    def _score_dict(self, result, i: int) -> dict[str, float]:
+        row = result.scores[i]
+        return {name: float(v) for name, v in zip(self.score_names, row.tolist(), strict=True)
+                if v == v}
 
     def _record(self, batch, result, labels, i: int) -> Any:
         """Document i's output: a Parquet row (dict) or a JSON line (bytes, with its \\n),
@@ -313,20 +363,24 @@ class Outputs:
         if result.kept[i]:
             fields = {SPANS_FIELD: spans} if spans else None
             text = result.texts[i] if spans else None
+            if self.scores:
+                fields = {**(fields or {}), SCORES_FIELD: self._score_dict(result, i)}
         else:
             s, r = int(result.step[i]), int(result.reason[i])
             dup, cl = int(result.duplicate_of[i]), int(result.cluster[i])
             fields = {"cooc_step": labels[s][0], "cooc_reason": labels[s][1][r],
                       "cooc_duplicate_of": dup if dup >= 0 else None,
                       "cooc_cluster": cl if cl >= 0 else None}
+            if self.scores:
+                fields[SCORES_FIELD] = self._score_dict(result, i)
             text = None
         if fmt == "parquet":
             row = dict(rec)
             if text is not None:
                 row[self.text_field] = text
             if fields:
-                if SPANS_FIELD in fields:
-                    fields = {SPANS_FIELD: json.dumps(fields[SPANS_FIELD])}
+                fields = {k: json.dumps(v) if k in (SPANS_FIELD, SCORES_FIELD) else v
+                          for k, v in fields.items()}
                 row.update(fields)
             return row
         if fmt == "jsonl" and fields is None:
@@ -368,7 +422,7 @@ def _picker(idx: np.ndarray):
 
 
 def _added_fields(result, labels, idx: np.ndarray) -> list[bytes]:
-    """`,"cooc_step":...,"cooc_cluster":...}` of each removed document `idx`: compact JSON
+    """`,"cooc_step":...,"cooc_cluster":...` of each removed document `idx`: compact JSON
     as json.dumps writes it, made with one bytes % per document (C)."""
     code = result.step[idx].astype(np.int64) * 256 + result.reason[idx]
     uniq, inverse = np.unique(code, return_inverse=True)
@@ -379,9 +433,9 @@ def _added_fields(result, labels, idx: np.ndarray) -> list[bytes]:
         name, reasons = labels[c // 256]
         head = (f',"cooc_step":{json.dumps(name, ensure_ascii=False)},"cooc_reason":'
                 f'{json.dumps(reasons[c % 256], ensure_ascii=False)}').encode()
-        fmts.append(head.replace(b"%", b"%%") + (b',"cooc_duplicate_of":%d,"cooc_cluster":%d}'
+        fmts.append(head.replace(b"%", b"%%") + (b',"cooc_duplicate_of":%d,"cooc_cluster":%d'
                                                  if ints else
-                                                 b',"cooc_duplicate_of":%s,"cooc_cluster":%s}'))
+                                                 b',"cooc_duplicate_of":%s,"cooc_cluster":%s'))
     values = (zip(dup.tolist(), cluster.tolist(), strict=True) if ints
               else zip(_ints(dup), _ints(cluster), strict=True))
     if len(fmts) == 1:

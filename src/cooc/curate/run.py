@@ -66,6 +66,8 @@ class BatchResult:
     cluster: np.ndarray
     texts: list[str]
     spans: list[dict[str, list] | None]
+    # float64 [n, scoring steps]: each scoring step's score (NaN: not scored), or None
+    scores: np.ndarray | None = None
 
 
 def subset(batch: DocumentBatch, idx: np.ndarray) -> DocumentBatch:
@@ -83,6 +85,9 @@ def apply_steps(steps: Sequence[Any], batch: DocumentBatch) -> BatchResult:
                     np.full(n, -1, np.int64), np.full(n, -1, np.int64), list(batch.texts),
                     [None] * n)
     alive = np.arange(n)
+    scoring = [si for si, s in enumerate(steps) if getattr(s, "writes_scores", False)]
+    if scoring:
+        r.scores = np.full((n, len(scoring)), np.nan)
     for si, step in enumerate(steps):
         if alive.size == 0:
             break
@@ -98,6 +103,9 @@ def apply_steps(steps: Sequence[Any], batch: DocumentBatch) -> BatchResult:
             if r.spans[i] is None:
                 r.spans[i] = {}
             r.spans[i][step.name] = (d.removed_spans or {}).get(j, [])
+        if si in scoring:
+            score = np.asarray(d.score, np.float64)
+            r.scores[alive, scoring.index(si)] = np.where(np.isfinite(score), score, np.nan)
         gone = ~np.asarray(d.keep, bool)
         if gone.any():
             idx = alive[gone]
@@ -159,8 +167,10 @@ def run_steps(source: Any, steps: Sequence[Any], out_dir: str | os.PathLike,
     files = CorpusFiles.of(discover_files(source))
     work = out_dir.with_name(out_dir.name + ".work")
     edits = any(getattr(s, "edits_text", False) for s in steps)
+    score_names = [s.name for s in steps if getattr(s, "writes_scores", False)]
     fp = _fingerprint(files, steps, options.batch_size, checkpoint_every, text_field)
     fp["edits_text"] = edits
+    fp["scores"] = score_names
     share = max(options.resolved_memory() // (2 * len(steps)), 1 << 20)
     for i, s in enumerate(steps):  # before anything is written: a step may refuse its share
         if hasattr(s, "setup"):
@@ -193,7 +203,8 @@ def run_steps(source: Any, steps: Sequence[Any], out_dir: str | os.PathLike,
             step.fit(survivors())
     threads = options.resolved_num_proc() >= 2
     outputs = Outputs(files, work / "out", work / "parts", text_field, edits,
-                      ckpt["outputs"] if ckpt else None, background=threads)
+                      ckpt["outputs"] if ckpt else None, background=threads,
+                      score_names=score_names)
     report = SkipReport()
     removed = [dict.fromkeys(s.reasons[1:], 0) for s in steps]
     labels = [(s.name, tuple(s.reasons)) for s in steps]
