@@ -91,7 +91,12 @@ def check_manifest_checksum(manifest: dict[str, Any]) -> str | None:
     want = manifest.get(MANIFEST_CHECKSUM)
     if want is None:
         return None
-    if want != manifest_checksum(manifest):
+    try:
+        got = manifest_checksum(manifest)
+    except ValueError:  # NaN or infinity: no writer of ours puts them there
+        return ("holds a number JSON cannot (NaN or infinity): the manifest was edited or "
+                "damaged; rebuild the artefact")
+    if want != got:
         return (f"fails its {MANIFEST_CHECKSUM}: the manifest was edited or damaged; "
                 "rebuild the artefact")
     return None
