@@ -1,9 +1,13 @@
 """`cooc filter perplexity`: keep documents by a score (the next filters add subcommands
-here, one `register_<name>` function each, listed in `FILTERS`)."""
+here, one `register_<name>` function each, listed in `FILTERS`); `cooc contamination`:
+evaluation sets' n-grams in a training corpus, reported and removed."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+from pathlib import Path
 
 from cooc.cli.curate import add_curation_arguments, run_curation
 from cooc.cli.options import run_options_from_args
@@ -49,3 +53,46 @@ def run_perplexity(args: argparse.Namespace) -> int:
     except ValueError as e:
         raise CoocError(str(e)) from None
     return run_curation(args, step)
+
+
+def register_contamination(sub) -> None:
+    p = sub.add_parser("contamination", help="find evaluation examples in a training corpus "
+                       "(13-gram overlap) and remove the training documents that hold them",
+                       description="Every evaluation example's word n-grams (--n, 13; the "
+                       "whole example when it has --min-ngram to n-1 words) are looked up in "
+                       "the training corpus. Reports per evaluation set and per contaminated "
+                       "example (report.json: the first training documents that hold its "
+                       "n-grams), and writes the training corpus as kept/ and removed/ "
+                       "(documents with >= --min-overlap of those n-grams).")
+    add_curation_arguments(p, normalize=False, seed=False)
+    p.add_argument("--eval", nargs="+", required=True, metavar="EVAL",
+                   help="evaluation sets: files, folders or globs (one set each); each "
+                   "document is an example")
+    p.add_argument("--n", type=int, default=13, help="words per n-gram (13, as GPT-3)")
+    p.add_argument("--min-ngram", type=int, default=8,
+                   help="shorter examples are matched whole down to this many words (8)")
+    p.add_argument("--min-overlap", type=int, default=1,
+                   help="remove training documents holding at least this many (1)")
+    p.add_argument("--first-documents", type=int, default=5,
+                   help="training documents listed per contaminated example (5)")
+    p.add_argument("--eval-text-field", default="text",
+                   help="the evaluation files' text field (default: text)")
+    p.set_defaults(func=run_contamination)
+
+
+def run_contamination(args: argparse.Namespace) -> int:
+    from cooc.curate.contamination import ContaminationFilter
+
+    try:
+        step = ContaminationFilter(args.eval, args.n, args.min_ngram, args.min_overlap,
+                                   args.first_documents, text_field=args.eval_text_field)
+    except ValueError as e:
+        raise CoocError(str(e)) from None
+    rc = run_curation(args, step)
+    if not args.quiet:
+        report = json.loads((Path(args.out_dir) / "report.json").read_text(encoding="utf-8"))
+        for s in report["steps"][0]["eval_sets"]:
+            print(f"cooc: {s['name']}: {s['contaminated']:,} of {s['checked']:,} examples "
+                  f"contaminated ({100 * s['contaminated_fraction']:.1f} %), "
+                  f"{s['too_short']:,} too short to check", file=sys.stderr)
+    return rc

@@ -35,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     embed.register(sub)
     dedup.register(sub)
     filters.register(sub)
+    filters.register_contamination(sub)
     return p
 
 

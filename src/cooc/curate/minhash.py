@@ -47,6 +47,7 @@ from typing import Any
 import numpy as np
 
 from cooc.curate.fields import numeric_field
+from cooc.curate.shingles import Shingler
 from cooc.curate.step import KEPT, NO_CLUSTER, Decisions, DocumentBatch
 from cooc.errors import CoocError
 from cooc.kernels import minhash as km
@@ -196,60 +197,16 @@ class MinHashDedup:
             | np.uint64(1)
         self.add = rng.integers(0, 2**64, permutations, dtype=np.uint64, endpoint=False)
         self.shingle_seed = np.uint64(int(rng.integers(0, 2**63)))
-        self._tok = None
+        self.shingler = Shingler(ngram, tokenizer, self.shingle_seed)
         self._stats: dict[str, Any] = {}
         self._fitted = False
 
     # -- map ------------------------------------------------------------------------------
 
-    def _word_hashes(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Every document's word hashes, packed, and their offsets."""
-        n = len(texts)
-        if self.tokenizer in ("words", "whitespace"):
-            if self.tokenizer == "words":
-                from cooc.tokenizers.words import normalize_words
-
-                parts = [normalize_words(t).encode("utf-8") for t in texts]
-            else:
-                parts = [" ".join(t.split()).encode("utf-8", "replace") for t in texts]
-            bounds = np.zeros(n + 1, np.int64)
-            np.cumsum([len(p) for p in parts], out=bounds[1:])
-            buf = np.frombuffer(b"".join(parts), np.uint8)
-            offsets = np.empty(n + 1, np.int64)
-            # a document of L bytes holds at most (L + 1) // 2 words: the sum is at most
-            # len(buf) // 2 + n (documents are packed without separators between them)
-            words = np.empty(buf.shape[0] // 2 + n + 1, np.uint64)
-            used = km.hash_words(buf, bounds, words, offsets)
-            if used < 0:
-                raise RuntimeError("minhash: the word buffer was sized too small (a bug)")
-            return words[:used], offsets
-        if self._tok is None:
-            from cooc.tokenizers import load_tokenizer
-
-            tok = load_tokenizer(self.tokenizer, 1)
-            if tok.grows_vocabulary:
-                raise CoocError(f"tokenizer {self.tokenizer!r} grows its vocabulary, so its ids "
-                                f"depend on the corpus; use 'words' or 'whitespace'")
-            self._tok = tok
-        ids = self._tok.encode_batch(list(texts))
-        offsets = np.zeros(n + 1, np.int64)
-        np.cumsum([len(a) for a in ids], out=offsets[1:])
-        flat = np.concatenate(ids).astype(np.uint64) if ids else np.zeros(0, np.uint64)
-        words = np.empty(flat.shape[0], np.uint64)
-        km.mix_ids(flat, words)
-        return words, offsets
-
     def shingle_sets(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """(shingles, offsets): document d's sorted unique shingle hashes are
-        shingles[offsets[d]:offsets[d + 1]]."""
-        words, woff = self._word_hashes(texts)
-        n = len(texts)
-        counts = np.empty(n, np.int64)
-        km.shingle_counts(woff, self.ngram, counts)
-        shingles = np.empty(int(counts.sum()), np.uint64)
-        offsets = np.empty(n + 1, np.int64)
-        used = km.shingle_sets(words, woff, self.ngram, self.shingle_seed, shingles, offsets)
-        return shingles[:used], offsets
+        shingles[offsets[d]:offsets[d + 1]] (`cooc.curate.shingles.Shingler`)."""
+        return self.shingler.shingle_sets(texts)
 
     def sketch(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(shingles, offsets, keys) of a list of texts (`shingle_sets`); keys[j, d] is

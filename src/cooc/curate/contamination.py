@@ -1,0 +1,216 @@
+"""`ContaminationFilter`: evaluation examples' n-grams looked up in a training corpus (GPT-3's
+13-gram overlap check), with a report per evaluation set and per example, and the training
+documents that hold them removed.
+
+- An evaluation set is a file, folder or glob of documents (JSON lines, Parquet, .txt, as
+  every cooc reader); each document is an example. Its keys are its word n-grams (`n`,
+  13 by default) over the `words` tokenizer's lower-cased letter runs (punctuation and
+  digits dropped, as GPT-3 and the reference pipelines normalise), or the whole example
+  when it has `min_ngram` to n - 1 words (GPT-3 let n shrink to 8 for short examples);
+  examples shorter than `min_ngram` cannot be checked and are counted as too short.
+- A training document is contaminated when it holds at least `min_overlap` distinct keys;
+  it is removed (reason "contaminated"), and every document carries its count of keys in
+  `cooc_scores`.
+- Memory: the keys (a table of 16-byte slots, at most half full) and a few integers per key
+  and per example; the training corpus streams through.
+- The report: per evaluation set, examples checked, too short, contaminated (holding at
+  least one key found in training) and that fraction; per contaminated example, its keys,
+  how many were found in training, and the first `first_documents` training documents
+  (corpus order) that hold any of them, by ordinal, file and line.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cooc.corpus.discover import discover_files
+from cooc.corpus.readers import iter_documents
+from cooc.corpus.report import SkipReport
+from cooc.curate.shingles import Shingler
+from cooc.curate.step import KEPT, Decisions, DocumentBatch
+from cooc.errors import CoocError
+from cooc.kernels import contamination as kc
+
+_SEED = np.uint64(0x636F6E74616D696E)
+
+
+def _int(name: str, value: Any, low: int, hint: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValueError(f"{name} must be an int >= {low}, got {value!r}; {hint}")
+
+
+class ContaminationFilter:
+    """A streaming step (see the module)."""
+
+    name = "filter-contamination"
+    reasons = ("kept", "contaminated")
+    needs_fit = False
+    writes_scores = True
+
+    def __init__(self, eval_sets: Sequence[str | os.PathLike], n: int = 13, min_ngram: int = 8,
+                 min_overlap: int = 1, first_documents: int = 5, tokenizer: str = "words",
+                 text_field: str = "text") -> None:
+        if isinstance(eval_sets, (str, os.PathLike)) or not eval_sets:
+            raise ValueError("eval_sets must be a list of evaluation files, folders or globs")
+        _int("n", n, 1, "e.g. 13 (GPT-3)")
+        _int("min_ngram", min_ngram, 1, "e.g. 8")
+        if min_ngram > n:
+            raise ValueError(f"min_ngram ({min_ngram}) must be <= n ({n})")
+        _int("min_overlap", min_overlap, 1, "e.g. 1 (any shared n-gram)")
+        _int("first_documents", first_documents, 0, "e.g. 5")
+        self.n, self.min_ngram, self.min_overlap = n, min_ngram, min_overlap
+        self.first_documents = first_documents
+        self.tokenizer = tokenizer
+        self.shingler = Shingler(n, tokenizer, _SEED)
+        self._load(list(eval_sets), text_field)
+        self.counts_ = {"documents": 0, "removed": 0, "hits": 0}
+
+    # -- the evaluation sets ---------------------------------------------------------------
+
+    def _load(self, eval_sets: list, text_field: str) -> None:
+        texts, sources, set_of = [], [], []
+        self.sets_: list[dict[str, Any]] = []
+        for s, spec in enumerate(eval_sets):
+            report = SkipReport()
+            files = discover_files(spec)
+            before = len(texts)
+            for doc in iter_documents(files, text_field, report):
+                texts.append(doc.text)
+                sources.append(f"{doc.source}:{doc.line}")
+                set_of.append(s)
+            if len(texts) == before:
+                raise CoocError(f"evaluation set {spec}: no examples read "
+                                f"({report.total_skipped} records skipped)")
+            self.sets_.append({"name": Path(str(spec)).name, "path": str(spec),
+                               "examples": len(texts) - before,
+                               "skipped_records": report.total_skipped})
+        self.sources_ = sources
+        self.set_of_ = np.asarray(set_of, np.int64)
+        words, woff = self.shingler.word_hashes(texts)
+        room = int(np.maximum(np.diff(woff) - self.n + 1, 1).sum())
+        keys = np.empty(room, np.uint64)
+        owners = np.empty(room, np.int64)
+        self.lengths_ = np.empty(len(texts), np.int64)
+        k = kc.example_keys(words, woff, self.n, self.min_ngram, _SEED, keys, owners,
+                            self.lengths_)
+        keys, owners = keys[:k], owners[:k]
+        uniq, key_of = np.unique(keys, return_inverse=True)
+        pairs = np.unique(owners * max(1, uniq.shape[0]) + key_of.reshape(-1))  # distinct
+        self.entry_example_ = pairs // max(1, uniq.shape[0])
+        entry_key = pairs % max(1, uniq.shape[0])
+        order = np.argsort(entry_key, kind="stable")  # key -> its examples (CSR)
+        self.key_examples_ = self.entry_example_[order]
+        self.key_ptr_ = np.zeros(uniq.shape[0] + 1, np.int64)
+        np.cumsum(np.bincount(entry_key, minlength=uniq.shape[0]), out=self.key_ptr_[1:])
+        self.entry_key_ = entry_key
+        self.bits_ = max(4, int(np.ceil(np.log2(max(2 * uniq.shape[0], 2)))))
+        self.tkeys_, self.tvals_ = kc.build_table(uniq, self.bits_)
+        self.wanted_ = np.zeros(self.n + 1, np.bool_)
+        self.wanted_[self.lengths_[self.lengths_ > 0]] = True
+        self.key_documents_ = np.zeros(uniq.shape[0], np.int64)  # training documents holding it
+        e, f = len(texts), self.first_documents
+        self.first_ = np.full((e, f, 3), -1, np.int64)  # ordinal, file, line
+        self.filled_ = np.zeros(e, np.int64)
+
+    # -- the training corpus ---------------------------------------------------------------
+
+    def hits(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The distinct (document, key) pairs of texts, sorted by document then key."""
+        words, woff = self.shingler.word_hashes(texts)
+        room = max(16, words.shape[0])
+        while True:
+            hit_doc = np.empty(room, np.int64)
+            hit_key = np.empty(room, np.int64)
+            k = kc.find_hits(words, woff, self.n, self.wanted_, _SEED, self.tkeys_,
+                             self.tvals_, self.bits_, hit_doc, hit_key)
+            if k >= 0:
+                break
+            room *= 4
+        keys = max(1, self.key_documents_.shape[0])
+        pairs = np.unique(hit_doc[:k] * keys + hit_key[:k])
+        return pairs // keys, pairs % keys
+
+    def decide(self, batch: DocumentBatch) -> Decisions:
+        n = len(batch)
+        doc, key = self.hits(batch.texts)
+        per_doc = np.bincount(doc, minlength=n)
+        removed = per_doc >= self.min_overlap
+        self.key_documents_ += np.bincount(key, minlength=self.key_documents_.shape[0])
+        if doc.size and self.first_documents:
+            self._first_documents(batch, doc, key)
+        d = Decisions.keep_all(n)
+        d.keep = ~removed
+        d.reason = np.where(removed, 1, KEPT).astype(np.uint8)
+        d.score = per_doc.astype(np.float64)
+        self.counts_["documents"] += n
+        self.counts_["removed"] += int(removed.sum())
+        self.counts_["hits"] += int(doc.size)
+        return d
+
+    def _first_documents(self, batch: DocumentBatch, doc: np.ndarray, key: np.ndarray) -> None:
+        """Record, for every example with a key in these hits, the first training documents
+        (in corpus order) that hold one, up to `first_documents` an example."""
+        lo, hi = self.key_ptr_[key], self.key_ptr_[key + 1]
+        count = hi - lo
+        total = int(count.sum())
+        starts = np.repeat(lo - (np.cumsum(count) - count), count)
+        examples = self.key_examples_[starts + np.arange(total)]
+        docs = np.repeat(doc, count)
+        e_count = max(1, self.filled_.shape[0])
+        pairs = np.unique(examples * max(1, len(batch)) + docs)  # by example, then document
+        ex, dd = pairs // max(1, len(batch)), pairs % max(1, len(batch))
+        first = np.ones(ex.shape[0], bool)
+        first[1:] = ex[1:] != ex[:-1]
+        group_start = np.flatnonzero(first)
+        rank = np.arange(ex.shape[0]) - np.repeat(group_start, np.diff(np.append(group_start,
+                                                                                  ex.shape[0])))
+        slot = self.filled_[ex] + rank
+        ok = slot < self.first_documents
+        ordinals = np.asarray(batch.ordinals, np.int64)
+        files = batch.extra.get("file")
+        lines = batch.extra.get("line")
+        self.first_[ex[ok], slot[ok], 0] = ordinals[dd[ok]]
+        self.first_[ex[ok], slot[ok], 1] = -1 if files is None else np.asarray(files)[dd[ok]]
+        self.first_[ex[ok], slot[ok], 2] = -1 if lines is None else np.asarray(lines)[dd[ok]]
+        added = np.bincount(ex, minlength=e_count)[: self.filled_.shape[0]]
+        self.filled_ = np.minimum(self.first_documents, self.filled_ + added)
+
+    # -- the report ------------------------------------------------------------------------
+
+    def example_table(self) -> dict[str, np.ndarray]:
+        """Per example: its keys, how many were found in training, its set."""
+        e = self.lengths_.shape[0]
+        found = self.key_documents_[self.entry_key_] > 0
+        return {"keys": np.bincount(self.entry_example_, minlength=e),
+                "found": np.bincount(self.entry_example_, weights=found, minlength=e
+                                     ).astype(np.int64),
+                "set": self.set_of_}
+
+    def report(self) -> dict[str, Any]:
+        t = self.example_table()
+        sets = []
+        for s, info in enumerate(self.sets_):
+            mine = t["set"] == s
+            checked = int((self.lengths_[mine] > 0).sum())
+            bad = int((t["found"][mine] > 0).sum())
+            sets.append({**info, "checked": checked, "too_short": info["examples"] - checked,
+                         "contaminated": bad,
+                         "contaminated_fraction": bad / checked if checked else 0.0})
+        examples = []
+        for e in np.flatnonzero(t["found"] > 0).tolist():
+            s = int(t["set"][e])
+            first = [{"ordinal": int(o), "file": int(f), "line": int(ln)}
+                     for o, f, ln in self.first_[e, : int(self.filled_[e])].tolist()]
+            examples.append({"eval_set": self.sets_[s]["name"], "source": self.sources_[e],
+                             "ngram": int(self.lengths_[e]), "ngrams": int(t["keys"][e]),
+                             "overlapping": int(t["found"][e]),
+                             "fraction": float(t["found"][e] / t["keys"][e]),
+                             "first_training_documents": first})
+        return {"n": self.n, "min_ngram": self.min_ngram, "min_overlap": self.min_overlap,
+                "tokenizer": self.tokenizer, "eval_keys": int(self.key_documents_.shape[0]),
+                **self.counts_, "eval_sets": sets, "contaminated_examples": examples}
