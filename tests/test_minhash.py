@@ -442,3 +442,14 @@ def test_a_bad_line_is_reported_once_though_the_corpus_is_read_twice(tmp_path, c
         assert main(["dedup", "minhash", str(src), "-o", str(tmp_path / "o"), "-q"]) == 0
     hits = [r for r in caplog.records if "skipped: malformed_json" in r.getMessage()]
     assert len(hits) == 1 and "c.jsonl:2" in hits[0].getMessage()
+
+
+@settings(max_examples=200)
+@given(st.lists(st.text(alphabet=st.characters(codec="utf-8") | st.sampled_from(
+    ["\x00", " ", "A", "Ä", "1", "_", "\ud800"]), max_size=12), max_size=6))
+def test_batch_normalization_equals_one_text_at_a_time(texts):
+    from cooc.tokenizers.words import normalize_words, normalize_words_batch
+
+    buf, bounds = normalize_words_batch(texts)
+    got = [buf[a:b].decode("utf-8").split() for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    assert got == [normalize_words(t).split() for t in texts]

@@ -39,14 +39,15 @@ class Shingler:
         n = len(texts)
         if self.tokenizer in ("words", "whitespace"):
             if self.tokenizer == "words":
-                from cooc.tokenizers.words import normalize_words
+                from cooc.tokenizers.words import normalize_words_batch
 
-                parts = [normalize_words(t).encode("utf-8") for t in texts]
+                joined, bounds = normalize_words_batch(list(texts))
             else:
                 parts = [" ".join(t.split()).encode("utf-8", "replace") for t in texts]
-            bounds = np.zeros(n + 1, np.int64)
-            np.cumsum([len(p) for p in parts], out=bounds[1:])
-            buf = np.frombuffer(b"".join(parts), np.uint8)
+                bounds = np.zeros(n + 1, np.int64)
+                np.cumsum([len(p) for p in parts], out=bounds[1:])
+                joined = b"".join(parts)
+            buf = np.frombuffer(joined, np.uint8)
             offsets = np.empty(n + 1, np.int64)
             # a document of L bytes holds at most (L + 1) // 2 words: the sum is at most
             # len(buf) // 2 + n (documents are packed without separators between them)

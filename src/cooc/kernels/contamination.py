@@ -2,9 +2,11 @@
 of evaluation examples, an open-addressing table of them, and the training documents'
 n-grams looked up in it.
 
-An n-gram's key folds its words' 64-bit hashes in order from a seed (`fold`), so the key of
-words i..i+L-1 is built word by word and every length L up to n is seen on the way: one pass
-over a training document finds the n-grams of long examples and the whole of short ones.
+An n-gram's key is a polynomial hash of its words' 64-bit hashes (base `seed | 1`, mod
+2**64) mixed with its length and finalised: with a document's prefix hashes P, the words
+i..i+L-1 are P[i+L] - P[i] * base**L, O(1) for any start and length. So one pass over a
+training document checks, at every word, the n-grams of long examples and every shorter
+length some short example has, at the cost of a multiply and a table probe each.
 """
 
 from __future__ import annotations
@@ -19,9 +21,28 @@ EMPTY = np.int64(-1)
 
 
 @njit(inline="always", **_JIT)
-def fold(h, w):
-    """The key of an n-gram so far (h) extended by a word hash w."""
-    return mix64(h ^ w)
+def prefix_hashes(words, a, b, base, prefix):
+    """prefix[k] = hash of words[a:a + k], k = 0..b - a."""
+    h = np.uint64(0)
+    prefix[0] = h
+    for k in range(b - a):
+        h = h * base + words[a + k]
+        prefix[k + 1] = h
+
+
+@njit(inline="always", **_JIT)
+def span_key(prefix, i, length, powers):
+    """The key of the words i..i+length-1 of the document whose prefix hashes are given."""
+    return mix64((prefix[i + length] - prefix[i] * powers[length]) ^ np.uint64(length))
+
+
+@njit(**_JIT)
+def powers_of(base, n):
+    out = np.empty(n + 1, np.uint64)
+    out[0] = np.uint64(1)
+    for k in range(1, n + 1):
+        out[k] = out[k - 1] * base
+    return out
 
 
 @njit(**_JIT)
@@ -30,25 +51,26 @@ def example_keys(words, word_offsets, n, min_n, seed, keys, owners, lengths):
     example of n words or more, the whole example when it has min_n to n - 1 words, none
     when shorter. keys/owners (room for sum(max(1, words - n + 1))) get the keys and their
     example; lengths[e] = the key length used (0: too short). Returns the keys written."""
+    base = seed | np.uint64(1)
+    powers = powers_of(base, n)
+    most = 1
+    for e in range(word_offsets.shape[0] - 1):
+        most = max(most, word_offsets[e + 1] - word_offsets[e])
+    prefix = np.empty(most + 1, np.uint64)
     k = 0
     for e in range(word_offsets.shape[0] - 1):
         a = word_offsets[e]
         m = word_offsets[e + 1] - a
+        prefix_hashes(words, a, a + m, base, prefix)
         if m >= n:
             lengths[e] = n
-            for i in range(a, a + m - n + 1):
-                h = seed
-                for j in range(i, i + n):
-                    h = fold(h, words[j])
-                keys[k] = h
+            for i in range(m - n + 1):
+                keys[k] = span_key(prefix, i, n, powers)
                 owners[k] = e
                 k += 1
         elif m >= min_n:
             lengths[e] = m
-            h = seed
-            for j in range(a, a + m):
-                h = fold(h, words[j])
-            keys[k] = h
+            keys[k] = span_key(prefix, 0, m, powers)
             owners[k] = e
             k += 1
         else:
@@ -91,22 +113,26 @@ def find_hits(words, word_offsets, n, wanted, seed, tkeys, tvals, bits, hit_doc,
     wanted[L]. hit_doc/hit_key have room for one hit a word (a document's repeated hits of a
     key may take more: the caller grows them and calls again when -1 comes back). Returns
     the hits written, or -1 when out of room."""
+    base = seed | np.uint64(1)
+    powers = powers_of(base, n)
+    lengths = np.flatnonzero(wanted)
+    most = 1
+    for d in range(word_offsets.shape[0] - 1):
+        most = max(most, word_offsets[d + 1] - word_offsets[d])
+    prefix = np.empty(most + 1, np.uint64)
     k = 0
     cap = hit_doc.shape[0]
     for d in range(word_offsets.shape[0] - 1):
         a = word_offsets[d]
-        b = word_offsets[d + 1]
-        for i in range(a, b):
-            h = seed
-            top = min(n, b - i)
-            for length in range(1, top + 1):
-                h = fold(h, words[i + length - 1])
-                if wanted[length]:
-                    v = probe(h, tkeys, tvals, bits)
-                    if v != EMPTY:
-                        if k == cap:
-                            return -1
-                        hit_doc[k] = d
-                        hit_key[k] = v
-                        k += 1
+        m = word_offsets[d + 1] - a
+        prefix_hashes(words, a, a + m, base, prefix)
+        for length in lengths:
+            for i in range(m - length + 1):
+                v = probe(span_key(prefix, i, length, powers), tkeys, tvals, bits)
+                if v != EMPTY:
+                    if k == cap:
+                        return -1
+                    hit_doc[k] = d
+                    hit_key[k] = v
+                    k += 1
     return k
