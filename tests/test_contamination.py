@@ -47,14 +47,15 @@ def write_eval(path: Path, examples: list[str]) -> Path:
                 min_size=1, max_size=6),
        st.lists(st.lists(st.sampled_from("a b c d e F, g.".split()), min_size=1, max_size=30),
                 min_size=1, max_size=12),
-       st.integers(2, 5), st.integers(1, 4))
-def test_hits_equal_brute_force(tmp_path_factory, examples, docs, n, batch_size):
+       st.integers(2, 5), st.integers(1, 4), st.sampled_from([1, 2, 3]))
+def test_hits_equal_brute_force(tmp_path_factory, examples, docs, n, batch_size, threads):
     min_n = max(1, n - 2)
     examples = [" ".join(e) for e in examples]
-    docs = [" ".join(d) for d in docs]
+    docs = [" ".join(d) for d in docs] * (70 if threads > 1 else 1)  # enough to split
     path = write_eval(tmp_path_factory.mktemp("ev") / "e.jsonl", examples)
-    step = ContaminationFilter([path], n=n, min_ngram=min_n)
+    step = ContaminationFilter([path], n=n, min_ngram=min_n, num_threads=threads)
     got = []
+    batch_size = batch_size if threads == 1 else 1000
     for i in range(0, len(docs), batch_size):
         d = step.decide(DocumentBatch(docs[i:i + batch_size],
                                       np.arange(i, min(i + batch_size, len(docs)))))

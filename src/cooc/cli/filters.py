@@ -85,7 +85,8 @@ def run_contamination(args: argparse.Namespace) -> int:
 
     try:
         step = ContaminationFilter(args.eval, args.n, args.min_ngram, args.min_overlap,
-                                   args.first_documents, text_field=args.eval_text_field)
+                                   args.first_documents, text_field=args.eval_text_field,
+                                   num_threads=run_options_from_args(args).resolved_num_proc())
     except ValueError as e:
         raise CoocError(str(e)) from None
     rc = run_curation(args, step)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +55,7 @@ class ContaminationFilter:
 
     def __init__(self, eval_sets: Sequence[str | os.PathLike], n: int = 13, min_ngram: int = 8,
                  min_overlap: int = 1, first_documents: int = 5, tokenizer: str = "words",
-                 text_field: str = "text") -> None:
+                 text_field: str = "text", num_threads: int = 1) -> None:
         if isinstance(eval_sets, (str, os.PathLike)) or not eval_sets:
             raise ValueError("eval_sets must be a list of evaluation files, folders or globs")
         _int("n", n, 1, "e.g. 13 (GPT-3)")
@@ -63,6 +64,8 @@ class ContaminationFilter:
             raise ValueError(f"min_ngram ({min_ngram}) must be <= n ({n})")
         _int("min_overlap", min_overlap, 1, "e.g. 1 (any shared n-gram)")
         _int("first_documents", first_documents, 0, "e.g. 5")
+        _int("num_threads", num_threads, 1, "e.g. 2")
+        self.num_threads = num_threads
         self.n, self.min_ngram, self.min_overlap = n, min_ngram, min_overlap
         self.first_documents = first_documents
         self.tokenizer = tokenizer
@@ -120,19 +123,38 @@ class ContaminationFilter:
     # -- the training corpus ---------------------------------------------------------------
 
     def hits(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """The distinct (document, key) pairs of texts, sorted by document then key."""
+        """The distinct (document, key) pairs of texts, sorted by document then key; with
+        num_threads > 1 the documents are cut into parts looked up on threads (the kernel
+        releases the GIL)."""
         words, woff = self.shingler.word_hashes(texts)
-        room = max(16, words.shape[0])
-        while True:
-            hit_doc = np.empty(room, np.int64)
-            hit_key = np.empty(room, np.int64)
-            k = kc.find_hits(words, woff, self.n, self.wanted_, _SEED, self.tkeys_,
-                             self.tvals_, self.bits_, hit_doc, hit_key)
-            if k >= 0:
-                break
-            room *= 4
+        n = woff.shape[0] - 1
+        parts = min(self.num_threads, max(1, n // 64))
+        cuts = np.searchsorted(woff, np.linspace(0, woff[-1], parts + 1)).clip(0, n)
+        cuts[0], cuts[-1] = 0, n
+
+        def part(p: int) -> tuple[np.ndarray, np.ndarray]:
+            a, b = int(cuts[p]), int(cuts[p + 1])
+            local = woff[a:b + 1] - woff[a]
+            sub = words[woff[a]:woff[b]]
+            room = max(16, sub.shape[0])
+            while True:
+                hit_doc = np.empty(room, np.int64)
+                hit_key = np.empty(room, np.int64)
+                k = kc.find_hits(sub, local, self.n, self.wanted_, _SEED, self.tkeys_,
+                                 self.tvals_, self.bits_, hit_doc, hit_key)
+                if k >= 0:
+                    return hit_doc[:k] + a, hit_key[:k]
+                room *= 4
+
+        if parts == 1:
+            doc, key = part(0)
+        else:
+            with ThreadPoolExecutor(parts) as pool:
+                got = list(pool.map(part, range(parts)))
+            doc = np.concatenate([g[0] for g in got])
+            key = np.concatenate([g[1] for g in got])
         keys = max(1, self.key_documents_.shape[0])
-        pairs = np.unique(hit_doc[:k] * keys + hit_key[:k])
+        pairs = np.unique(doc * keys + key)
         return pairs // keys, pairs % keys
 
     def decide(self, batch: DocumentBatch) -> Decisions:

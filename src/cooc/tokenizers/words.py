@@ -12,6 +12,7 @@ Ids, freezing and the vocabulary's arrays are the whitespace tokenizer's
 
 from __future__ import annotations
 
+import functools
 import re
 
 import numpy as np
@@ -31,7 +32,14 @@ _NOT_LETTERS = re.compile(r"[\W\d_]+")
 
 
 def _fold(m: re.Match) -> bytes:
-    return _NOT_LETTERS.sub(" ", m.group().decode("utf-8").lower()).encode("utf-8")
+    return _fold_run(m.group())
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _fold_run(run: bytes) -> bytes:
+    """A run of non-ASCII characters lower-cased, non-letters made spaces. Cached: the same
+    runs (curly quotes, dashes, accented words) come back all through a corpus."""
+    return _NOT_LETTERS.sub(" ", run.decode("utf-8").lower()).encode("utf-8")
 
 
 def normalize_words(text: str) -> str:
