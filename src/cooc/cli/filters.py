@@ -5,12 +5,13 @@ evaluation sets' n-grams in a training corpus, reported and removed."""
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 from pathlib import Path
 
 from cooc.cli.curate import add_curation_arguments, run_curation
-from cooc.cli.options import run_options_from_args
+from cooc.cli.options import add_run_arguments, run_options_from_args
 from cooc.errors import CoocError
 
 
@@ -32,7 +33,22 @@ def register_perplexity(sub) -> None:
     p.set_defaults(func=run_perplexity)
 
 
-FILTERS = (register_perplexity,)
+def register_classifier(sub) -> None:
+    p = sub.add_parser("classifier", help="keep documents a trained classifier scores high "
+                       "(fastText style; GPT-3's pareto rule)",
+                       description="Score every document with a classifier saved by `cooc "
+                       "classifier train` (the probability of the positive class) and keep "
+                       "it when the score is >= --threshold, or when a Pareto(--pareto) draw "
+                       "(seeded by --seed and the document's ordinal) exceeds 1 - score.")
+    add_curation_arguments(p, normalize=False)
+    p.add_argument("--model", "-m", required=True, help="classifier folder (X.clf)")
+    how = p.add_mutually_exclusive_group(required=True)
+    how.add_argument("--threshold", type=float, help="keep scores >= this (e.g. 0.5)")
+    how.add_argument("--pareto", type=float, help="GPT-3's rule with this shape (GPT-3: 9)")
+    p.set_defaults(func=run_classifier_filter)
+
+
+FILTERS = (register_perplexity, register_classifier)
 
 
 def register(sub) -> None:
@@ -97,3 +113,83 @@ def run_contamination(args: argparse.Namespace) -> int:
                   f"contaminated ({100 * s['contaminated_fraction']:.1f} %), "
                   f"{s['too_short']:,} too short to check", file=sys.stderr)
     return rc
+
+
+def run_classifier_filter(args: argparse.Namespace) -> int:
+    from cooc.curate.classifier import ClassifierFilter
+
+    threads = run_options_from_args(args).resolved_num_proc()
+    try:
+        step = ClassifierFilter(args.model, args.threshold, args.pareto, args.seed,
+                                num_threads=threads)
+    except ValueError as e:
+        raise CoocError(str(e)) from None
+    return run_curation(args, step)
+
+
+def register_classifier_command(sub) -> None:
+    p = sub.add_parser("classifier", help="train a fastText-style document classifier",
+                       description="Train a two-class classifier (hashed word n-grams, mean "
+                       "embedding, softmax, SGD) on positive and negative example corpora "
+                       "and save it as a folder artefact for `cooc filter classifier`.")
+    sub2 = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    t = sub2.add_parser("train", help="train and save a classifier")
+    t.add_argument("--positive", "-p", nargs="+", required=True, help="positive corpora")
+    t.add_argument("--negative", "-n", nargs="+", required=True, help="negative corpora")
+    t.add_argument("--out-file", "-o", required=True, help="classifier folder to write")
+    t.add_argument("--dim", type=int, default=16, help="embedding size (16)")
+    t.add_argument("--ngrams", type=int, default=2, help="word n-grams up to (2)")
+    t.add_argument("--buckets", type=int, default=2_000_000, help="hash buckets (2000000)")
+    t.add_argument("--epochs", type=int, default=5, help="passes over the data (5)")
+    t.add_argument("--lr", type=float, default=0.1, help="learning rate (0.1)")
+    t.add_argument("--seed", type=int, default=1, help="seed (1)")
+    t.add_argument("--text-field", default="text", help="JSON/Parquet text field (text)")
+    add_run_arguments(t, memory=False, threads=True, quiet=True)
+    t.set_defaults(func=run_classifier_train)
+    s = sub2.add_parser("score", help="print each document's score as JSON lines")
+    s.add_argument("model", help="classifier folder")
+    s.add_argument("data", nargs="+", help="corpus files, folders or globs")
+    s.add_argument("--text-field", default="text", help="JSON/Parquet text field (text)")
+    s.set_defaults(func=run_classifier_score)
+
+
+def _texts(sources: list[str], text_field: str) -> list[str]:
+    from cooc.corpus.discover import discover_files
+    from cooc.corpus.readers import iter_documents
+
+    return [d.text for d in iter_documents(discover_files(sources), text_field)]
+
+
+def run_classifier_train(args: argparse.Namespace) -> int:
+    from cooc.curate.classifier import HashedNgramClassifier
+
+    threads = run_options_from_args(args).resolved_num_proc()
+    try:
+        clf = HashedNgramClassifier(args.dim, args.ngrams, args.buckets, args.epochs, args.lr,
+                                    args.seed, threads)
+    except ValueError as e:
+        raise CoocError(str(e)) from None
+    pos, neg = _texts(args.positive, args.text_field), _texts(args.negative, args.text_field)
+    if not pos or not neg:
+        raise CoocError(f"no {'positive' if not pos else 'negative'} documents were read")
+    clf.fit(neg + pos, [0] * len(neg) + [1] * len(pos))
+    clf.save(args.out_file)
+    if not args.quiet:
+        print(f"cooc: trained on {len(pos):,} positive and {len(neg):,} negative documents, "
+              f"loss per epoch {clf.train_stats['loss_per_epoch']} -> {args.out_file}",
+              file=sys.stderr)
+    return 0
+
+
+def run_classifier_score(args: argparse.Namespace) -> int:
+    from cooc.corpus.discover import discover_files
+    from cooc.corpus.readers import iter_documents
+    from cooc.curate.classifier import HashedNgramClassifier
+
+    clf = HashedNgramClassifier.load(args.model)
+    docs = iter_documents(discover_files(args.data), args.text_field)
+    while batch := list(itertools.islice(docs, 8192)):
+        scores = clf.score([d.text for d in batch])
+        sys.stdout.write("".join(json.dumps({"source": f"{d.source}:{d.line}", "score": s}) + "\n"
+                                 for d, s in zip(batch, scores.tolist(), strict=True)))
+    return 0

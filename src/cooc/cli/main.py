@@ -36,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     dedup.register(sub)
     filters.register(sub)
     filters.register_contamination(sub)
+    filters.register_classifier_command(sub)
     return p
 
 
