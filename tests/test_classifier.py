@@ -29,13 +29,13 @@ def make(rng, vocab, n, length=20):
 def reference_features(clf, text):
     words, _ = clf.shingler.word_hashes([text])
     out = []
-    np.seterr(over="ignore")  # uint64 arithmetic wraps, as the kernel's does
-    for i in range(len(words)):
-        out.append(int(words[i] % np.uint64(clf.buckets)))
-        h = words[i]
-        for j in range(i + 1, min(len(words), i + clf.ngrams)):
-            h = mix64(h * np.uint64(0x9E3779B97F4A7C15) + words[j])
-            out.append(int(h % np.uint64(clf.buckets)))
+    with np.errstate(over="ignore"):  # uint64 arithmetic wraps, as the kernel's does
+        for i in range(len(words)):
+            out.append(int(words[i] % np.uint64(clf.buckets)))
+            h = words[i]
+            for j in range(i + 1, min(len(words), i + clf.ngrams)):
+                h = mix64(h * np.uint64(0x9E3779B97F4A7C15) + words[j])
+                out.append(int(h % np.uint64(clf.buckets)))
     return out
 
 
