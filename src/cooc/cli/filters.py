@@ -48,7 +48,24 @@ def register_classifier(sub) -> None:
     p.set_defaults(func=run_classifier_filter)
 
 
-FILTERS = (register_perplexity, register_classifier)
+def register_dsir(sub) -> None:
+    p = sub.add_parser("dsir", help="keep k documents most like a target corpus (DSIR "
+                       "importance resampling)",
+                       description="Hashed unigram and bigram models of the target and of "
+                       "this corpus; each document's log importance weight log p_T/p_R; --k "
+                       "documents (or a --fraction) drawn without replacement in proportion "
+                       "to the weights (Gumbel top-k, seeded). Two passes over the corpus.")
+    add_curation_arguments(p, normalize=False)
+    p.add_argument("--target", "-t", nargs="+", required=True, help="target corpora")
+    how = p.add_mutually_exclusive_group(required=True)
+    how.add_argument("--k", type=int, help="documents to keep")
+    how.add_argument("--fraction", type=float, help="fraction of the documents to keep")
+    p.add_argument("--ngrams", type=int, default=2, help="word n-grams up to (2)")
+    p.add_argument("--buckets", type=int, default=10_000, help="hash buckets (10000)")
+    p.set_defaults(func=run_dsir)
+
+
+FILTERS = (register_perplexity, register_classifier, register_dsir)
 
 
 def register(sub) -> None:
@@ -193,3 +210,15 @@ def run_classifier_score(args: argparse.Namespace) -> int:
         sys.stdout.write("".join(json.dumps({"source": f"{d.source}:{d.line}", "score": s}) + "\n"
                                  for d, s in zip(batch, scores.tolist(), strict=True)))
     return 0
+
+
+def run_dsir(args: argparse.Namespace) -> int:
+    from cooc.curate.dsir import DSIRResample
+
+    options = run_options_from_args(args)
+    try:
+        step = DSIRResample(args.target, args.k, args.fraction, args.ngrams, args.buckets,
+                            args.seed, text_field=args.text_field, tmp_dir=options.tmp_dir)
+    except ValueError as e:
+        raise CoocError(str(e)) from None
+    return run_curation(args, step)
