@@ -5,7 +5,8 @@ The model is fastText's supervised model over hashed features: a document's word
 `words` tokenizer's lower-cased letter runs by default) and word n-grams up to `ngrams`, each
 hashed into one of `buckets` embedding rows of `dim` floats; the mean row times an output
 matrix gives the class scores; softmax loss; SGD with the rate decaying linearly to 0 over
-all epochs; Hogwild threads (`cooc.kernels.classifier`). Unlike fastText, words are hashed
+all epochs; Hogwild threads (`cooc.kernels.classifier`). As in fastText, every document ends
+with an end-of-text word (its row acts as a bias). Unlike fastText, words are hashed
 into the buckets too (no vocabulary pass) and the training documents are shuffled once
 (seeded) before the first epoch, instead of relying on the input's order.
 
@@ -38,6 +39,7 @@ from cooc.kernels import classifier as kc
 MAGIC = "COOC-CLASSIFIER"
 FORMAT_VERSION = 1
 _FILES = {"embeddings": "embeddings.f32", "output": "output.f32"}
+_END = np.uint64(0x656E642D6F662D74)  # the end-of-text word's hash ("end-of-t")
 
 
 def _check_int(name: str, value: Any, low: int, hint: str) -> None:
@@ -81,6 +83,10 @@ class HashedNgramClassifier:
     def featurize(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """(feature ids int32, offsets int64): document d's are ids[offsets[d]:offsets[d+1]]."""
         words, woff = self.shingler.word_hashes(list(texts))
+        # every document ends with an end-of-text word, as fastText's lines end with </s>:
+        # a feature all documents share (a bias), and the n-grams that end the text
+        words = np.insert(words, woff[1:], _END)
+        woff = woff + np.arange(woff.shape[0])
         feats = np.empty(max(1, words.shape[0] * self.ngrams), np.int32)
         ptr = np.empty(woff.shape[0], np.int64)
         k = kc.features(words, woff, self.ngrams, self.buckets, feats, ptr)
@@ -105,6 +111,9 @@ class HashedNgramClassifier:
         parts = np.array_split(order, self.num_threads)
         losses = []
         for epoch in range(self.epochs):
+            if epoch:  # a new order each epoch (fastText reads its file in one order)
+                order = rng.permutation(len(texts)).astype(np.int64)
+                parts = np.array_split(order, self.num_threads)
             progress = np.zeros(1, np.int64)
             before = epoch * total
 
