@@ -134,7 +134,7 @@ def test_cli_train_filter_and_errors(tmp_path, capsys):
                                                 for t in make(rng, PETS, 60)))
     assert main(["classifier", "train", "-p", str(tmp_path / "pos.jsonl"), "-n",
                  str(tmp_path / "neg.jsonl"), "-o", str(tmp_path / "m.clf"), "--buckets",
-                 "4096", "--dim", "4", "-q"]) == 0
+                 "4096", "--dim", "4", "--epochs", "20", "-q"]) == 0
     data = tmp_path / "data.jsonl"
     data.write_text("".join(json.dumps({"text": t}) + "\n"
                             for t in make(rng, MONEY, 5) + make(rng, PETS, 5)))
