@@ -92,7 +92,8 @@ def main() -> None:
     ap.add_argument("--work", type=Path, required=True)
     ap.add_argument("--peer-python", help="a python with data-selection installed")
     ap.add_argument("--source", default="en_postgresql_doc")
-    ap.add_argument("--seed", type=int, default=15)
+    ap.add_argument("--seed", type=int, default=15, help="the corpus shuffle")
+    ap.add_argument("--runs", type=int, default=3, help="cooc seeds 0..runs-1; as many peer runs")
     a = ap.parse_args()
     k = prepare(a.work, a.source, a.seed)
     raw_lines = (a.work / "raw.jsonl").read_text(encoding="utf-8").splitlines()
@@ -101,28 +102,33 @@ def main() -> None:
           f"({100 * raw_share:.1f} %); target: "
           f"{sum(1 for _ in open(a.work / 'target.jsonl')):,} pieces; k = {k:,}")
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    wall, cpu, _ = timed([sys.executable, "-m", "cooc", "filter", "dsir", str(a.work / "raw.jsonl"),
-                          "--target", str(a.work / "target.jsonl"), "--k", str(k), "-o",
-                          str(a.work / "cooc_out"), "--num-proc", "2", "-q", "--fresh"], env)
-    n, enrich = share((a.work / "cooc_out" / "kept" / "raw.jsonl").read_text().splitlines(),
-                      raw_share)
-    rows = [("cooc filter dsir", wall, cpu, n, enrich)]
-    if a.peer_python:
-        for d in ("ds_cache", "ds_cache2", "ds_out"):
-            subprocess.run(["rm", "-rf", str(a.work / d)], check=True)
-        wall, cpu, _ = timed([a.peer_python, "-c", PEER, str(a.work), str(k)])
-        lines = []
-        for p in sorted((a.work / "ds_out").glob("*.jsonl")):
-            lines += p.read_text(encoding="utf-8").splitlines()
-        n, enrich = share(lines, raw_share)
-        rows.append(("data-selection HashedNgramDSIR", wall, cpu, n, enrich))
-    print("| run | wall s | CPU s | selected | enrichment of the source |")
-    print("|---|---|---|---|---|")
-    for name, wall, cpu, n, enrich in rows:
-        print(f"| {name} | {wall:.1f} | {cpu:.1f} | {n:,} | {enrich:.2f}x |")
-    if len(rows) == 2:
-        print(f"\ncooc / data-selection wall time: {rows[1][1] / rows[0][1]:.2f}x faster")
-
+    rows = []
+    for run in range(a.runs):
+        wall, cpu, _ = timed([sys.executable, "-m", "cooc", "filter", "dsir",
+                              str(a.work / "raw.jsonl"), "--target", str(a.work / "target.jsonl"),
+                              "--k", str(k), "-o", str(a.work / "cooc_out"), "--num-proc", "2",
+                              "--seed", str(run), "-q", "--fresh"], env)
+        n, enrich = share((a.work / "cooc_out" / "kept" / "raw.jsonl").read_text().splitlines(),
+                          raw_share)
+        rows.append(("cooc filter dsir", run, wall, cpu, n, enrich))
+        if a.peer_python:  # data-selection draws its Gumbel noise unseeded: a new draw a run
+            for d in ("ds_cache", "ds_cache2", "ds_out"):
+                subprocess.run(["rm", "-rf", str(a.work / d)], check=True)
+            wall, cpu, _ = timed([a.peer_python, "-c", PEER, str(a.work), str(k)])
+            lines = []
+            for p in sorted((a.work / "ds_out").glob("*.jsonl")):
+                lines += p.read_text(encoding="utf-8").splitlines()
+            n, enrich = share(lines, raw_share)
+            rows.append(("data-selection HashedNgramDSIR", run, wall, cpu, n, enrich))
+    print("| run | seed / run | wall s | CPU s | selected | enrichment of the source |")
+    print("|---|---|---|---|---|---|")
+    for name, run, wall, cpu, n, enrich in rows:
+        print(f"| {name} | {run} | {wall:.1f} | {cpu:.1f} | {n:,} | {enrich:.2f}x |")
+    for name in ("cooc filter dsir", "data-selection HashedNgramDSIR"):
+        mine = [r for r in rows if r[0] == name]
+        if mine:
+            print(f"{name}: median wall {np.median([r[2] for r in mine]):.1f} s, mean "
+                  f"enrichment {np.mean([r[5] for r in mine]):.2f}x over {len(mine)} runs")
 
 if __name__ == "__main__":
     main()

@@ -453,3 +453,15 @@ def test_batch_normalization_equals_one_text_at_a_time(texts):
     buf, bounds = normalize_words_batch(texts)
     got = [buf[a:b].decode("utf-8").split() for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
     assert got == [normalize_words(t).split() for t in texts]
+
+
+@settings(max_examples=200)
+@given(st.lists(st.text(alphabet=st.sampled_from(list("aB1_ .,;(é\n\t\x00-")) | st.characters(
+    codec="utf-8"), max_size=15), max_size=6))
+def test_wordpunct_equals_the_regex_reference(texts):
+    from cooc.tokenizers.words import wordpunct_batch
+
+    buf, bounds = wordpunct_batch(texts)
+    got = [buf[a:b].decode("utf-8").split() for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    want = [re.findall(r"\w+|[^\w\s]+", t.replace("\x00", " ").lower()) for t in texts]
+    assert got == want

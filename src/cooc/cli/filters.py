@@ -62,6 +62,9 @@ def register_dsir(sub) -> None:
     how.add_argument("--fraction", type=float, help="fraction of the documents to keep")
     p.add_argument("--ngrams", type=int, default=2, help="word n-grams up to (2)")
     p.add_argument("--buckets", type=int, default=10_000, help="hash buckets (10000)")
+    p.add_argument("--tokenizer", choices=("wordpunct", "words"), default="wordpunct",
+                   help="wordpunct: lower-cased runs of word characters and of punctuation "
+                   "(as data-selection, default); words: letter runs only")
     p.set_defaults(func=run_dsir)
 
 
@@ -218,7 +221,8 @@ def run_dsir(args: argparse.Namespace) -> int:
     options = run_options_from_args(args)
     try:
         step = DSIRResample(args.target, args.k, args.fraction, args.ngrams, args.buckets,
-                            args.seed, text_field=args.text_field, tmp_dir=options.tmp_dir)
+                            args.seed, args.tokenizer, text_field=args.text_field,
+                            tmp_dir=options.tmp_dir)
     except ValueError as e:
         raise CoocError(str(e)) from None
     return run_curation(args, step)

@@ -1,6 +1,7 @@
 """`DSIRResample`: data selection with importance resampling (Xie et al. 2023, DSIR).
 
-- Features: a document's words (the `words` tokenizer's lower-cased letter runs) and word
+- Features: a document's tokens (`wordpunct`, as the `data-selection` package: lower-cased
+  runs of word characters and of punctuation; or `words`: letter runs only) and token
   n-grams up to `ngrams` (2: unigrams and bigrams), hashed into `buckets` (10,000, as the
   paper) with the classifier's feature hashing (`cooc.kernels.classifier.features`).
 - Models: the bucket frequencies of the target corpus (p_T) and of the raw corpus being
@@ -59,7 +60,7 @@ class DSIRResample:
 
     def __init__(self, target: Sequence[str | os.PathLike] | str | os.PathLike,
                  k: int | None = None, fraction: float | None = None, ngrams: int = 2,
-                 buckets: int = 10_000, seed: int = 0, tokenizer: str = "words",
+                 buckets: int = 10_000, seed: int = 0, tokenizer: str = "wordpunct",
                  text_field: str = "text", tmp_dir: str | os.PathLike | None = None,
                  name: str = "select-dsir") -> None:
         if (k is None) == (fraction is None):

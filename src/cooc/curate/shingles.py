@@ -2,8 +2,9 @@
 near-duplicates and n-gram contamination checks alike.
 
 Words are the `words` tokenizer's lower-cased letter runs (punctuation and digits dropped,
-as the reference pipelines do), `whitespace` (the text split on whitespace, case kept) or a
-fixed-vocabulary tokenizer's ids ("qwen", "tiktoken:...", "hf:..."). A word's hash is of
+as the reference pipelines do), `wordpunct` (lower-cased runs of word characters and of
+punctuation, NLTK's WordPunctTokenizer), `whitespace` (the text split on whitespace, case
+kept) or a fixed-vocabulary tokenizer's ids ("qwen", "tiktoken:...", "hf:..."). A word's hash is of
 its bytes (or its id), never of a vocabulary built from the corpus, so every batch, shard
 and process hashes alike; an n-gram's hash mixes its words' hashes with `seed`.
 """
@@ -37,11 +38,15 @@ class Shingler:
     def word_hashes(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """Every document's word hashes, packed, and their offsets."""
         n = len(texts)
-        if self.tokenizer in ("words", "whitespace"):
+        if self.tokenizer in ("words", "whitespace", "wordpunct"):
             if self.tokenizer == "words":
                 from cooc.tokenizers.words import normalize_words_batch
 
                 joined, bounds = normalize_words_batch(list(texts))
+            elif self.tokenizer == "wordpunct":
+                from cooc.tokenizers.words import wordpunct_batch
+
+                joined, bounds = wordpunct_batch(list(texts))
             else:
                 parts = [" ".join(t.split()).encode("utf-8", "replace") for t in texts]
                 bounds = np.zeros(n + 1, np.int64)

@@ -78,6 +78,34 @@ def normalize_words_batch(texts: list[str]) -> tuple[bytes, np.ndarray]:
     return b.replace(b"\x00", b" "), bounds
 
 
+_WORD_PUNCT = re.compile(r"([^\w\s\x00]+)")  # a run of punctuation, NUL excluded
+_SPACES = re.compile(r"\s+")
+
+
+def wordpunct_batch(texts: list[str]) -> tuple[bytes, np.ndarray]:
+    """NLTK's WordPunctTokenizer over lower-cased texts (runs of word characters and runs
+    of other non-space characters are the tokens; `data-selection`'s DSIR tokenizes so), in
+    one space-separated UTF-8 buffer: (bytes, bounds int64[n + 1]) as `normalize_words_batch`.
+    Three regex passes over the whole batch, none a text."""
+    n = len(texts)
+    joined = "\x00".join(texts)
+    if joined.count("\x00") != max(n - 1, 0):  # a text holds NUL itself: one at a time
+        parts = [wordpunct_batch([t.replace("\x00", " ")])[0] for t in texts]
+        bounds = np.zeros(n + 1, np.int64)
+        np.cumsum(np.fromiter(map(len, parts), np.int64, n), out=bounds[1:])
+        return b"".join(parts), bounds
+    spaced = _SPACES.sub(" ", _WORD_PUNCT.sub(r" \1 ", joined.lower()))
+    try:
+        b = spaced.encode("utf-8")
+    except UnicodeEncodeError:
+        b = fix_surrogates(spaced).encode("utf-8")
+    bounds = np.empty(n + 1, np.int64)
+    bounds[0] = 0
+    bounds[1:n] = np.flatnonzero(np.frombuffer(b, np.uint8) == 0) + 1
+    bounds[n] = len(b)
+    return b.replace(b"\x00", b" "), bounds
+
+
 def _words_bytes(text: str) -> bytes:
     try:
         b = text.encode("utf-8")
