@@ -226,3 +226,36 @@ def run_dsir(args: argparse.Namespace) -> int:
     except ValueError as e:
         raise CoocError(str(e)) from None
     return run_curation(args, step)
+
+
+def register_curate(sub) -> None:
+    p = sub.add_parser("curate", help="run a curation pipeline (dedup and filter steps) "
+                       "from a TOML file",
+                       description="Run the [[step]] tables of a pipeline file in order over "
+                       "its [input] corpus into its [output] folder, with one report "
+                       "(cooc.curate.pipeline has the format).")
+    acts = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    r = acts.add_parser("run", help="run a pipeline file")
+    r.add_argument("pipeline", help="the pipeline's TOML file")
+    r.add_argument("--quiet", "-q", action="store_true", help="no summary")
+    r.set_defaults(func=run_pipeline_file)
+
+
+def run_pipeline_file(args: argparse.Namespace) -> int:
+    from cooc.curate.pipeline import load_pipeline, run_options_of, run_pipeline
+
+    config = load_pipeline(args.pipeline)
+    options = run_options_of(config)
+    if args.quiet:
+        from dataclasses import replace
+
+        options = replace(options, quiet=True)
+    r = run_pipeline(config, options)
+    if not args.quiet:
+        print(f"cooc: {r['input_records']:,} records: {r['kept']:,} kept ({r['edited']:,} "
+              f"edited), {r['removed']:,} removed, {r['skipped']:,} skipped in "
+              f"{r['seconds']:.2f} s", file=sys.stderr)
+        for s in r["steps"]:
+            by = ", ".join(f"{k} {v:,}" for k, v in s["removed_by_reason"].items())
+            print(f"cooc:   {s['name']}: {by}", file=sys.stderr)
+    return 0

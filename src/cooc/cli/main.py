@@ -37,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     filters.register(sub)
     filters.register_contamination(sub)
     filters.register_classifier_command(sub)
+    filters.register_curate(sub)
     return p
 
 
