@@ -68,7 +68,22 @@ def register_dsir(sub) -> None:
     p.set_defaults(func=run_dsir)
 
 
-FILTERS = (register_perplexity, register_classifier, register_dsir)
+def register_language(sub) -> None:
+    p = sub.add_parser("language", help="keep documents in the given languages (langid.py's "
+                       "model from py3langid)",
+                       description="Keep a document when the probability of the --languages "
+                       "(summed) is >= --threshold (Dolma keeps P(en) >= 0.5). The model is "
+                       "langid.py's, shipped in the py3langid package (pip install "
+                       "'cooc[langid]'); nothing is downloaded.")
+    add_curation_arguments(p, normalize=False, seed=False)
+    p.add_argument("--languages", "-l", nargs="+", default=["en"],
+                   help="ISO 639-1 codes to keep (default: en)")
+    p.add_argument("--threshold", type=float, default=0.5,
+                   help="keep when their probability is >= this (default: 0.5)")
+    p.set_defaults(func=run_language)
+
+
+FILTERS = (register_perplexity, register_classifier, register_dsir, register_language)
 
 
 def register(sub) -> None:
@@ -259,3 +274,13 @@ def run_pipeline_file(args: argparse.Namespace) -> int:
             by = ", ".join(f"{k} {v:,}" for k, v in s["removed_by_reason"].items())
             print(f"cooc:   {s['name']}: {by}", file=sys.stderr)
     return 0
+
+
+def run_language(args: argparse.Namespace) -> int:
+    from cooc.curate.language import LanguageFilter
+
+    try:
+        step = LanguageFilter(args.languages, args.threshold)
+    except ValueError as e:
+        raise CoocError(str(e)) from None
+    return run_curation(args, step)

@@ -80,6 +80,12 @@ def _dsir(**kw):
     return DSIRResample(**kw)
 
 
+def _language(**kw):
+    from cooc.curate.language import LanguageFilter
+
+    return LanguageFilter(**kw)
+
+
 def _contamination(**kw):
     from cooc.curate.contamination import ContaminationFilter
 
@@ -95,6 +101,7 @@ STEPS: dict[str, tuple[Callable[..., Any], tuple[str, ...]]] = {
     "filter-classifier": (_classifier, ("model",)),
     "filter-dsir": (_dsir, ("target",)),
     "filter-contamination": (_contamination, ("eval_sets",)),
+    "filter-language": (_language, ()),
 }
 _TARGETS = {"dedup-exact": "cooc.curate.exact.ExactDedup",
             "dedup-bloom": "cooc.curate.bloom.BloomDedup",
@@ -102,7 +109,8 @@ _TARGETS = {"dedup-exact": "cooc.curate.exact.ExactDedup",
             "filter-perplexity": "cooc.curate.perplexity.PerplexityFilter",
             "filter-classifier": "cooc.curate.classifier.ClassifierFilter",
             "filter-dsir": "cooc.curate.dsir.DSIRResample",
-            "filter-contamination": "cooc.curate.contamination.ContaminationFilter"}
+            "filter-contamination": "cooc.curate.contamination.ContaminationFilter",
+            "filter-language": "cooc.curate.language.LanguageFilter"}
 
 
 def _class_of(kind: str):
