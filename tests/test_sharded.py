@@ -154,10 +154,11 @@ def test_ray_equals_local(tmp_path):
         ray.shutdown()
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
-        for name in ("exact", "minhash"):
-            want = run_steps(files, [STEPS[name]()], tmp_path / f"{name}-local",
+        steps = {**STEPS, **per_document_steps(tmp_path)}
+        for name in ("exact", "minhash", "classifier-pareto", "perplexity"):
+            want = run_steps(files, [steps[name]()], tmp_path / f"{name}-local",
                              RunOptions(quiet=True))
-            got = run_sharded(files, STEPS[name](), tmp_path / f"{name}-ray",
+            got = run_sharded(files, steps[name](), tmp_path / f"{name}-ray",
                               RunOptions(quiet=True, engine="ray", num_proc=1,
                                          memory_bytes=256 << 20))
             same_report(want, got)
@@ -193,3 +194,40 @@ def test_streaming_minhash_killed_run_resumes_to_identical_bytes(tmp_path, fmt):
     assert names
     for name in names:
         assert (tmp_path / "whole" / name).read_bytes() == (tmp_path / "cut" / name).read_bytes()
+
+
+def per_document_steps(tmp_path):
+    """A threshold perplexity filter, a classifier with the pareto rule, a language filter."""
+    from cooc.curate.classifier import ClassifierFilter
+    from cooc.curate.perplexity import PerplexityFilter
+
+    train = tmp_path / "lm.txt"
+    train.write_text("\n".join(BASES) + "\n")
+    assert main(["lm", "estimate", str(train), "-o", str(tmp_path / "m.arpa"), "--order", "2",
+                 "--discount-fallback", "0.5", "1", "1.5", "-q"]) == 0
+    steps = {"perplexity": lambda: PerplexityFilter(tmp_path / "m.arpa", threshold=30.0),
+             "classifier-pareto": lambda: ClassifierFilter(
+                 lambda texts: [0.5 if "cat" in t else 0.05 for t in texts], pareto=2.0, seed=3)}
+    try:
+        import py3langid  # noqa: F401
+
+        from cooc.curate.language import LanguageFilter
+
+        steps["language"] = lambda: LanguageFilter(["en"], 0.9)
+    except ImportError:
+        pass
+    return steps
+
+
+def test_per_document_steps_as_tasks_equal_streaming(tmp_path):
+    texts = near_copies(21, 200)
+    files = write_corpus(tmp_path / "in", texts, "jsonl.gz", bad_every=9, split=[40, 130])
+    for name, make in per_document_steps(tmp_path).items():
+        want = run_steps(files, [make()], tmp_path / f"{name}-local", RunOptions(quiet=True))
+        got = run_sharded(files, make(), tmp_path / f"{name}-tasks",
+                          RunOptions(quiet=True, engine="in-process", batch_size=7))
+        same_report(want, got)
+        assert 0 < got["removed"] < len(texts), name
+        for key in ("documents", "removed"):
+            assert got["steps"][0][key] == want["steps"][0][key], (name, key)
+        assert records(tmp_path / f"{name}-local") == records(tmp_path / f"{name}-tasks")

@@ -23,7 +23,7 @@ def register_perplexity(sub) -> None:
                        "sentence) and keep those with perplexity <= --threshold, or at or "
                        "below the --quantile of the corpus's perplexities (two passes). "
                        "Every document carries its perplexity in cooc_scores.")
-    add_curation_arguments(p, normalize=False, seed=False)
+    add_curation_arguments(p, normalize=False, seed=False, engine=True)
     p.add_argument("--model", "-m", required=True,
                    help="ARPA file (.arpa, .arpa.gz) or LM trie folder (cooc lm index)")
     how = p.add_mutually_exclusive_group(required=True)
@@ -40,7 +40,7 @@ def register_classifier(sub) -> None:
                        "classifier train` (the probability of the positive class) and keep "
                        "it when the score is >= --threshold, or when a Pareto(--pareto) draw "
                        "(seeded by --seed and the document's ordinal) exceeds 1 - score.")
-    add_curation_arguments(p, normalize=False)
+    add_curation_arguments(p, normalize=False, engine=True)
     p.add_argument("--model", "-m", required=True, help="classifier folder (X.clf)")
     how = p.add_mutually_exclusive_group(required=True)
     how.add_argument("--threshold", type=float, help="keep scores >= this (e.g. 0.5)")
@@ -75,7 +75,7 @@ def register_language(sub) -> None:
                        "(summed) is >= --threshold (Dolma keeps P(en) >= 0.5). The model is "
                        "langid.py's, shipped in the py3langid package (pip install "
                        "'cooc[langid]'); nothing is downloaded.")
-    add_curation_arguments(p, normalize=False, seed=False)
+    add_curation_arguments(p, normalize=False, seed=False, engine=True)
     p.add_argument("--languages", "-l", nargs="+", default=["en"],
                    help="ISO 639-1 codes to keep (default: en)")
     p.add_argument("--threshold", type=float, default=0.5,

@@ -201,6 +201,8 @@ class ClassifierFilter:
     reasons = ("kept", "classifier")
     needs_fit = False
     writes_scores = True
+    per_document = True  # the score and the draw depend on the document alone
+    counters = ("documents", "removed")
 
     def __init__(self, model: str | os.PathLike | HashedNgramClassifier | Callable,
                  threshold: float | None = None, pareto: float | None = None, seed: int = 0,

@@ -84,6 +84,8 @@ class LanguageFilter:
     reasons = ("kept", "language")
     needs_fit = False
     writes_scores = True
+    per_document = True
+    counters = ("documents", "removed", "most_probable")
 
     def __init__(self, languages: Sequence[str] | str = ("en",), threshold: float = 0.5,
                  name: str = "filter-language") -> None:

@@ -44,6 +44,7 @@ class PerplexityFilter:
 
     reasons = ("kept", "perplexity")
     writes_scores = True
+    counters = ("documents", "removed", "tokens", "oovs")  # summed over shards
 
     def __init__(self, model: str | os.PathLike, threshold: float | None = None,
                  quantile: float | None = None, num_threads: int = 1,
@@ -70,6 +71,7 @@ class PerplexityFilter:
         self.num_threads = num_threads
         self.name = name
         self.needs_fit = quantile is not None
+        self.per_document = quantile is None  # a threshold decides each document alone
         self._lm: Any = None
         self.cutoff_: float | None = self.threshold
         self.ordinals_ = np.zeros(0, np.int64)
