@@ -112,7 +112,7 @@ class ContaminationFilter:
         np.cumsum(np.bincount(entry_key, minlength=uniq.shape[0]), out=self.key_ptr_[1:])
         self.entry_key_ = entry_key
         self.bits_ = max(4, int(np.ceil(np.log2(max(2 * uniq.shape[0], 2)))))
-        self.tkeys_, self.tvals_ = kc.build_table(uniq, self.bits_)
+        self.tkeys_, self.tvals_, self.present_ = kc.build_table(uniq, self.bits_)
         self.wanted_ = np.zeros(self.n + 1, np.bool_)
         self.wanted_[self.lengths_[self.lengths_ > 0]] = True
         self.key_documents_ = np.zeros(uniq.shape[0], np.int64)  # training documents holding it
@@ -141,7 +141,7 @@ class ContaminationFilter:
                 hit_doc = np.empty(room, np.int64)
                 hit_key = np.empty(room, np.int64)
                 k = kc.find_hits(sub, local, self.n, self.wanted_, _SEED, self.tkeys_,
-                                 self.tvals_, self.bits_, hit_doc, hit_key)
+                                 self.tvals_, self.present_, self.bits_, hit_doc, hit_key)
                 if k >= 0:
                     return hit_doc[:k] + a, hit_key[:k]
                 room *= 4

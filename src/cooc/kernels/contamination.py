@@ -78,25 +78,36 @@ def example_keys(words, word_offsets, n, min_n, seed, keys, owners, lengths):
     return k
 
 
+FILTER_BITS = 3  # the presence filter has 2**3 bits a table slot
+
+
 @njit(**_JIT)
 def build_table(keys, bits):
     """An open-addressing table (2**bits slots, at most half full) of distinct keys: slot
-    keys and the index of each key in `keys` (-1: empty)."""
+    keys and the index of each key in `keys` (-1: empty), and a presence filter (one bit a
+    key among 8 a slot, indexed by the key's high bits): most lookups are of keys that are
+    not there, and the filter (an eighth of the table's bytes) answers them from cache."""
     size = np.int64(1) << bits
     mask = size - 1
     tkeys = np.zeros(size, np.uint64)
     tvals = np.full(size, EMPTY, np.int64)
+    present = np.zeros(max(1, (size << FILTER_BITS) >> 6), np.uint64)
     for i in range(keys.shape[0]):
         s = np.int64(keys[i] >> np.uint64(64 - bits))
         while tvals[s] != EMPTY:
             s = (s + 1) & mask
         tkeys[s] = keys[i]
         tvals[s] = i
-    return tkeys, tvals
+        f = np.int64(keys[i] >> np.uint64(64 - bits - FILTER_BITS))
+        present[f >> 6] |= np.uint64(1) << np.uint64(f & 63)
+    return tkeys, tvals, present
 
 
 @njit(inline="always", **_JIT)
-def probe(h, tkeys, tvals, bits):
+def probe(h, tkeys, tvals, present, bits):
+    f = np.int64(h >> np.uint64(64 - bits - FILTER_BITS))
+    if (present[f >> 6] >> np.uint64(f & 63)) & np.uint64(1) == 0:
+        return EMPTY
     mask = (np.int64(1) << bits) - 1
     s = np.int64(h >> np.uint64(64 - bits))
     while tvals[s] != EMPTY:
@@ -107,7 +118,8 @@ def probe(h, tkeys, tvals, bits):
 
 
 @njit(**_JIT)
-def find_hits(words, word_offsets, n, wanted, seed, tkeys, tvals, bits, hit_doc, hit_key):
+def find_hits(words, word_offsets, n, wanted, seed, tkeys, tvals, present, bits, hit_doc,
+              hit_key):
     """Every (document, key index) where document d (words[word_offsets[d]:...]) holds a
     key of the table: the n-grams starting at each word, of every length L <= n with
     wanted[L]. hit_doc/hit_key have room for one hit a word (a document's repeated hits of a
@@ -128,7 +140,7 @@ def find_hits(words, word_offsets, n, wanted, seed, tkeys, tvals, bits, hit_doc,
         prefix_hashes(words, a, a + m, base, prefix)
         for length in lengths:
             for i in range(m - length + 1):
-                v = probe(span_key(prefix, i, length, powers), tkeys, tvals, bits)
+                v = probe(span_key(prefix, i, length, powers), tkeys, tvals, present, bits)
                 if v != EMPTY:
                     if k == cap:
                         return -1
