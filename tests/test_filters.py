@@ -175,3 +175,12 @@ def test_api_errors(arpa):
     step = PerplexityFilter(arpa, quantile=0.5).fit([DocumentBatch(["the cat"], np.array([0]))])
     with pytest.raises(CoocError, match="never saw"):
         step.decide(DocumentBatch(["a"], np.array([5])))
+
+
+def test_threads_give_the_same_perplexities(arpa):
+    rng = np.random.default_rng(8)
+    texts = [" ".join(rng.choice(VOCAB, rng.integers(1, 30))) + "\n" +
+             " ".join(rng.choice(VOCAB, rng.integers(0, 9))) for _ in range(12_000)]
+    one = PerplexityFilter(arpa, threshold=10).perplexities(texts)
+    two = PerplexityFilter(arpa, threshold=10, num_threads=2).perplexities(texts)
+    assert np.array_equal(one, two)
