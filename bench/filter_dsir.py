@@ -7,8 +7,7 @@
 Corpora from ../shared/corpus/en, every document cut into pieces of 200 words: the target
 is half of the --source's pieces (every other one); the raw corpus is the other half plus
 every piece of the other sources, shuffled (seeded). Both select k = as many pieces as the
-source has in the raw corpus, with unigram+bigram features in 10,000 buckets, 2 processes
-/ threads. Enrichment = (the source's share of the sample) / (its share of the raw corpus).
+source has in the raw corpus, 2 processes / threads. Enrichment = (the source's share of the sample) / (its share of the raw corpus).
 data-selection runs with `min_example_length=0` (the pieces are all 200 words) and
 `num_tokens_to_fit="all"`, so both fit on the same documents.
 """
@@ -33,10 +32,10 @@ PIECE = 200
 PEER = r"""
 import json, sys, time
 from data_selection import HashedNgramDSIR
-work, k = sys.argv[1], int(sys.argv[2])
+work, k, buckets = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 t0 = time.perf_counter()
 dsir = HashedNgramDSIR([work + "/raw.jsonl"], [work + "/target.jsonl"], cache_dir=work + "/ds_cache",
-                       num_proc=2, ngrams=2, num_buckets=10000, min_example_length=0)
+                       num_proc=2, ngrams=2, num_buckets=buckets, min_example_length=0)
 dsir.fit_importance_estimator(num_tokens_to_fit="all")
 dsir.compute_importance_weights()
 dsir.resample(out_dir=work + "/ds_out", num_to_sample=k, cache_dir=work + "/ds_cache2")
@@ -94,6 +93,8 @@ def main() -> None:
     ap.add_argument("--source", default="en_postgresql_doc")
     ap.add_argument("--seed", type=int, default=15, help="the corpus shuffle")
     ap.add_argument("--runs", type=int, default=3, help="cooc seeds 0..runs-1; as many peer runs")
+    ap.add_argument("--buckets", type=int, help="both tools' buckets (default: each one's own: "
+                    "cooc 65,536, data-selection 10,000)")
     a = ap.parse_args()
     k = prepare(a.work, a.source, a.seed)
     raw_lines = (a.work / "raw.jsonl").read_text(encoding="utf-8").splitlines()
@@ -107,14 +108,16 @@ def main() -> None:
         wall, cpu, _ = timed([sys.executable, "-m", "cooc", "filter", "dsir",
                               str(a.work / "raw.jsonl"), "--target", str(a.work / "target.jsonl"),
                               "--k", str(k), "-o", str(a.work / "cooc_out"), "--num-proc", "2",
-                              "--seed", str(run), "-q", "--fresh"], env)
+                              "--seed", str(run), "-q", "--fresh",
+                              *(["--buckets", str(a.buckets)] if a.buckets else [])], env)
         n, enrich = share((a.work / "cooc_out" / "kept" / "raw.jsonl").read_text().splitlines(),
                           raw_share)
         rows.append(("cooc filter dsir", run, wall, cpu, n, enrich))
         if a.peer_python:  # data-selection draws its Gumbel noise unseeded: a new draw a run
             for d in ("ds_cache", "ds_cache2", "ds_out"):
                 subprocess.run(["rm", "-rf", str(a.work / d)], check=True)
-            wall, cpu, _ = timed([a.peer_python, "-c", PEER, str(a.work), str(k)])
+            wall, cpu, _ = timed([a.peer_python, "-c", PEER, str(a.work), str(k),
+                                  str(a.buckets or 10_000)])
             lines = []
             for p in sorted((a.work / "ds_out").glob("*.jsonl")):
                 lines += p.read_text(encoding="utf-8").splitlines()

@@ -61,7 +61,8 @@ def register_dsir(sub) -> None:
     how.add_argument("--k", type=int, help="documents to keep")
     how.add_argument("--fraction", type=float, help="fraction of the documents to keep")
     p.add_argument("--ngrams", type=int, default=2, help="word n-grams up to (2)")
-    p.add_argument("--buckets", type=int, default=10_000, help="hash buckets (10000)")
+    p.add_argument("--buckets", type=int, default=65_536,
+                   help="hash buckets (65536; the DSIR paper used 10000)")
     p.add_argument("--tokenizer", choices=("wordpunct", "words"), default="wordpunct",
                    help="wordpunct: lower-cased runs of word characters and of punctuation "
                    "(as data-selection, default); words: letter runs only")
