@@ -7,7 +7,10 @@
 Corpora from ../shared/corpus/en, every document cut into pieces of 200 words: the target
 is half of the --source's pieces (every other one); the raw corpus is the other half plus
 every piece of the other sources, shuffled (seeded). Both select k = as many pieces as the
-source has in the raw corpus, 2 processes / threads. Enrichment = (the source's share of the sample) / (its share of the raw corpus).
+source has in the raw corpus, with unigram+bigram features (buckets: each tool's default,
+or --buckets for both) and 2 processes / threads; cooc with seeds 0..--runs-1,
+data-selection --runs times (its Gumbel noise is unseeded). Enrichment = (the source's
+share of the sample) / (its share of the raw corpus).
 data-selection runs with `min_example_length=0` (the pieces are all 200 words) and
 `num_tokens_to_fit="all"`, so both fit on the same documents.
 """
