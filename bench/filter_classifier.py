@@ -32,11 +32,11 @@ CORPUS = ROOT.parent / "shared" / "corpus" / "en"
 PEER = r"""
 import json, sys, time
 import fasttext
-work, dim, ngrams, buckets, epochs, lr, threads = sys.argv[1], *map(int, sys.argv[2:6]), float(sys.argv[6]), int(sys.argv[7])
+work, dim, ngrams, buckets, epochs, lr, threads, seed = sys.argv[1], *map(int, sys.argv[2:6]), float(sys.argv[6]), int(sys.argv[7]), int(sys.argv[8])
 t0 = time.perf_counter()
 m = fasttext.train_supervised(input=work + "/train.ft", dim=dim, wordNgrams=ngrams, bucket=buckets,
                               epoch=epochs, lr=lr, thread=threads, minCount=1, loss="softmax",
-                              verbose=0)
+                              verbose=0, seed=seed)
 t1 = time.perf_counter()
 n, p1, _ = m.test(work + "/test.ft")
 t2 = time.perf_counter()
@@ -70,7 +70,7 @@ def prepare(work: Path, sources: list[str], words: int, seed: int) -> None:
 
 
 def cooc_child(work: Path, dim: int, ngrams: int, buckets: int, epochs: int, lr: float,
-               threads: int) -> dict:
+               threads: int, seed: int) -> dict:
     import time
 
     sys.path.insert(0, str(ROOT / "src"))
@@ -82,7 +82,7 @@ def cooc_child(work: Path, dim: int, ngrams: int, buckets: int, epochs: int, lr:
 
     train, y = load("train")
     test, truth = load("test")
-    clf = HashedNgramClassifier(dim, ngrams, buckets, epochs, lr, seed=1, num_threads=threads)
+    clf = HashedNgramClassifier(dim, ngrams, buckets, epochs, lr, seed=seed, num_threads=threads)
     clf.fit(train[:10], y[:10])  # compile the kernels first (cached on disk after one run)
     t0 = time.perf_counter()
     clf.fit(train, y)
@@ -106,12 +106,14 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=0.1)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=15)
+    ap.add_argument("--train-seeds", type=int, nargs="+", default=[1, 2, 3],
+                    help="both trainers run once per seed; accuracies and times are averaged")
     ap.add_argument("--child", action="store_true")
     a = ap.parse_args()
     params = [str(x) for x in (a.dim, a.ngrams, a.buckets, a.epochs)] + [str(a.lr), str(a.threads)]
     if a.child:
         print(json.dumps(cooc_child(a.work, a.dim, a.ngrams, a.buckets, a.epochs, a.lr,
-                                    a.threads)))
+                                    a.threads, a.train_seeds[0])))
         return
     if not (a.work / "train.ft").exists():
         prepare(a.work, a.sources, a.words, a.seed)
@@ -122,25 +124,38 @@ def main() -> None:
           f"{a.epochs} epochs, lr {a.lr}, {a.threads} threads")
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     rows = []
-    out = subprocess.run([sys.executable, __file__, "--work", str(a.work), "--child",
-                          "--dim", params[0], "--ngrams", params[1], "--buckets", params[2],
-                          "--epochs", params[3], "--lr", params[4], "--threads", params[5]],
-                         check=True, capture_output=True, text=True, env=env)
-    rows.append(("cooc HashedNgramClassifier", json.loads(out.stdout.strip().splitlines()[-1])))
-    if a.peer_python:
-        out = subprocess.run([a.peer_python, "-c", PEER, str(a.work), *params], check=True,
-                             capture_output=True, text=True)
-        rows.append(("fastText train_supervised", json.loads(out.stdout.strip().splitlines()[-1])))
-    print("| run | held-out accuracy | train s | score s |")
-    print("|---|---|---|---|")
-    for name, r in rows:
-        print(f"| {name} | {r['accuracy']:.4f} | {r['train_s']:.2f} | {r['score_s']:.3f} |")
-    if len(rows) == 2:
-        c, f = rows[0][1], rows[1][1]
+    for seed in a.train_seeds:
+        out = subprocess.run([sys.executable, __file__, "--work", str(a.work), "--child",
+                              "--dim", params[0], "--ngrams", params[1], "--buckets", params[2],
+                              "--epochs", params[3], "--lr", params[4], "--threads", params[5],
+                              "--train-seeds", str(seed)],
+                             check=True, capture_output=True, text=True, env=env)
+        rows.append(("cooc HashedNgramClassifier", seed,
+                     json.loads(out.stdout.strip().splitlines()[-1])))
+        if a.peer_python:
+            out = subprocess.run([a.peer_python, "-c", PEER, str(a.work), *params, str(seed)],
+                                 check=True, capture_output=True, text=True)
+            rows.append(("fastText train_supervised", seed,
+                         json.loads(out.stdout.strip().splitlines()[-1])))
+    print("| run | seed | held-out accuracy | train s | score s |")
+    print("|---|---|---|---|---|")
+    for name, seed, r in rows:
+        print(f"| {name} | {seed} | {r['accuracy']:.4f} | {r['train_s']:.2f} | "
+              f"{r['score_s']:.3f} |")
+    means = {}
+    for name in ("cooc HashedNgramClassifier", "fastText train_supervised"):
+        mine = [r for n, _, r in rows if n == name]
+        if mine:
+            means[name] = {k: float(np.mean([r[k] for r in mine]))
+                           for k in ("accuracy", "train_s", "score_s")}
+            m = means[name]
+            print(f"{name}: mean accuracy {m['accuracy']:.4f}, train {m['train_s']:.2f} s, "
+                  f"score {m['score_s']:.3f} s")
+    if len(means) == 2:
+        c, f = means["cooc HashedNgramClassifier"], means["fastText train_supervised"]
         print(f"\ncooc / fastText: training {f['train_s'] / c['train_s']:.2f}x as fast, "
               f"scoring {f['score_s'] / c['score_s']:.2f}x, accuracy "
               f"{c['accuracy'] - f['accuracy']:+.4f}")
-
 
 if __name__ == "__main__":
     main()
