@@ -1,7 +1,8 @@
 """`PerplexityFilter` (CCNet): documents scored by a Kneser-Ney model, kept by perplexity.
 
 The score is KenLM `query`'s perplexity of the document: every non-blank line is a sentence
-(`<s>` ... `</s>`, words split on whitespace as `str.split` does, unknown words `<unk>`),
+(`<s>` ... `</s>`, words split on ASCII whitespace as KenLM splits them: space, tab, CR,
+VT, FF; unknown words `<unk>`),
 and perplexity = 10 ** (-(sum of the log10 probabilities) / (words + one `</s>` a line)),
 OOVs included. Blank lines are not sentences (KenLM would score them as a lone `</s>`).
 The model is an ARPA file (plain or .gz; compiled into hash tables, the fastest) or a cooc
@@ -104,9 +105,9 @@ class PerplexityFilter:
         lm = self.language_model()
         lines = "\n".join(texts).split("\n")
         per_doc = np.fromiter(map(str.count, texts, itertools.repeat("\n")), np.int64, n) + 1
-        ids, ptr = lm.encode(lines)
+        ids, ptr = lm.encode(lines, ascii_spaces=True)  # KenLM splits on ASCII spaces
         words = np.diff(ptr)
-        sentence = words > 0  # blank lines are not sentences
+        sentence = words > 0  # blank lines (no word) are not sentences
         sent_ptr = np.zeros(int(sentence.sum()) + 1, np.int64)
         np.cumsum(words[sentence], out=sent_ptr[1:])
         scores = lm.score_ids(ids, sent_ptr)

@@ -312,24 +312,33 @@ def format_arpa_lines(grams, logprob, backoff, with_backoff, word_bytes, word_of
 # -- vocabulary: text to model ids (the table and `space_len` are in `cooc.kernels.vocab`) ----
 
 
+@njit(inline="always", **_JIT)
+def ascii_space_len(buf, i):
+    """1 for the ASCII whitespace `bytes.split` splits on (space, \t, \n, \r, \v, \f), else 0."""
+    c = buf[i]
+    return 1 if (c == 32 or 9 <= c <= 13) else 0
+
+
 @njit(**_JIT)
-def encode_words(text, bounds, words, slots, bits, unk, ids, sent_ptr):
+def encode_words(text, bounds, words, slots, bits, unk, ids, sent_ptr, ascii_spaces=False):
     """Split every text[bounds[s]:bounds[s + 1]] (UTF-8) on whitespace as `str.split` does
-    and look each word up (unknown: unk). ids (int32, at least one slot per 2 bytes of text
-    plus one) gets the ids, sent_ptr (int64[sentences + 1]) the sentence pointers; returns
-    the number of words."""
+    (ascii_spaces: on ASCII whitespace only, as KenLM and `bytes.split` do) and look each
+    word up (unknown: unk). ids (int32, at least one slot per 2 bytes of text plus one) gets
+    the ids, sent_ptr (int64[sentences + 1]) the sentence pointers; returns the number of
+    words."""
     nw = 0
     sent_ptr[0] = 0
     for s in range(bounds.shape[0] - 1):
         i = bounds[s]
         end = bounds[s + 1]
         while i < end:
-            sl = space_len(text, i, end)
+            sl = ascii_space_len(text, i) if ascii_spaces else space_len(text, i, end)
             if sl:
                 i += sl
                 continue
             j = i + 1
-            while j < end and space_len(text, j, end) == 0:
+            while j < end and (ascii_space_len(text, j) if ascii_spaces
+                               else space_len(text, j, end)) == 0:
                 j += 1
             w = vocab_find(text, i, j, words, slots, bits)
             ids[nw] = unk if w < 0 else w

@@ -204,9 +204,11 @@ class LanguageModel:
 
     # -- encoding ------------------------------------------------------------------------------
 
-    def encode(self, sentences: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    def encode(self, sentences: list[str], ascii_spaces: bool = False
+               ) -> tuple[np.ndarray, np.ndarray]:
         """(model ids int32, sentence pointers int64) of sentences split on whitespace as
-        `str.split` does (unknown words: `<unk>`)."""
+        `str.split` does, or with ascii_spaces on ASCII whitespace only, as KenLM does
+        (unknown words: `<unk>`)."""
         if not isinstance(sentences, list | tuple):
             sentences = list(sentences)
         blob = "\n".join(sentences).encode("utf-8", "surrogatepass")
@@ -234,7 +236,7 @@ class LanguageModel:
             ids = np.empty((int(bounds[b] - bounds[a]) + 1) // 2 + 1, np.int32)
             ptr = np.empty(b - a + 1, np.int64)
             n = kl.encode_words(text, bounds[a : b + 1], self._words, self._slots,
-                                self._slot_bits, self.unk, ids, ptr)
+                                self._slot_bits, self.unk, ids, ptr, ascii_spaces)
             return ids[:n], ptr
         if parts == 1:
             ids, ptr = part(0)

@@ -534,13 +534,17 @@ class TrieLanguageModel:
 
     # -- scoring ---------------------------------------------------------------------------
 
-    def encode(self, sentences: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """(model ids int32, sentence pointers int64) of whitespace-separated sentences."""
+    def encode(self, sentences: list[str], ascii_spaces: bool = False
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """(model ids int32, sentence pointers int64) of whitespace-separated sentences
+        (ascii_spaces: split on ASCII whitespace only, as KenLM does)."""
         get = self._ids.get
         ids: list[int] = []
         lens = np.zeros(len(sentences) + 1, np.int64)
         for i, s in enumerate(sentences):
-            ws = s.split()
+            ws = s.split() if not ascii_spaces else \
+                [w.decode("utf-8", "surrogatepass")
+                 for w in s.encode("utf-8", "surrogatepass").split()]
             lens[i + 1] = len(ws)
             ids.extend(map(get, ws, repeat(self.unk, len(ws))))
         return np.array(ids, np.int32), np.cumsum(lens)
