@@ -74,9 +74,10 @@ def child(mode: str, work: Path, threads: int) -> dict:
         for text in texts:
             total = n = 0
             for line in text.split("\n"):
-                if line.split():
+                words = line.encode("utf-8", "surrogatepass").split()  # as KenLM splits
+                if words:
                     total += model.score(line, bos=True, eos=True)
-                    n += len(line.split()) + 1
+                    n += len(words) + 1
             tokens += n
             ppl.append(10.0 ** (-total / n) if n else float("nan"))
         seconds = time.perf_counter() - t0
