@@ -154,8 +154,9 @@ def test_ray_equals_local(tmp_path):
         ray.shutdown()
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
-        steps = {**STEPS, **per_document_steps(tmp_path)}
-        for name in ("exact", "minhash", "classifier-pareto", "perplexity"):
+        steps = {**STEPS, **per_document_steps(tmp_path), **global_steps(tmp_path)}
+        for name in ("exact", "minhash", "classifier-pareto", "perplexity", "dsir",
+                     "contamination"):
             want = run_steps(files, [steps[name]()], tmp_path / f"{name}-local",
                              RunOptions(quiet=True))
             got = run_sharded(files, steps[name](), tmp_path / f"{name}-ray",
@@ -217,6 +218,49 @@ def per_document_steps(tmp_path):
     except ImportError:
         pass
     return steps
+
+
+def global_steps(tmp_path):
+    """The global filters: a perplexity quantile, DSIR, contamination."""
+    import json
+
+    from cooc.curate.contamination import ContaminationFilter
+    from cooc.curate.dsir import DSIRResample
+    from cooc.curate.perplexity import PerplexityFilter
+
+    train = tmp_path / "lm.txt"
+    train.write_text("\n".join(BASES) + "\n")
+    if not (tmp_path / "m.arpa").exists():
+        assert main(["lm", "estimate", str(train), "-o", str(tmp_path / "m.arpa"), "--order",
+                     "2", "--discount-fallback", "0.5", "1", "1.5", "-q"]) == 0
+    (tmp_path / "target.jsonl").write_text(json.dumps({"text": BASES[0]}) + "\n")
+    (tmp_path / "eval.jsonl").write_text(json.dumps({"text": BASES[2]}) + "\n"
+                                         + json.dumps({"text": BASES[3][:30]}) + "\n")
+    return {"quantile": lambda: PerplexityFilter(tmp_path / "m.arpa", quantile=0.4),
+            "dsir": lambda: DSIRResample([tmp_path / "target.jsonl"], k=25, seed=2),
+            "contamination": lambda: ContaminationFilter([tmp_path / "eval.jsonl"], n=5,
+                                                         min_ngram=3)}
+
+
+def test_global_filters_as_tasks_equal_streaming(tmp_path):
+    texts = near_copies(23, 160)
+    files = write_corpus(tmp_path / "in", texts, "jsonl", bad_every=8, split=[30, 100])
+    for name, make in global_steps(tmp_path).items():
+        want = run_steps(files, [make()], tmp_path / f"{name}-local", RunOptions(quiet=True))
+        got = run_sharded(files, make(), tmp_path / f"{name}-tasks",
+                          RunOptions(quiet=True, engine="in-process", batch_size=9))
+        same_report(want, got)
+        assert 0 < got["removed"] < len(texts), name
+        for p in (tmp_path / f"{name}-local").rglob("part*"):
+            assert p.read_bytes() == (tmp_path / f"{name}-tasks" /
+                                      p.relative_to(tmp_path / f"{name}-local")).read_bytes()
+        if name == "contamination":
+            a, b = want["steps"][0], got["steps"][0]
+            assert a["contaminated_examples"] == b["contaminated_examples"]
+            assert a["eval_sets"] == b["eval_sets"] and a["hits"] == b["hits"]
+        if name == "quantile":
+            assert want["steps"][0]["cutoff"] == got["steps"][0]["cutoff"]
+            assert want["steps"][0]["tokens"] == got["steps"][0]["tokens"]
 
 
 def test_per_document_steps_as_tasks_equal_streaming(tmp_path):

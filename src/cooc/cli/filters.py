@@ -55,7 +55,7 @@ def register_dsir(sub) -> None:
                        "this corpus; each document's log importance weight log p_T/p_R; --k "
                        "documents (or a --fraction) drawn without replacement in proportion "
                        "to the weights (Gumbel top-k, seeded). Two passes over the corpus.")
-    add_curation_arguments(p, normalize=False)
+    add_curation_arguments(p, normalize=False, engine=True)
     p.add_argument("--target", "-t", nargs="+", required=True, help="target corpora")
     how = p.add_mutually_exclusive_group(required=True)
     how.add_argument("--k", type=int, help="documents to keep")
@@ -116,7 +116,7 @@ def register_contamination(sub) -> None:
                        "example (report.json: the first training documents that hold its "
                        "n-grams), and writes the training corpus as kept/ and removed/ "
                        "(documents with >= --min-overlap of those n-grams).")
-    add_curation_arguments(p, normalize=False, seed=False)
+    add_curation_arguments(p, normalize=False, seed=False, engine=True)
     p.add_argument("--eval", nargs="+", required=True, metavar="EVAL",
                    help="evaluation sets: files, folders or globs (one set each); each "
                    "document is an example")

@@ -160,11 +160,21 @@ class ContaminationFilter:
     def decide(self, batch: DocumentBatch) -> Decisions:
         n = len(batch)
         doc, key = self.hits(batch.texts)
+        ordinals = np.asarray(batch.ordinals, np.int64)
+        files, lines = batch.extra.get("file"), batch.extra.get("line")
+        return self._decisions(n, doc, key, ordinals[doc],
+                               np.full(doc.shape[0], -1) if files is None else np.asarray(files)[doc],
+                               np.full(doc.shape[0], -1) if lines is None else np.asarray(lines)[doc])
+
+    def _decisions(self, n: int, doc: np.ndarray, key: np.ndarray, hit_ordinal: np.ndarray,
+                   hit_file: np.ndarray, hit_line: np.ndarray) -> Decisions:
+        """The decisions of n documents from their distinct (document, key) hits, in
+        corpus order, each hit with its document's ordinal, file and line."""
         per_doc = np.bincount(doc, minlength=n)
         removed = per_doc >= self.min_overlap
         self.key_documents_ += np.bincount(key, minlength=self.key_documents_.shape[0])
         if doc.size and self.first_documents:
-            self._first_documents(batch, doc, key)
+            self._first_documents(key, hit_ordinal, hit_file, hit_line)
         d = Decisions.keep_all(n)
         d.keep = ~removed
         d.reason = np.where(removed, 1, KEPT).astype(np.uint8)
@@ -174,33 +184,64 @@ class ContaminationFilter:
         self.counts_["hits"] += int(doc.size)
         return d
 
-    def _first_documents(self, batch: DocumentBatch, doc: np.ndarray, key: np.ndarray) -> None:
-        """Record, for every example with a key in these hits, the first training documents
-        (in corpus order) that hold one, up to `first_documents` an example."""
+    def _first_documents(self, key: np.ndarray, ordinal: np.ndarray, file: np.ndarray,
+                         line: np.ndarray) -> None:
+        """Record, for every example with a key among these hits (in corpus order), the first
+        training documents that hold one, up to `first_documents` an example."""
         lo, hi = self.key_ptr_[key], self.key_ptr_[key + 1]
         count = hi - lo
         total = int(count.sum())
         starts = np.repeat(lo - (np.cumsum(count) - count), count)
         examples = self.key_examples_[starts + np.arange(total)]
-        docs = np.repeat(doc, count)
-        e_count = max(1, self.filled_.shape[0])
-        pairs = np.unique(examples * max(1, len(batch)) + docs)  # by example, then document
-        ex, dd = pairs // max(1, len(batch)), pairs % max(1, len(batch))
+        ords = np.repeat(ordinal, count)
+        files = np.repeat(np.asarray(file, np.int64), count)
+        lines = np.repeat(np.asarray(line, np.int64), count)
+        order = np.lexsort((ords, examples))  # by example, then corpus order
+        ex, ords, files, lines = examples[order], ords[order], files[order], lines[order]
+        distinct = np.ones(ex.shape[0], bool)
+        distinct[1:] = (ex[1:] != ex[:-1]) | (ords[1:] != ords[:-1])
+        ex, ords, files, lines = ex[distinct], ords[distinct], files[distinct], lines[distinct]
         first = np.ones(ex.shape[0], bool)
         first[1:] = ex[1:] != ex[:-1]
         group_start = np.flatnonzero(first)
-        rank = np.arange(ex.shape[0]) - np.repeat(group_start, np.diff(np.append(group_start,
-                                                                                  ex.shape[0])))
+        sizes = np.diff(np.append(group_start, ex.shape[0]))
+        rank = np.arange(ex.shape[0]) - np.repeat(group_start, sizes)
         slot = self.filled_[ex] + rank
         ok = slot < self.first_documents
-        ordinals = np.asarray(batch.ordinals, np.int64)
-        files = batch.extra.get("file")
-        lines = batch.extra.get("line")
-        self.first_[ex[ok], slot[ok], 0] = ordinals[dd[ok]]
-        self.first_[ex[ok], slot[ok], 1] = -1 if files is None else np.asarray(files)[dd[ok]]
-        self.first_[ex[ok], slot[ok], 2] = -1 if lines is None else np.asarray(lines)[dd[ok]]
-        added = np.bincount(ex, minlength=e_count)[: self.filled_.shape[0]]
+        self.first_[ex[ok], slot[ok], 0] = ords[ok]
+        self.first_[ex[ok], slot[ok], 1] = files[ok]
+        self.first_[ex[ok], slot[ok], 2] = lines[ok]
+        added = np.bincount(ex, minlength=self.filled_.shape[0])[: self.filled_.shape[0]]
         self.filled_ = np.minimum(self.first_documents, self.filled_ + added)
+
+    # -- the same as tasks over shards (`cooc.curate.sharded`) ----------------------------
+
+    def map_shard(self, batches, folder: Path) -> int:
+        """One file's hits: folder/counts.i64 (documents), hits.i64 (document in the file,
+        key, line rows)."""
+        folder.mkdir(parents=True, exist_ok=True)
+        n = 0
+        with open(folder / "hits.i64", "wb") as f:
+            for b in batches:
+                doc, key = self.hits(b.texts)
+                lines = b.extra.get("line")
+                line = np.full(doc.shape[0], -1) if lines is None else np.asarray(lines)[doc]
+                np.stack([doc + n, key, line], axis=1).astype(np.int64).tofile(f)
+                n += len(b)
+        np.array([n], np.int64).tofile(folder / "counts.i64")
+        return n
+
+    def reduce_shards(self, folders, work: Path, engine, memory_bytes: int) -> Decisions:
+        """The shards' hits in file order (folder i is file i) give what `decide` gives."""
+        parts, base = [], 0
+        for i, folder in enumerate(folders):
+            n = int(np.fromfile(Path(folder) / "counts.i64", np.int64)[0])
+            hits = np.fromfile(Path(folder) / "hits.i64", np.int64).reshape(-1, 3)
+            parts.append((hits[:, 0] + base, hits[:, 1], np.full(hits.shape[0], i), hits[:, 2]))
+            base += n
+        cat = [np.concatenate([p[k] for p in parts]) if parts else np.zeros(0, np.int64)
+               for k in range(4)]
+        return self._decisions(base, cat[0], cat[1], cat[0], cat[2], cat[3])
 
     # -- the report ------------------------------------------------------------------------
 

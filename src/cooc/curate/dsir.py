@@ -137,11 +137,20 @@ class DSIRResample:
                     ords.append(np.asarray(b.ordinals, np.int64))
             self.ordinals_ = np.concatenate(ords) if ords else np.zeros(0, np.int64)
             sizes = np.concatenate(ptrs) if ptrs else np.zeros(0, np.int64)
-            log_diff = (np.log(target / max(1, target.sum()) + _LOG_FLOOR)
-                        - np.log(raw / max(1, raw.sum()) + _LOG_FLOOR))
-            self.log_weight_ = self._weights(tmp / "features.i32", sizes, log_diff)
+            self.log_weight_ = self._weights(tmp / "features.i32", sizes,
+                                             self._log_diff(target, raw))
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+        self._select()
+        return self
+
+    @staticmethod
+    def _log_diff(target: np.ndarray, raw: np.ndarray) -> np.ndarray:
+        return (np.log(target / max(1, target.sum()) + _LOG_FLOOR)
+                - np.log(raw / max(1, raw.sum()) + _LOG_FLOOR))
+
+    def _select(self) -> None:
+        """The k documents of largest log weight + Gumbel noise (by ordinal)."""
         n = self.ordinals_.shape[0]
         k = self.k if self.k is not None else int(round(self.fraction * n))
         k = min(k, n)
@@ -150,7 +159,37 @@ class DSIRResample:
         if k:
             self.selected_[np.argpartition(-keys, k - 1)[:k]] = True
         self.stats_.update(documents=n, selected=int(k))
-        return self
+
+    # -- the same as tasks over shards (`cooc.curate.sharded`) ----------------------------
+
+    def map_shard(self, batches, folder: Path) -> int:
+        """One file's features (folder/features.i32, sizes.i64) and bucket counts."""
+        folder.mkdir(parents=True, exist_ok=True)
+        raw = np.zeros(self.buckets, np.int64)
+        n = 0
+        with open(folder / "features.i32", "wb") as f, open(folder / "sizes.i64", "wb") as z:
+            for b in batches:
+                feats, ptr = self.features(b.texts)
+                raw += np.bincount(feats, minlength=self.buckets)
+                feats.tofile(f)
+                np.diff(ptr).tofile(z)
+                n += len(b)
+        raw.tofile(folder / "raw.i64")
+        return n
+
+    def reduce_shards(self, folders, work: Path, engine, memory_bytes: int) -> Decisions:
+        """The raw model from every shard's counts, the weights shard by shard, the draw."""
+        target = self._target_counts()
+        raw = sum((np.fromfile(Path(f) / "raw.i64", np.int64) for f in folders),
+                  np.zeros(self.buckets, np.int64))
+        log_diff = self._log_diff(target, raw)
+        weights = [self._weights(Path(f) / "features.i32",
+                                 np.fromfile(Path(f) / "sizes.i64", np.int64), log_diff)
+                   for f in folders]
+        self.log_weight_ = np.concatenate(weights) if weights else np.zeros(0)
+        self.ordinals_ = np.arange(self.log_weight_.shape[0], dtype=np.int64)
+        self._select()
+        return self._decisions(np.arange(self.log_weight_.shape[0]))
 
     @staticmethod
     def _weights(path: Path, sizes: np.ndarray, log_diff: np.ndarray) -> np.ndarray:
@@ -164,9 +203,14 @@ class DSIRResample:
             e = min(e, sizes.shape[0])
             feats = np.fromfile(path, np.int32, count=int(starts[e] - starts[d]),
                                 offset=4 * int(starts[d]))
-            c = np.concatenate([[0.0], np.cumsum(log_diff[feats])])
-            bounds = starts[d:e + 1] - starts[d]
-            out[d:e] = c[bounds[1:]] - c[bounds[:-1]]
+            # each document's own sum (reduceat), never a difference of running sums: a
+            # weight then does not depend on the documents read with it (shards, chunks)
+            vals = log_diff[feats]
+            part = sizes[d:e]
+            firsts = (starts[d:e] - starts[d])[part > 0]
+            out[d:e] = 0.0
+            if firsts.size:
+                out[d:e][part > 0] = np.add.reduceat(vals, firsts)
             d = e
         return out
 
@@ -178,6 +222,10 @@ class DSIRResample:
                   (self.ordinals_[np.minimum(pos, self.ordinals_.shape[0] - 1)] != ords).any()):
             raise CoocError("decide got a document fit never saw: give decide the batches "
                             "given to fit")
+        return self._decisions(pos)
+
+    def _decisions(self, pos: np.ndarray) -> Decisions:
+        n = pos.shape[0]
         keep = self.selected_[pos] if n else np.zeros(0, bool)
         d = Decisions.keep_all(n)
         d.keep = keep

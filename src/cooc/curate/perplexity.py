@@ -131,10 +131,40 @@ class PerplexityFilter:
         self.perplexity_ = np.concatenate(ppl) if ppl else np.zeros(0)
         if self.ordinals_.shape[0] > 1 and (np.diff(self.ordinals_) <= 0).any():
             raise ValueError("fit needs batches in corpus order: ordinals must increase")
+        self._set_cutoff()
+        return self
+
+    def _set_cutoff(self) -> None:
         scored = self.perplexity_[~np.isnan(self.perplexity_)]
         self.cutoff_ = float(np.quantile(scored, self.quantile, method="inverted_cdf")) \
             if scored.size else None
-        return self
+
+    # -- the quantile as tasks over shards (`cooc.curate.sharded`) -------------------------
+
+    def map_shard(self, batches, folder: Path) -> int:
+        """One file's perplexities (folder/perplexity.f64) and token counts."""
+        folder.mkdir(parents=True, exist_ok=True)
+        n = 0
+        before = dict(self.counts_)
+        with open(folder / "perplexity.f64", "wb") as f:
+            for b in batches:
+                self.perplexities(b.texts).tofile(f)
+                n += len(b)
+        np.array([self.counts_["tokens"] - before["tokens"],
+                  self.counts_["oovs"] - before["oovs"]], np.int64).tofile(folder / "tokens.i64")
+        return n
+
+    def reduce_shards(self, folders, work: Path, engine, memory_bytes: int) -> Decisions:
+        """The cutoff from every shard's perplexities; the decisions of all, by ordinal."""
+        self.perplexity_ = np.concatenate(
+            [np.fromfile(Path(f) / "perplexity.f64", np.float64) for f in folders]) \
+            if folders else np.zeros(0)
+        counts = sum((np.fromfile(Path(f) / "tokens.i64", np.int64) for f in folders),
+                     np.zeros(2, np.int64))
+        self.counts_["tokens"], self.counts_["oovs"] = int(counts[0]), int(counts[1])
+        self.ordinals_ = np.arange(self.perplexity_.shape[0], dtype=np.int64)
+        self._set_cutoff()
+        return self._decisions(self.perplexity_)
 
     def decide(self, batch: DocumentBatch) -> Decisions:
         n = len(batch)
@@ -148,6 +178,10 @@ class PerplexityFilter:
                 raise CoocError("decide got a document fit never saw: give decide the batches "
                                 "given to fit")
             ppl = self.perplexity_[pos]
+        return self._decisions(ppl)
+
+    def _decisions(self, ppl: np.ndarray) -> Decisions:
+        n = ppl.shape[0]
         keep = ppl <= self.cutoff_ if self.cutoff_ is not None else np.zeros(n, bool)
         keep &= ~np.isnan(ppl)
         d = Decisions.keep_all(n)

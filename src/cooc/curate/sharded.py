@@ -51,7 +51,7 @@ from cooc.formats.artefact import check_replaceable, remove_path
 from cooc.formats.lock import writes_target
 from cooc.options import RunOptions
 
-DECISION_ARRAYS = ("keep", "reason", "duplicate_of", "cluster")
+DECISION_ARRAYS = ("keep", "reason", "duplicate_of", "cluster", "score")
 
 
 def shard_batches(path: str, relative: str, base: int, report: SkipReport, batch_size: int,
@@ -81,7 +81,8 @@ def map_task(step: Any, i: int, path: str, relative: str, work: str, batch_size:
 
 
 def write_task(labels: list, i: int, path: str, relative: str, base: int, documents: int,
-               work: str, batch_size: int, text_field: str, step: Any = None) -> dict[str, Any]:
+               work: str, batch_size: int, text_field: str, step: Any = None,
+               scored: bool = False) -> dict[str, Any]:
     """Stage 3 for file i (an engine task): the file's kept and removed outputs, by the
     saved decisions or, for a per-document step, by its own `decide`; returns {"hashes":
     {output name: sha256 or None}, "removed": [count per reason code]}."""
@@ -91,14 +92,15 @@ def write_task(labels: list, i: int, path: str, relative: str, base: int, docume
         step = copy.deepcopy(step)
     decisions = None if step is not None else \
         {k: np.load(w / f"decisions-{k}.npy", mmap_mode="r") for k in DECISION_ARRAYS}
-    scores = [labels[0][0]] if getattr(step, "writes_scores", False) else []
+    scores = [labels[0][0]] if scored else []
     outputs = Outputs(files, w / "out", w / "parts" / str(i), text_field, edits=False,
                       score_names=scores)
     report = SkipReport(log=False)  # the map logged this file's bad records
     removed = np.zeros(len(labels[0][1]), np.int64)
     try:
         for batch in shard_batches(path, relative, base, report, batch_size, text_field):
-            r = batch_result(batch, decisions) if step is None else decided(step, batch, scores)
+            r = batch_result(batch, decisions, scored) if step is None else \
+                decided(step, batch, scores)
             removed += np.bincount(r.reason[~r.kept], minlength=removed.shape[0])
             outputs.write(batch, r, labels)
     except BaseException:
@@ -144,15 +146,20 @@ def decided(step: Any, batch: DocumentBatch, scores: list[str]) -> BatchResult:
     return r
 
 
-def batch_result(batch: DocumentBatch, decisions: dict[str, np.ndarray]) -> BatchResult:
+def batch_result(batch: DocumentBatch, decisions: dict[str, np.ndarray],
+                 scored: bool = False) -> BatchResult:
     """The runner's view of one step's decisions for the documents of `batch`."""
     o = batch.ordinals
     kept = np.asarray(decisions["keep"][o], bool)
-    return BatchResult(kept, np.where(kept, -1, 0).astype(np.int16),
-                       np.asarray(decisions["reason"][o], np.uint8),
-                       np.asarray(decisions["duplicate_of"][o], np.int64),
-                       np.asarray(decisions["cluster"][o], np.int64),
-                       batch.texts, [None] * len(batch))
+    r = BatchResult(kept, np.where(kept, -1, 0).astype(np.int16),
+                    np.asarray(decisions["reason"][o], np.uint8),
+                    np.asarray(decisions["duplicate_of"][o], np.int64),
+                    np.asarray(decisions["cluster"][o], np.int64),
+                    batch.texts, [None] * len(batch))
+    if scored:
+        score = np.asarray(decisions["score"][o], np.float64)
+        r.scores = np.where(np.isfinite(score), score, np.nan)[:, None]
+    return r
 
 
 def _done(work: Path, name: str) -> Any:
@@ -212,8 +219,8 @@ def run_sharded(source: Any, step: Any, out_dir: str | os.PathLike,
         writes = {i: _done(work, f"write-{i}") for i in range(len(paths))}
         todo = [i for i, h in writes.items() if h is None]
         calls = [(labels, i, paths[i], files.relative[i], bases[i], counts[i], str(work),
-                  options.batch_size, text_field, step if per_document else None)
-                 for i in todo]
+                  options.batch_size, text_field, step if per_document else None,
+                  bool(getattr(step, "writes_scores", False))) for i in todo]
         for i, hashes in zip(todo, engine.run(write_task, calls), strict=True):
             writes[i] = hashes
     finally:
