@@ -155,8 +155,8 @@ def test_ray_equals_local(tmp_path):
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         steps = {**STEPS, **per_document_steps(tmp_path), **global_steps(tmp_path)}
-        for name in ("exact", "minhash", "classifier-pareto", "perplexity", "dsir",
-                     "contamination"):
+        for name in ("exact", "minhash", "classifier-pareto", "perplexity", "quantile",
+                     "dsir", "contamination"):
             want = run_steps(files, [steps[name]()], tmp_path / f"{name}-local",
                              RunOptions(quiet=True))
             got = run_sharded(files, steps[name](), tmp_path / f"{name}-ray",
