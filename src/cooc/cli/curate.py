@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
+from typing import Any
 
 from cooc.cli.options import add_run_arguments, run_options_from_args
 from cooc.errors import CoocError
@@ -28,6 +30,14 @@ def add_curation_arguments(p: argparse.ArgumentParser, normalize: bool = True,
                    help="batches between checkpoints of a resumable run (default: 16)")
     add_run_arguments(p, memory=True, threads=True, batch_size=True, quiet=True, fresh=True,
                       engine=engine)
+
+
+def build_step(make: Callable[[], Any]) -> Any:
+    """The step `make` builds; a ValueError (a bad setting) becomes the one-line CLI error."""
+    try:
+        return make()
+    except ValueError as e:
+        raise CoocError(str(e)) from None
 
 
 def run_curation(args: argparse.Namespace, step) -> int:

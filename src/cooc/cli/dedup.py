@@ -9,9 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cooc.cli.curate import add_curation_arguments, run_curation
+from cooc.cli.curate import add_curation_arguments, build_step, run_curation
 from cooc.cli.options import run_options_from_args
-from cooc.errors import CoocError
 
 
 def register_exact(sub) -> None:
@@ -90,21 +89,16 @@ def register(sub) -> None:
 def run_exact(args: argparse.Namespace) -> int:
     from cooc.curate.exact import ExactDedup
 
-    try:
-        step = ExactDedup(args.granularity, args.normalize, args.seed)
-    except ValueError as e:
-        raise CoocError(str(e)) from None
+    step = build_step(lambda: ExactDedup(args.granularity, args.normalize, args.seed))
     return run_curation(args, step)
 
 
 def run_bloom(args: argparse.Namespace) -> int:
     from cooc.curate.bloom import BloomDedup
 
-    try:
-        step = BloomDedup(args.expected_items, args.fp_rate, args.seed, args.granularity,
-                          args.normalize, args.load_filter, args.save_filter)
-    except ValueError as e:
-        raise CoocError(str(e)) from None
+    step = build_step(lambda: BloomDedup(args.expected_items, args.fp_rate, args.seed,
+                              args.granularity, args.normalize, args.load_filter,
+                              args.save_filter))
     f = step.filter_
     if not args.quiet:
         print(f"cooc: Bloom filter m = {f.m:,} bits ({f.bits.nbytes / 2**20:.1f} MiB), k = {f.k} "
@@ -128,12 +122,9 @@ def run_bloom_union(args: argparse.Namespace) -> int:
 def run_minhash(args: argparse.Namespace) -> int:
     from cooc.curate.minhash import MinHashDedup, describe_bands
 
-    try:
-        step = MinHashDedup(args.threshold, args.ngram, args.permutations, args.bands,
-                            args.rows, args.seed, args.keep, args.tokenizer,
-                            run_options_from_args(args))
-    except ValueError as e:
-        raise CoocError(str(e)) from None
+    step = build_step(lambda: MinHashDedup(args.threshold, args.ngram, args.permutations,
+                              args.bands, args.rows, args.seed, args.keep, args.tokenizer,
+                              run_options_from_args(args)))
     if not args.quiet:
         for line in describe_bands(args.threshold, step.bands, step.rows).splitlines():
             print(f"cooc: {line}", file=sys.stderr)

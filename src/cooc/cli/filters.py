@@ -10,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-from cooc.cli.curate import add_curation_arguments, run_curation
+from cooc.cli.curate import add_curation_arguments, build_step, run_curation
 from cooc.cli.options import add_run_arguments, run_options_from_args
 from cooc.errors import CoocError
 
@@ -100,10 +100,8 @@ def run_perplexity(args: argparse.Namespace) -> int:
     from cooc.curate.perplexity import PerplexityFilter
 
     threads = run_options_from_args(args).resolved_num_proc()
-    try:
-        step = PerplexityFilter(args.model, args.threshold, args.quantile, num_threads=threads)
-    except ValueError as e:
-        raise CoocError(str(e)) from None
+    step = build_step(lambda: PerplexityFilter(args.model, args.threshold, args.quantile,
+                              num_threads=threads))
     return run_curation(args, step)
 
 
@@ -135,12 +133,10 @@ def register_contamination(sub) -> None:
 def run_contamination(args: argparse.Namespace) -> int:
     from cooc.curate.contamination import ContaminationFilter
 
-    try:
-        step = ContaminationFilter(args.eval, args.n, args.min_ngram, args.min_overlap,
-                                   args.first_documents, text_field=args.eval_text_field,
-                                   num_threads=run_options_from_args(args).resolved_num_proc())
-    except ValueError as e:
-        raise CoocError(str(e)) from None
+    step = build_step(lambda: ContaminationFilter(args.eval, args.n, args.min_ngram,
+                              args.min_overlap, args.first_documents,
+                              text_field=args.eval_text_field,
+                              num_threads=run_options_from_args(args).resolved_num_proc()))
     rc = run_curation(args, step)
     if not args.quiet:
         report = json.loads((Path(args.out_dir) / "report.json").read_text(encoding="utf-8"))
@@ -155,11 +151,8 @@ def run_classifier_filter(args: argparse.Namespace) -> int:
     from cooc.curate.classifier import ClassifierFilter
 
     threads = run_options_from_args(args).resolved_num_proc()
-    try:
-        step = ClassifierFilter(args.model, args.threshold, args.pareto, args.seed,
-                                num_threads=threads)
-    except ValueError as e:
-        raise CoocError(str(e)) from None
+    step = build_step(lambda: ClassifierFilter(args.model, args.threshold, args.pareto, args.seed,
+                              num_threads=threads))
     return run_curation(args, step)
 
 
@@ -235,12 +228,9 @@ def run_dsir(args: argparse.Namespace) -> int:
     from cooc.curate.dsir import DSIRResample
 
     options = run_options_from_args(args)
-    try:
-        step = DSIRResample(args.target, args.k, args.fraction, args.ngrams, args.buckets,
-                            args.seed, args.tokenizer, text_field=args.text_field,
-                            tmp_dir=options.tmp_dir)
-    except ValueError as e:
-        raise CoocError(str(e)) from None
+    step = build_step(lambda: DSIRResample(args.target, args.k, args.fraction, args.ngrams,
+                              args.buckets, args.seed, args.tokenizer, text_field=args.text_field,
+                              tmp_dir=options.tmp_dir))
     return run_curation(args, step)
 
 
@@ -280,8 +270,5 @@ def run_pipeline_file(args: argparse.Namespace) -> int:
 def run_language(args: argparse.Namespace) -> int:
     from cooc.curate.language import LanguageFilter
 
-    try:
-        step = LanguageFilter(args.languages, args.threshold)
-    except ValueError as e:
-        raise CoocError(str(e)) from None
+    step = build_step(lambda: LanguageFilter(args.languages, args.threshold))
     return run_curation(args, step)

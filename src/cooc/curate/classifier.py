@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from cooc.curate.shingles import Shingler
-from cooc.curate.step import KEPT, Decisions, DocumentBatch
+from cooc.curate.step import Decisions, DocumentBatch
 from cooc.errors import CoocError
 from cooc.formats.artefact import FolderArtefact
 from cooc.formats.manifest import HashedFile, cooc_version, file_problem, read_folder_manifest
@@ -238,10 +238,7 @@ class ClassifierFilter:
             keep = score >= self.threshold
         else:
             keep = pareto_draws(self.seed, batch.ordinals, self.pareto) > 1.0 - score
-        d = Decisions.keep_all(n)
-        d.keep = keep
-        d.reason = np.where(keep, KEPT, 1).astype(np.uint8)
-        d.score = score
+        d = Decisions.by_score(keep, score)
         self.counts_["documents"] += n
         self.counts_["removed"] += int(n - keep.sum())
         return d

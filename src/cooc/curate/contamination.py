@@ -33,7 +33,7 @@ from cooc.corpus.discover import discover_files
 from cooc.corpus.readers import iter_documents
 from cooc.corpus.report import SkipReport
 from cooc.curate.shingles import Shingler
-from cooc.curate.step import KEPT, Decisions, DocumentBatch
+from cooc.curate.step import Decisions, DocumentBatch
 from cooc.errors import CoocError
 from cooc.kernels import contamination as kc
 
@@ -175,10 +175,7 @@ class ContaminationFilter:
         self.key_documents_ += np.bincount(key, minlength=self.key_documents_.shape[0])
         if doc.size and self.first_documents:
             self._first_documents(key, hit_ordinal, hit_file, hit_line)
-        d = Decisions.keep_all(n)
-        d.keep = ~removed
-        d.reason = np.where(removed, 1, KEPT).astype(np.uint8)
-        d.score = per_doc.astype(np.float64)
+        d = Decisions.by_score(~removed, per_doc)
         self.counts_["documents"] += n
         self.counts_["removed"] += int(removed.sum())
         self.counts_["hits"] += int(doc.size)

@@ -37,7 +37,7 @@ from cooc.corpus.discover import discover_files
 from cooc.corpus.readers import iter_documents
 from cooc.corpus.report import SkipReport
 from cooc.curate.shingles import Shingler
-from cooc.curate.step import KEPT, Decisions, DocumentBatch
+from cooc.curate.step import Decisions, DocumentBatch
 from cooc.errors import CoocError
 from cooc.kernels import classifier as kc
 from cooc.runtime.scratch import scratch_dir
@@ -226,12 +226,9 @@ class DSIRResample:
 
     def _decisions(self, pos: np.ndarray) -> Decisions:
         n = pos.shape[0]
-        keep = self.selected_[pos] if n else np.zeros(0, bool)
-        d = Decisions.keep_all(n)
-        d.keep = keep
-        d.reason = np.where(keep, KEPT, 1).astype(np.uint8)
-        d.score = self.log_weight_[pos] if n else np.zeros(0)
-        return d
+        if n == 0:
+            return Decisions.keep_all(0)
+        return Decisions.by_score(self.selected_[pos], self.log_weight_[pos])
 
     def report(self) -> dict[str, Any]:
         return {"target": self.target, "k": self.k, "fraction": self.fraction,

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from cooc.curate.step import KEPT, Decisions, DocumentBatch
+from cooc.curate.step import Decisions, DocumentBatch
 from cooc.errors import CoocError
 from cooc.kernels import langid as kl
 
@@ -121,10 +121,7 @@ class LanguageFilter:
         score = p[:, self._cols].sum(axis=1).astype(np.float64)
         self.top_ += np.bincount(p.argmax(axis=1), minlength=p.shape[1])
         keep = score >= self.threshold
-        d = Decisions.keep_all(n)
-        d.keep = keep
-        d.reason = np.where(keep, KEPT, 1).astype(np.uint8)
-        d.score = score
+        d = Decisions.by_score(keep, score)
         self.counts_["documents"] += n
         self.counts_["removed"] += int(n - keep.sum())
         return d

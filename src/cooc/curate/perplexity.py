@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from cooc.curate.step import KEPT, Decisions, DocumentBatch
+from cooc.curate.step import Decisions, DocumentBatch
 from cooc.errors import CoocError
 
 
@@ -184,10 +184,7 @@ class PerplexityFilter:
         n = ppl.shape[0]
         keep = ppl <= self.cutoff_ if self.cutoff_ is not None else np.zeros(n, bool)
         keep &= ~np.isnan(ppl)
-        d = Decisions.keep_all(n)
-        d.keep = keep
-        d.reason = np.where(keep, KEPT, 1).astype(np.uint8)
-        d.score = ppl
+        d = Decisions.by_score(keep, ppl)
         self.counts_["documents"] += n
         self.counts_["removed"] += int(n - keep.sum())
         return d

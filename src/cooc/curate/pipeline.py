@@ -28,6 +28,7 @@ anything is read, naming the step and the key.
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import os
 import sys
@@ -43,79 +44,23 @@ else:  # the same parser, before it joined the standard library
 from cooc.errors import CoocError
 from cooc.options import RunOptions, parse_bytes
 
-
-def _exact(**kw):
-    from cooc.curate.exact import ExactDedup
-
-    return ExactDedup(**kw)
-
-
-def _bloom(**kw):
-    from cooc.curate.bloom import BloomDedup
-
-    return BloomDedup(**kw)
-
-
-def _minhash(**kw):
-    from cooc.curate.minhash import MinHashDedup
-
-    return MinHashDedup(**kw)
-
-
-def _perplexity(**kw):
-    from cooc.curate.perplexity import PerplexityFilter
-
-    return PerplexityFilter(**kw)
-
-
-def _classifier(**kw):
-    from cooc.curate.classifier import ClassifierFilter
-
-    return ClassifierFilter(**kw)
-
-
-def _dsir(**kw):
-    from cooc.curate.dsir import DSIRResample
-
-    return DSIRResample(**kw)
-
-
-def _language(**kw):
-    from cooc.curate.language import LanguageFilter
-
-    return LanguageFilter(**kw)
-
-
-def _contamination(**kw):
-    from cooc.curate.contamination import ContaminationFilter
-
-    return ContaminationFilter(**kw)
-
-
-# type -> (constructor, the parameters that are paths, relative to the pipeline's folder)
-STEPS: dict[str, tuple[Callable[..., Any], tuple[str, ...]]] = {
-    "dedup-exact": (_exact, ()),
-    "dedup-bloom": (_bloom, ("initial", "save_to")),
-    "dedup-minhash": (_minhash, ()),
-    "filter-perplexity": (_perplexity, ("model",)),
-    "filter-classifier": (_classifier, ("model",)),
-    "filter-dsir": (_dsir, ("target",)),
-    "filter-contamination": (_contamination, ("eval_sets",)),
-    "filter-language": (_language, ()),
+# type -> (the step's class, imported when a pipeline uses it; the parameters that are
+# paths, relative to the pipeline's folder)
+STEPS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "dedup-exact": ("cooc.curate.exact.ExactDedup", ()),
+    "dedup-bloom": ("cooc.curate.bloom.BloomDedup", ("initial", "save_to")),
+    "dedup-minhash": ("cooc.curate.minhash.MinHashDedup", ()),
+    "filter-perplexity": ("cooc.curate.perplexity.PerplexityFilter", ("model",)),
+    "filter-classifier": ("cooc.curate.classifier.ClassifierFilter", ("model",)),
+    "filter-dsir": ("cooc.curate.dsir.DSIRResample", ("target",)),
+    "filter-language": ("cooc.curate.language.LanguageFilter", ()),
+    "filter-contamination": ("cooc.curate.contamination.ContaminationFilter", ("eval_sets",)),
 }
-_TARGETS = {"dedup-exact": "cooc.curate.exact.ExactDedup",
-            "dedup-bloom": "cooc.curate.bloom.BloomDedup",
-            "dedup-minhash": "cooc.curate.minhash.MinHashDedup",
-            "filter-perplexity": "cooc.curate.perplexity.PerplexityFilter",
-            "filter-classifier": "cooc.curate.classifier.ClassifierFilter",
-            "filter-dsir": "cooc.curate.dsir.DSIRResample",
-            "filter-contamination": "cooc.curate.contamination.ContaminationFilter",
-            "filter-language": "cooc.curate.language.LanguageFilter"}
 
 
-def _class_of(kind: str):
-    module, name = _TARGETS[kind].rsplit(".", 1)
-    return getattr(__import__(module, fromlist=[name]), name)
+def step_class(kind: str) -> Callable[..., Any]:
+    module, name = STEPS[kind][0].rsplit(".", 1)
+    return getattr(importlib.import_module(module), name)
 
 
 def load_pipeline(path: str | os.PathLike) -> dict[str, Any]:
@@ -152,9 +97,9 @@ def build_steps(config: dict[str, Any]) -> list[Any]:
         kind = spec["type"]
         if kind not in STEPS:
             raise CoocError(f"step {i}: unknown type {kind!r}; one of {sorted(STEPS)}")
-        make, path_keys = STEPS[kind]
+        make, path_keys = step_class(kind), STEPS[kind][1]
         params = {k: v for k, v in spec.items() if k != "type"}
-        accepted = inspect.signature(_class_of(kind)).parameters
+        accepted = inspect.signature(make).parameters
         for key in params:
             if key not in accepted or key in ("options",):
                 raise CoocError(f"step {i} ({kind}): unknown parameter {key!r}; it takes "

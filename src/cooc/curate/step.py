@@ -61,6 +61,17 @@ class Decisions:
         return cls(np.ones(n, bool), np.zeros(n, np.uint8), np.full(n, -1, np.int64),
                    np.full(n, NO_CLUSTER, np.int64), np.full(n, np.nan))
 
+    @classmethod
+    def by_score(cls, keep: np.ndarray, score: np.ndarray) -> Decisions:
+        """A filter's decisions: the documents not kept are removed for the step's reason 1;
+        each carries its score."""
+        keep = np.asarray(keep, bool)
+        d = cls.keep_all(keep.shape[0])
+        d.keep = keep
+        d.reason = np.where(keep, KEPT, 1).astype(np.uint8)
+        d.score = np.asarray(score, np.float64)
+        return d
+
 
 class Step(Protocol):
     """A curation step (see the module)."""

@@ -57,6 +57,31 @@ def _softmax(scores, out):
         out[c] /= z
 
 
+@njit(inline="always", **_JIT)
+def _hidden(feats, a, b, emb, hidden):
+    """hidden = the mean of the embedding rows feats[a:b] (zero when there are none)."""
+    hidden[:] = 0.0
+    for i in range(a, b):
+        row = feats[i]
+        for j in range(hidden.shape[0]):
+            hidden[j] += emb[row, j]
+    if b > a:
+        inv = np.float32(1.0 / (b - a))
+        for j in range(hidden.shape[0]):
+            hidden[j] *= inv
+
+
+@njit(inline="always", **_JIT)
+def _class_scores(out_w, hidden, scores, p):
+    """p = softmax(out_w @ hidden) (scores: scratch)."""
+    for c in range(out_w.shape[0]):
+        s = np.float32(0.0)
+        for j in range(hidden.shape[0]):
+            s += out_w[c, j] * hidden[j]
+        scores[c] = s
+    _softmax(scores, p)
+
+
 @njit(**_JIT)
 def train_part(feats, feat_ptr, labels, docs, emb, out_w, lr, total_tokens, tokens_before,
                epochs, epoch, progress):
@@ -81,20 +106,9 @@ def train_part(feats, feat_ptr, labels, docs, emb, out_w, lr, total_tokens, toke
         rate = lr * (1.0 - done / (epochs * total_tokens))
         if rate < 0.0:
             rate = 0.0
-        hidden[:] = 0.0
-        for i in range(a, b):
-            row = feats[i]
-            for j in range(dim):
-                hidden[j] += emb[row, j]
+        _hidden(feats, a, b, emb, hidden)
+        _class_scores(out_w, hidden, scores, p)
         inv = np.float32(1.0 / n)
-        for j in range(dim):
-            hidden[j] *= inv
-        for c in range(classes):
-            s = np.float32(0.0)
-            for j in range(dim):
-                s += out_w[c, j] * hidden[j]
-            scores[c] = s
-        _softmax(scores, p)
         y = labels[d]
         loss -= np.log(max(p[y], 1e-10))
         grad[:] = 0.0
@@ -122,23 +136,8 @@ def predict(feats, feat_ptr, emb, out_w, out):
     scores = np.empty(classes, np.float32)
     p = np.empty(classes, np.float32)
     for d in range(feat_ptr.shape[0] - 1):
-        a = feat_ptr[d]
-        b = feat_ptr[d + 1]
-        hidden[:] = 0.0
-        for i in range(a, b):
-            row = feats[i]
-            for j in range(dim):
-                hidden[j] += emb[row, j]
-        if b > a:
-            inv = np.float32(1.0 / (b - a))
-            for j in range(dim):
-                hidden[j] *= inv
-        for c in range(classes):
-            s = np.float32(0.0)
-            for j in range(dim):
-                s += out_w[c, j] * hidden[j]
-            scores[c] = s
-        _softmax(scores, p)
+        _hidden(feats, feat_ptr[d], feat_ptr[d + 1], emb, hidden)
+        _class_scores(out_w, hidden, scores, p)
         for c in range(classes):
             out[d, c] = p[c]
 
