@@ -68,7 +68,8 @@ def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
         raise _fail(path, f"{format.MANIFEST} {problem}")
     files = manifest_files(manifest)
     if files is None:
-        raise _fail(path, f"{format.MANIFEST}: 'files' must be a list of objects")
+        raise _fail(path, f"{format.MANIFEST}: 'files' must be a list of objects with file "
+                          f"and bytes")
     manifest.pop("arrays", None)
     manifest["files"] = files
     return manifest

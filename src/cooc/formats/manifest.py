@@ -59,7 +59,7 @@ def manifest_files(m: dict[str, Any]) -> list[dict[str, Any]] | None:
     as a list (today), `arrays` as a list (co-occurrence indexes before), `files` as a dict
     name -> entry (n-gram indexes and LM tries before); `nbytes` is read as `bytes`. None when
     there is no such list (token stores before: see `cooc.store.format`) or it is malformed
-    (an entry that is not an object)."""
+    (an entry that is not an object with `file`, a string, and `bytes`, an int >= 0)."""
     raw = m.get("files", m.get("arrays"))
     if isinstance(raw, dict):
         raw = [{"name": k, **v} if isinstance(v, dict) else v for k, v in raw.items()]
@@ -70,6 +70,8 @@ def manifest_files(m: dict[str, Any]) -> list[dict[str, Any]] | None:
         e = dict(e)
         if "bytes" not in e and "nbytes" in e:
             e["bytes"] = e.pop("nbytes")
+        if manifest_field_problem(e, {"file": str, "bytes": int}):  # readers use both
+            return None
         out.append(e)
     return out
 
@@ -167,7 +169,8 @@ def read_folder_manifest(path: Path, manifest: str, magic: str, version: int, wh
     if "files" in m or "arrays" in m:
         files = manifest_files(m)
         if files is None:
-            raise error(f"{path}/{manifest}: 'files' must be a list of objects")
+            raise error(f"{path}/{manifest}: 'files' must be a list of objects with file and "
+                        f"bytes")
         m.pop("arrays", None)
         m["files"] = files
     return m
