@@ -69,12 +69,17 @@ class Killed(Exception):
 
 
 class DiesInDecide:
-    """Wraps a global step; raises after `k` decided batches, like a kill mid-write."""
+    """Wraps a step; raises after `k` decided batches, like a kill mid-write."""
 
     def __init__(self, step, k):
         self.step, self.k = step, k
         self.name, self.reasons, self.needs_fit = step.name, step.reasons, step.needs_fit
         self.writes_scores = getattr(step, "writes_scores", False)
+        self.edits_text = getattr(step, "edits_text", False)
+
+    def setup(self, memory, scratch):
+        if hasattr(self.step, "setup"):
+            self.step.setup(memory, scratch)
 
     def fit(self, batches):
         self.step.fit(batches)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from curate_fixtures import read_output, run_texts, write_corpus
+from curate_fixtures import DiesInDecide, Killed, read_output, run_texts, write_corpus
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -298,31 +298,6 @@ def test_same_output_for_any_batch_size_memory_and_threads(tmp_path, monkeypatch
     assert any("cooc_removed_spans" in d for d in kept)
 
 
-class Killed(Exception):
-    pass
-
-
-class DiesAfter:
-    """Wraps a step; raises after `k` batches, like a kill mid-run."""
-
-    def __init__(self, step, k):
-        self.step, self.k = step, k
-        self.name, self.reasons, self.needs_fit = step.name, step.reasons, step.needs_fit
-        self.edits_text = step.edits_text
-
-    def setup(self, memory, scratch):
-        self.step.setup(memory, scratch)
-
-    def decide(self, batch):
-        if self.k == 0:
-            raise Killed
-        self.k -= 1
-        return self.step.decide(batch)
-
-    def report(self):
-        return self.step.report()
-
-
 @pytest.mark.parametrize("fmt", ["jsonl.gz", "parquet", "txt"])
 def test_killed_run_resumes_to_identical_bytes(tmp_path, fmt):
     texts = [f"doc {i % 13}\n\npara {i % 5}" for i in range(200)]
@@ -331,7 +306,7 @@ def test_killed_run_resumes_to_identical_bytes(tmp_path, fmt):
     whole = run_steps(files, [ExactDedup("paragraph")], tmp_path / "whole", opts,
                       checkpoint_every=3)
     with pytest.raises(Killed):
-        run_steps(files, [DiesAfter(ExactDedup("paragraph"), 17)], tmp_path / "cut", opts,
+        run_steps(files, [DiesInDecide(ExactDedup("paragraph"), 17)], tmp_path / "cut", opts,
                   checkpoint_every=3)
     assert not (tmp_path / "cut").exists() and (tmp_path / "cut.work").is_dir()
     resumed = run_steps(files, [ExactDedup("paragraph")], tmp_path / "cut", opts,
